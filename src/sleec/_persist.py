@@ -1,0 +1,83 @@
+"""The model file: one uncompressed ``.npz`` with no pickled objects.
+
+Layout: ``format_version`` (int), ``params`` (JSON text of the estimator's parameters),
+``meta`` (JSON text of fitted scalars), the packed arrays of the fitted state, and
+``checksum``: SHA-256 over everything else, so a truncated, corrupted or altered file is
+refused with :class:`~sleec.exceptions.ModelFormatError` instead of loading garbage. Files
+are written atomically (temporary file, fsync, rename) and read with ``allow_pickle=False``,
+so loading never executes code from the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zipfile
+from typing import Any
+
+import numpy as np
+
+from ._atomic import atomic_write
+from .exceptions import ModelFormatError
+
+FORMAT_VERSION = 1
+_RESERVED = ("format_version", "params", "meta", "checksum")
+
+
+def save_model(path: str | os.PathLike, params: dict[str, Any], meta: dict[str, Any],
+               arrays: dict[str, np.ndarray]) -> None:
+    """Write a model file atomically."""
+    payload = {
+        "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
+        "params": np.array(json.dumps(params, sort_keys=True)),
+        "meta": np.array(json.dumps(meta, sort_keys=True)),
+        **{name: np.ascontiguousarray(a) for name, a in arrays.items()},
+    }
+    payload["checksum"] = np.array(_checksum(payload))
+    with atomic_write(path, "wb") as fh:
+        np.savez(fh, allow_pickle=False, **payload)
+
+
+def load_model(path: str | os.PathLike) -> tuple[dict, dict, dict[str, np.ndarray]]:
+    """Read and verify a model file; returns ``(params, meta, arrays)``."""
+    name = os.fspath(path)
+    try:
+        with np.load(name, allow_pickle=False) as npz:
+            payload = {key: npz[key] for key in npz.files}
+    except FileNotFoundError:
+        raise
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+        raise ModelFormatError(
+            f"'{name}' is not a readable sleec model file (truncated or corrupted?): {exc}"
+        ) from None
+    missing = [key for key in _RESERVED if key not in payload]
+    if missing:
+        raise ModelFormatError(f"'{name}' is not a sleec model file: missing {missing}.")
+    try:
+        version = int(payload["format_version"])
+    except (TypeError, ValueError):
+        raise ModelFormatError(f"'{name}' has an unreadable format version.") from None
+    if version != FORMAT_VERSION:
+        raise ModelFormatError(
+            f"'{name}' has format version {version}; this sleec reads version {FORMAT_VERSION}."
+        )
+    if str(payload["checksum"]) != _checksum(payload):
+        raise ModelFormatError(
+            f"'{name}' failed its checksum: the file was corrupted or altered after saving."
+        )
+    params = json.loads(str(payload["params"]))
+    meta = json.loads(str(payload["meta"]))
+    arrays = {k: v for k, v in payload.items() if k not in _RESERVED}
+    return params, meta, arrays
+
+
+def _checksum(payload: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for key in sorted(payload):
+        if key == "checksum":
+            continue
+        a = np.ascontiguousarray(payload[key])
+        h.update(f"{key}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()

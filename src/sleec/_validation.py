@@ -1,0 +1,131 @@
+"""Input checks for the public boundary, with one message style (scikit-learn's wording).
+
+Private code trusts what passes through here. Every message names the parameter or argument
+and says what was expected, e.g. "The 'k' parameter must be an int in the range [1, inf).
+Got 0 instead."
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def check_int(value: Any, name: str, *, low: int | None = None, high: int | None = None,
+              owner: str = "") -> int:
+    """Return ``value`` as an int in ``[low, high]``, or raise ValueError/TypeError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"The '{name}' parameter{_of(owner)} must be an int{_range(low, high, '[', ']')}. "
+            f"Got {value!r} ({type(value).__name__}) instead."
+        )
+    value = int(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(
+            f"The '{name}' parameter{_of(owner)} must be an int{_range(low, high, '[', ']')}. "
+            f"Got {value!r} instead."
+        )
+    return value
+
+
+def check_float(value: Any, name: str, *, low: float | None = None, high: float | None = None,
+                low_open: bool = False, high_open: bool = False, owner: str = "") -> float:
+    """Return ``value`` as a finite float in the given interval, or raise naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"The '{name}' parameter{_of(owner)} must be a float"
+            f"{_range(low, high, '(' if low_open else '[', ')' if high_open else ']')}. "
+            f"Got {value!r} ({type(value).__name__}) instead."
+        )
+    value = float(value)
+    bad = not np.isfinite(value)
+    if low is not None:
+        bad |= value <= low if low_open else value < low
+    if high is not None:
+        bad |= value >= high if high_open else value > high
+    if bad:
+        raise ValueError(
+            f"The '{name}' parameter{_of(owner)} must be a float"
+            f"{_range(low, high, '(' if low_open else '[', ')' if high_open else ']')}. "
+            f"Got {value!r} instead."
+        )
+    return value
+
+
+def check_choice(value: Any, name: str, choices: tuple, *, owner: str = "") -> Any:
+    """Return ``value`` if it is one of ``choices``, else raise ValueError naming ``name``."""
+    if not any(value is c or (type(value) is type(c) and value == c) for c in choices):
+        raise ValueError(
+            f"The '{name}' parameter{_of(owner)} must be one of {list(choices)}. "
+            f"Got {value!r} instead."
+        )
+    return value
+
+
+def check_k(k: Any) -> int:
+    """Validate the number of predictions per point."""
+    return check_int(k, "k", low=1)
+
+
+def check_matrix(A: Any, name: str, *, dtype=np.float32) -> sp.csr_matrix:
+    """Return ``A`` as a CSR matrix of ``dtype`` with finite values, or raise naming ``name``.
+
+    Accepts SciPy sparse matrices/arrays and 2-D array-likes (dense input is converted).
+    """
+    if sp.issparse(A):
+        M = sp.csr_matrix(A, dtype=dtype)
+    else:
+        try:
+            arr = np.asarray(A, dtype=dtype)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"{name} must be a 2-D numeric array or a SciPy sparse matrix; "
+                f"got {type(A).__name__} ({exc})."
+            ) from None
+        if arr.ndim != 2:
+            raise ValueError(f"{name} must be 2-D (n_samples, n_columns); got shape {arr.shape}.")
+        M = sp.csr_matrix(arr)
+    if M.nnz and not np.all(np.isfinite(M.data)):
+        bad_row = int(np.searchsorted(M.indptr, np.flatnonzero(~np.isfinite(M.data))[0],
+                                      side="right") - 1)
+        raise ValueError(f"{name} contains NaN or infinity (first in row {bad_row}).")
+    M.sum_duplicates()
+    return M
+
+
+def check_labels(Y: Any, name: str = "Y") -> sp.csr_matrix:
+    """Return a label matrix as binary float32 CSR; negative or non-finite entries are errors."""
+    M = check_matrix(Y, name)
+    if M.nnz and M.data.min() < 0:
+        bad_row = int(np.searchsorted(M.indptr, np.flatnonzero(M.data < 0)[0], side="right") - 1)
+        raise ValueError(
+            f"{name} must be a label matrix with non-negative entries; "
+            f"found a negative entry in row {bad_row}."
+        )
+    M.eliminate_zeros()
+    M.data[:] = 1.0
+    return M
+
+
+def check_consistent_rows(X: sp.spmatrix, Y: sp.spmatrix, xname: str = "X",
+                          yname: str = "Y") -> None:
+    if X.shape[0] != Y.shape[0]:
+        raise ValueError(
+            f"{xname} and {yname} have inconsistent numbers of rows: "
+            f"{X.shape[0]} != {Y.shape[0]}."
+        )
+
+
+def _of(owner: str) -> str:
+    return f" of {owner}" if owner else ""
+
+
+def _range(low, high, lb: str, rb: str) -> str:
+    if low is None and high is None:
+        return ""
+    lo = "-inf" if low is None else repr(low)
+    hi = "inf" if high is None else repr(high)
+    return f" in the range {lb if low is not None else '('}{lo}, {hi}{rb if high is not None else ')'}"

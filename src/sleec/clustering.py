@@ -1,0 +1,85 @@
+"""Step 1 of SLEEC: partition the training points into clusters (paper Sec. 3, Algorithm 1).
+
+Spherical k-means, as in the authors' code: rows and centres on the unit sphere, similarity
+is the inner product (cosine), random training points as initial centres, a fixed small number
+of Lloyd iterations.
+
+.. math:: \\max_{c,\\ \\mu} \\sum_i \\langle x_i / \\|x_i\\|, \\mu_{c(i)} \\rangle,
+          \\quad \\|\\mu_c\\| = 1
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.preprocessing import normalize
+
+_ASSIGN_BATCH = 65536
+
+
+def partition(X: sp.csr_matrix, n_clusters: int, *, n_iter: int = 7,
+              seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster the rows of ``X`` by spherical k-means.
+
+    Parameters
+    ----------
+    X : csr_matrix (n, d), float32. Rows are normalised internally (all-zero rows stay zero and
+        join the cluster whose centre ties first, cluster 0 at worst).
+    n_clusters : requested number of clusters; at most ``n``. Empty clusters are dropped, so
+        fewer may be returned.
+    n_iter : Lloyd iterations (the authors' code uses 7).
+    seed : seed of the random choice of initial centres.
+
+    Returns
+    -------
+    assign : (n,) int32, cluster of each row, in ``range(n_clusters_out)``.
+    centers : (n_clusters_out, d) float32, unit-norm centres (all-zero if a cluster has only
+        all-zero rows).
+    """
+    n = X.shape[0]
+    n_clusters = max(1, min(n_clusters, n))
+    Xn = normalize(X, copy=True).astype(np.float32)
+    if n_clusters == 1:
+        return np.zeros(n, dtype=np.int32), _centroids(Xn, np.zeros(n, dtype=np.int32), 1)
+    rng = np.random.default_rng(seed)
+    centers = Xn[rng.choice(n, size=n_clusters, replace=False)].toarray()
+    assign = assign_to_centers(Xn, centers)
+    for _ in range(n_iter):
+        centers = _centroids(Xn, assign, n_clusters)
+        new_assign = assign_to_centers(Xn, centers)
+        if np.array_equal(new_assign, assign):
+            break
+        assign = new_assign
+    # Drop empty clusters and renumber so that every cluster holds at least one point.
+    used, assign = np.unique(assign, return_inverse=True)
+    assign = assign.astype(np.int32)
+    return assign, _centroids(Xn, assign, used.size)
+
+
+def assign_to_centers(X: sp.csr_matrix, centers: np.ndarray,
+                      batch_size: int = _ASSIGN_BATCH) -> np.ndarray:
+    """Index of the most similar centre (largest inner product) for each row of ``X``.
+
+    ``X`` (n, d) should be row-normalised; ``centers`` is (C, d). Ties go to the smaller index.
+    Works in row batches, so memory is ``batch_size * C`` floats.
+    """
+    n = X.shape[0]
+    out = np.empty(n, dtype=np.int32)
+    centers_t = np.ascontiguousarray(centers.T, dtype=np.float32)
+    for start in range(0, n, batch_size):
+        stop = min(n, start + batch_size)
+        sims = np.asarray(X[start:stop] @ centers_t)
+        out[start:stop] = np.argmax(sims, axis=1)
+    return out
+
+
+def _centroids(Xn: sp.csr_matrix, assign: np.ndarray, n_clusters: int) -> np.ndarray:
+    """Unit-norm mean direction of each cluster, (n_clusters, d) float32."""
+    n = Xn.shape[0]
+    member = sp.csr_matrix(
+        (np.ones(n, dtype=np.float32), (assign, np.arange(n))), shape=(n_clusters, n)
+    )
+    sums = np.asarray((member @ Xn).todense(), dtype=np.float32)
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    np.divide(sums, norms, out=sums, where=norms > 0)
+    return sums

@@ -1,0 +1,355 @@
+"""The SLEEC estimator: parameters, fit, predict, save and load (orchestration only).
+
+Each stage lives in its own module: :mod:`sleec.clustering`, :mod:`sleec.graph`,
+:mod:`sleec.svp`, :mod:`sleec.regression`, :mod:`sleec.neighbors`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from joblib import Parallel, delayed, effective_n_jobs
+from sklearn.base import BaseEstimator
+from sklearn.preprocessing import normalize as l2_normalize
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
+
+from . import _validation as v
+from ._persist import load_model, save_model
+from ._state import Learner, LocalModel, pack_learners, unpack_learners
+from .clustering import assign_to_centers, partition
+from .exceptions import ModelFormatError
+from .graph import SIMILARITIES, label_knn_graph
+from .neighbors import METRICS, WEIGHTINGS, nearest_neighbors, top_k_from_scores, vote_matrix
+from .presets import preset_params
+from .regression import fit_l1, fit_l2, prune_embeddings, prune_weights
+from .svp import svp_embed
+
+logger = logging.getLogger(__name__)
+
+POINTS_PER_CLUSTER = 6000  # n_clusters="auto" gives max(1, n // 6000), the paper's rule
+_PREDICT_BATCH = 4096
+
+
+class SLEEC(BaseEstimator):
+    """Sparse Local Embeddings for Extreme multi-label Classification (Bhatia et al., 2015).
+
+    Clusters the training points; in each cluster embeds the points so that inner products of
+    embeddings fit the label similarities of each point's nearest neighbours (SVP); learns a
+    sparse linear map from features to embeddings; predicts by k-nearest neighbours in the
+    embedding space of the test point's cluster, summed over an ensemble of learners.
+
+    Parameters
+    ----------
+    n_learners : int, default=1
+        Ensemble size; each learner uses a different random clustering (authors: ``num_learners``).
+    n_clusters : int or "auto", default="auto"
+        Clusters per learner; ``"auto"`` gives ``max(1, n_samples // 6000)`` (paper's rule).
+    n_components : int, default=100
+        Embedding dimension (authors: ``out_Dim``).
+    n_graph_neighbors : int, default=100
+        Label-graph neighbours per point, itself included (authors: ``SVP_neigh``).
+    n_neighbors : int, default=25
+        Neighbours voting at test time (authors: ``NNtest``).
+    label_similarity : {"cosine", "dot"}, default="cosine"
+        Similarity of label vectors in the graph and in the fitted Gram matrix: cosine (authors'
+        code) or inner product (paper).
+    svp_max_iter : int, default=30
+        SVP iterations at most.
+    svp_tol : float, default=1e-3
+        SVP stops when its relative objective improves by less than this in one iteration.
+    l2_reg : float, default=2.5
+        lambda of the regressor; the authors' ``cost`` maps to ``1 / (2 cost)``.
+    l1_reg : float, default=0.0
+        mu, weight of ``||X V^T||_1`` (paper). 0 gives ridge in closed form (authors' code);
+        > 0 switches to the ADMM solver.
+    admm_rho : float, default=1.0
+        ADMM penalty (used when ``l1_reg > 0``).
+    admm_max_iter : int, default=50
+        ADMM iterations at most (used when ``l1_reg > 0``).
+    weight_threshold : float in [0, 1), default=0.01
+        Share of the regressor's weights pruned (smallest magnitudes; authors: ``w_thresh``).
+    embedding_threshold : float in [0, 1), default=0.01
+        Share of stored training embeddings zeroed per dimension (authors: ``sp_thresh``).
+    metric : {"euclidean", "cosine"}, default="euclidean"
+        Distance between embeddings at test time (authors' code: euclidean).
+    weighting : {"uniform", "distance"}, default="uniform"
+        Neighbour votes: uniform (paper and authors' code) or ``exp(-d^2 / median d^2)``.
+    normalize : bool, default=True
+        L2-normalise feature rows (authors' code, except Mediamill).
+    random_state : int, RandomState or None, default=None
+        Seeds the clusterings and the SVP start subspaces.
+    n_jobs : int or None, default=None
+        Parallel (learner, cluster) tasks through joblib (None = 1, -1 = all cores). Results do
+        not depend on it.
+
+    Attributes
+    ----------
+    n_features_in_ : int. n_labels_ : int.
+    learners_ : tuple of :class:`sleec._state.Learner`.
+    train_labels_ : csr_matrix (n_train, n_labels) float32, the training labels (stored once;
+        local models index its rows).
+    """
+
+    def __init__(self, *, n_learners: int = 1, n_clusters: int | str = "auto",
+                 n_components: int = 100, n_graph_neighbors: int = 100,
+                 n_neighbors: int = 25, label_similarity: str = "cosine",
+                 svp_max_iter: int = 30, svp_tol: float = 1e-3, l2_reg: float = 2.5,
+                 l1_reg: float = 0.0, admm_rho: float = 1.0, admm_max_iter: int = 50,
+                 weight_threshold: float = 0.01, embedding_threshold: float = 0.01,
+                 metric: str = "euclidean", weighting: str = "uniform",
+                 normalize: bool = True, random_state: Any = None, n_jobs: int | None = None):
+        self.n_learners = n_learners
+        self.n_clusters = n_clusters
+        self.n_components = n_components
+        self.n_graph_neighbors = n_graph_neighbors
+        self.n_neighbors = n_neighbors
+        self.label_similarity = label_similarity
+        self.svp_max_iter = svp_max_iter
+        self.svp_tol = svp_tol
+        self.l2_reg = l2_reg
+        self.l1_reg = l1_reg
+        self.admm_rho = admm_rho
+        self.admm_max_iter = admm_max_iter
+        self.weight_threshold = weight_threshold
+        self.embedding_threshold = embedding_threshold
+        self.metric = metric
+        self.weighting = weighting
+        self.normalize = normalize
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> SLEEC:
+        """Estimator with the authors' settings for a dataset (see :mod:`sleec.presets`)."""
+        return cls(**{**preset_params(name), **overrides})
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, Y, *, callback: Callable[[int, int], None] | None = None) -> SLEEC:
+        """Learn the model.
+
+        Parameters
+        ----------
+        X : (n, d) sparse or dense features. Y : (n, L) sparse or dense binary labels.
+        callback : called as ``callback(done, total)`` after each (learner, cluster) task.
+        """
+        self._check_params()
+        X = v.check_matrix(X, "X")
+        Y = v.check_labels(Y, "Y")
+        v.check_consistent_rows(X, Y)
+        n = X.shape[0]
+        if n == 0:
+            raise ValueError("X and Y are empty: fitting needs at least one training point.")
+        if Y.nnz == 0:
+            raise ValueError("Y has no labels at all: every training point is label-free.")
+        start = time.perf_counter()
+        Xf = self._features(X)
+        rng = check_random_state(self.random_state)
+        seeds = rng.randint(0, 2**31 - 1, size=self.n_learners)
+        n_clusters = self._n_clusters(n)
+        clusterings = [partition(X, n_clusters, seed=int(s)) for s in seeds]
+        tasks = [(li, c, np.flatnonzero(assign == c).astype(np.int32))
+                 for li, (assign, centers) in enumerate(clusterings)
+                 for c in range(centers.shape[0])]
+        n_workers = min(effective_n_jobs(self.n_jobs), len(tasks))
+        logger.info("SLEEC fit: %d points, %d features, %d labels, %d learner(s) x %d "
+                    "cluster(s), %d task(s) on %d worker(s)", n, X.shape[1], Y.shape[1],
+                    self.n_learners, n_clusters, len(tasks), n_workers)
+        config = self._local_config(parallel_kernels=n_workers == 1)
+        run = Parallel(n_jobs=self.n_jobs, prefer="threads", return_as="generator")
+        jobs = (delayed(_fit_local)(Xf, Y, rows, seed=_task_seed(seeds[li], c), **config)
+                for li, c, rows in tasks)
+        results = []
+        # Cap BLAS to one thread per task when tasks run side by side (no oversubscription).
+        with threadpool_limits(limits=1 if n_workers > 1 else None, user_api="blas"):
+            for done, local in enumerate(run(jobs), start=1):
+                results.append(local)
+                if callback is not None:
+                    callback(done, len(tasks))
+        learners, t = [], 0
+        for assign, centers in clusterings:
+            learners.append(Learner(centers, tuple(results[t:t + centers.shape[0]])))
+            t += centers.shape[0]
+        self.learners_ = tuple(learners)
+        self.train_labels_ = Y
+        self.n_features_in_ = X.shape[1]
+        self.n_labels_ = Y.shape[1]
+        logger.info("SLEEC fit done in %.1f s", time.perf_counter() - start)
+        return self
+
+    # -------------------------------------------------------------- predict
+    def predict_topk(self, X, k: int = 5, *,
+                     batch_size: int = _PREDICT_BATCH) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` labels per point.
+
+        Returns
+        -------
+        ids : (n, k) int32, sorted by decreasing score, padded with -1.
+        scores : (n, k) float32, the ensemble-averaged neighbour votes, padded with -inf.
+        """
+        X = self._check_predict_input(X)
+        k = v.check_k(k)
+        batch_size = v.check_int(batch_size, "batch_size", low=1)
+        ids = np.empty((X.shape[0], k), dtype=np.int32)
+        scores = np.empty((X.shape[0], k), dtype=np.float32)
+        for start in range(0, X.shape[0], batch_size):
+            stop = min(X.shape[0], start + batch_size)
+            ids[start:stop], scores[start:stop] = top_k_from_scores(
+                self._label_scores(X[start:stop]), k)
+        return ids, scores
+
+    def predict(self, X, k: int = 5) -> sp.csr_matrix:
+        """Top-``k`` label scores as a sparse (n, n_labels) float32 matrix.
+
+        Scores, not a 0/1 indicator, so ``precision_at_k(Y_test, model.predict(X_test))``
+        ranks exactly like :meth:`predict_topk`.
+        """
+        ids, scores = self.predict_topk(X, k)
+        rows, cols = np.nonzero(ids >= 0)
+        return sp.csr_matrix((scores[rows, cols], (rows, ids[rows, cols])),
+                             shape=(ids.shape[0], self.n_labels_), dtype=np.float32)
+
+    def _label_scores(self, X: sp.csr_matrix) -> sp.csr_matrix:
+        """Ensemble label scores (q, L) for one batch of validated feature rows."""
+        q = X.shape[0]
+        Xf = self._features(X)
+        Xc = l2_normalize(X) if not self.normalize else Xf
+        votes = []
+        for learner in self.learners_:
+            assign = assign_to_centers(Xc, learner.centers)
+            order = np.argsort(assign, kind="stable")
+            bounds = np.searchsorted(assign[order], np.arange(len(learner.locals) + 1))
+            for c, loc in enumerate(learner.locals):
+                members = order[bounds[c]:bounds[c + 1]]
+                if members.size == 0 or loc.rows.size == 0:
+                    continue
+                Zq = np.asarray((Xf[members] @ loc.W).todense(), dtype=np.float32)
+                idx, w = nearest_neighbors(Zq, loc.E, self.n_neighbors, metric=self.metric,
+                                           weighting=self.weighting)
+                votes.append((members, loc.rows[idx], w / len(self.learners_)))
+        votes = vote_matrix(votes, (q, self.train_labels_.shape[0]))
+        return (votes @ self.train_labels_).tocsr()
+
+    # ------------------------------------------------------------ save/load
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the fitted model to one ``.npz`` file atomically (no pickle)."""
+        check_is_fitted(self, "learners_")
+        arrays = pack_learners(self.learners_)
+        Yt = self.train_labels_
+        arrays["train_labels_indptr"] = Yt.indptr.astype(np.int64)
+        arrays["train_labels_indices"] = Yt.indices.astype(np.int32)
+        meta = {"n_features_in_": int(self.n_features_in_), "n_labels_": int(self.n_labels_),
+                "n_train": int(Yt.shape[0])}
+        params = self.get_params()
+        if not isinstance(params["random_state"], (int, type(None))):
+            params["random_state"] = None  # a RandomState object is not reproducible as JSON
+        save_model(path, params, meta, arrays)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> SLEEC:
+        """Read a model written by :meth:`save`; refuses unknown versions and damaged files."""
+        params, meta, arrays = load_model(path)
+        try:
+            model = cls(**params)
+            model._check_params()
+            n_train, n_labels = int(meta["n_train"]), int(meta["n_labels_"])
+            indices = arrays.pop("train_labels_indices")
+            model.train_labels_ = sp.csr_matrix(
+                (np.ones(indices.size, dtype=np.float32), indices,
+                 arrays.pop("train_labels_indptr")), shape=(n_train, n_labels))
+            model.train_labels_.check_format(full_check=True)
+            model.learners_ = unpack_learners(arrays)
+            model.n_features_in_ = int(meta["n_features_in_"])
+            model.n_labels_ = n_labels
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise ModelFormatError(f"'{os.fspath(path)}' holds an inconsistent model: "
+                                   f"{exc}") from None
+        return model
+
+    # -------------------------------------------------------------- helpers
+    def _features(self, X: sp.csr_matrix) -> sp.csr_matrix:
+        return l2_normalize(X).astype(np.float32) if self.normalize else X
+
+    def _n_clusters(self, n: int) -> int:
+        if self.n_clusters == "auto":
+            return max(1, n // POINTS_PER_CLUSTER)
+        return min(int(self.n_clusters), n)
+
+    def _local_config(self, parallel_kernels: bool) -> dict[str, Any]:
+        return {
+            "n_components": self.n_components, "n_graph_neighbors": self.n_graph_neighbors,
+            "label_similarity": self.label_similarity, "svp_max_iter": self.svp_max_iter,
+            "svp_tol": self.svp_tol, "l2_reg": self.l2_reg, "l1_reg": self.l1_reg,
+            "admm_rho": self.admm_rho, "admm_max_iter": self.admm_max_iter,
+            "weight_threshold": self.weight_threshold,
+            "embedding_threshold": self.embedding_threshold,
+            "parallel_kernels": parallel_kernels,
+        }
+
+    def _check_predict_input(self, X) -> sp.csr_matrix:
+        check_is_fitted(self, "learners_")
+        X = v.check_matrix(X, "X")
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but SLEEC is expecting "
+                             f"{self.n_features_in_} features as input.")
+        return X
+
+    def _check_params(self) -> None:
+        owner = "SLEEC"
+        v.check_int(self.n_learners, "n_learners", low=1, owner=owner)
+        if self.n_clusters != "auto":
+            v.check_int(self.n_clusters, "n_clusters", low=1, owner=owner)
+        v.check_int(self.n_components, "n_components", low=1, owner=owner)
+        v.check_int(self.n_graph_neighbors, "n_graph_neighbors", low=1, owner=owner)
+        v.check_int(self.n_neighbors, "n_neighbors", low=1, owner=owner)
+        v.check_int(self.svp_max_iter, "svp_max_iter", low=1, owner=owner)
+        v.check_float(self.svp_tol, "svp_tol", low=0.0, owner=owner)
+        v.check_float(self.l2_reg, "l2_reg", low=0.0, owner=owner)
+        v.check_float(self.l1_reg, "l1_reg", low=0.0, owner=owner)
+        v.check_float(self.admm_rho, "admm_rho", low=0.0, low_open=True, owner=owner)
+        v.check_int(self.admm_max_iter, "admm_max_iter", low=1, owner=owner)
+        v.check_float(self.weight_threshold, "weight_threshold", low=0.0, high=1.0,
+                      high_open=True, owner=owner)
+        v.check_float(self.embedding_threshold, "embedding_threshold", low=0.0, high=1.0,
+                      high_open=True, owner=owner)
+        v.check_choice(self.label_similarity, "label_similarity", SIMILARITIES, owner=owner)
+        v.check_choice(self.metric, "metric", METRICS, owner=owner)
+        v.check_choice(self.weighting, "weighting", WEIGHTINGS, owner=owner)
+        v.check_choice(self.normalize, "normalize", (True, False), owner=owner)
+        if self.n_jobs is not None:
+            v.check_int(self.n_jobs, "n_jobs", owner=owner)
+
+
+def _fit_local(X: sp.csr_matrix, Y: sp.csr_matrix, rows: np.ndarray, *, seed: int,
+               n_components: int, n_graph_neighbors: int, label_similarity: str,
+               svp_max_iter: int, svp_tol: float, l2_reg: float, l1_reg: float,
+               admm_rho: float, admm_max_iter: int, weight_threshold: float,
+               embedding_threshold: float, parallel_kernels: bool) -> LocalModel:
+    """Graph, SVP embedding, regressor and pruned stored embeddings of one cluster."""
+    start = time.perf_counter()
+    Xc, Yc = X[rows], Y[rows]
+    G = label_knn_graph(Yc, n_graph_neighbors, similarity=label_similarity)
+    Z = svp_embed(G, n_components, max_iter=svp_max_iter, tol=svp_tol, seed=seed,
+                  parallel=parallel_kernels).Z
+    if l1_reg > 0:
+        W = fit_l1(Xc, Z, l2_reg, l1_reg, rho=admm_rho, max_iter=admm_max_iter)
+    else:
+        W = fit_l2(Xc, Z, l2_reg)
+    if W.shape[1] < n_components:  # tiny cluster: embedding rank <= its size; pad with zeros
+        W = np.hstack([W, np.zeros((W.shape[0], n_components - W.shape[1]))])
+    W = prune_weights(W, weight_threshold).astype(np.float32)
+    E = prune_embeddings(np.asarray((Xc @ W).todense()), embedding_threshold)
+    logger.debug("cluster of %d points fitted in %.2f s", rows.size, time.perf_counter() - start)
+    return LocalModel(rows=rows, W=W, E=E.astype(np.float32))
+
+
+def _task_seed(learner_seed: int, cluster: int) -> int:
+    return int(np.random.SeedSequence([int(learner_seed), cluster]).generate_state(1)[0])
+

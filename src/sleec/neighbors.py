@@ -1,0 +1,110 @@
+"""Step 5 of SLEEC: prediction by k-nearest neighbours in embedding space (paper Alg. 2).
+
+A test point ``x`` is sent to its learner's nearest cluster, embedded as ``z = V x``, and its
+``k`` nearest stored training embeddings vote with their label vectors:
+
+.. math:: s(x) = \\sum_{\\text{learners}} \\sum_{j \\in N_k(z)} w_j\\, y_j,
+          \\qquad \\sum_{j} w_j = 1 \\ \\text{per learner}
+
+The work is vectorised per (learner, cluster) group of test points: one sparse product for
+the embeddings, one dense block of distances, an ``argpartition`` for the neighbours; the
+votes of all learners are collected in one sparse (n_test x n_train) weight matrix, and the
+label scores are its product with the training label matrix.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._kernels import csr_row_topk
+
+METRICS = ("euclidean", "cosine")
+WEIGHTINGS = ("uniform", "distance")
+
+
+def nearest_neighbors(Zq: np.ndarray, E: np.ndarray, k: int, *, metric: str = "euclidean",
+                      weighting: str = "uniform") -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` stored embeddings nearest each query, with vote weights.
+
+    Parameters
+    ----------
+    Zq : (q, r) float32 query embeddings. E : (m, r) float32 stored training embeddings.
+    k : neighbours per query (clipped to ``m``).
+    metric : ``"euclidean"`` (authors' code) or ``"cosine"`` (distance ``1 - cos``).
+    weighting : ``"uniform"`` (each neighbour votes ``1/k``, the paper's empirical label
+        distribution) or ``"distance"`` (vote ``exp(-d^2 / median d^2)`` over the query's
+        neighbours, normalised to sum 1).
+
+    Returns
+    -------
+    idx : (q, k') int64 rows of ``E``, nearest first (ties: smaller row first).
+    weights : (q, k') float32, each row summing to 1.
+    """
+    m = E.shape[0]
+    k = min(k, m)
+    if metric == "cosine":
+        Zq = _unit_rows(Zq)
+        E = _unit_rows(E)
+    # Squared Euclidean distance; for unit rows it is 2 (1 - cos), the same ranking.
+    d2 = (E * E).sum(axis=1)[None, :] - 2.0 * (Zq @ E.T)
+    d2 += (Zq * Zq).sum(axis=1)[:, None]
+    np.maximum(d2, 0.0, out=d2)
+    if k < m:
+        idx = np.argpartition(d2, k - 1, axis=1)[:, :k]
+    else:
+        idx = np.broadcast_to(np.arange(m), (Zq.shape[0], m)).copy()
+    near = np.take_along_axis(d2, idx, axis=1)
+    order = np.lexsort((idx, near), axis=1)
+    idx = np.take_along_axis(idx, order, axis=1)
+    near = np.take_along_axis(near, order, axis=1)
+    if weighting == "uniform":
+        weights = np.full(near.shape, 1.0 / max(k, 1), dtype=np.float32)
+    else:
+        scale = np.median(near, axis=1, keepdims=True)
+        scale[scale <= 0] = 1.0
+        weights = np.exp(-near / scale)
+        weights /= weights.sum(axis=1, keepdims=True)
+        weights = weights.astype(np.float32)
+    return idx.astype(np.int64), weights
+
+
+def vote_matrix(votes: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                shape: tuple[int, int]) -> sp.csr_matrix:
+    """Sparse (n_query, n_train) matrix of neighbour votes; duplicates are summed.
+
+    ``votes`` holds ``(query_rows (q,), neighbor_rows (q, k), weights (q, k))`` groups: weight
+    ``weights[i, j]`` goes to ``(query_rows[i], neighbor_rows[i, j])``.
+    """
+    if not votes:
+        return sp.csr_matrix(shape, dtype=np.float32)
+    rows = np.concatenate([np.repeat(q, nb.shape[1]) for q, nb, _ in votes])
+    cols = np.concatenate([nb.ravel() for _, nb, _ in votes])
+    data = np.concatenate([w.ravel() for _, _, w in votes]).astype(np.float32)
+    return sp.csr_matrix((data, (rows, cols)), shape=shape)
+
+
+def top_k_from_scores(S: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top ``k`` labels of each row of a sparse score matrix.
+
+    Returns ids (n, k) int32 sorted by decreasing score (ties: smaller id first), padded with
+    ``-1``, and scores (n, k) float32 padded with ``-inf``.
+    """
+    S = sp.csr_matrix(S)
+    S.sum_duplicates()
+    S.sort_indices()
+    indptr, indices, data = csr_row_topk(S.indptr, S.indices, S.data, k)
+    n = S.shape[0]
+    ids = np.full((n, k), -1, dtype=np.int32)
+    scores = np.full((n, k), -np.inf, dtype=np.float32)
+    counts = np.diff(indptr)
+    rows = np.repeat(np.arange(n), counts)
+    cols = np.arange(indices.size) - np.repeat(indptr[:-1], counts)
+    ids[rows, cols] = indices
+    scores[rows, cols] = data
+    return ids, scores
+
+
+def _unit_rows(A: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(A, axis=1, keepdims=True)
+    return A / np.where(norms > 0, norms, 1.0)

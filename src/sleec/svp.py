@@ -1,0 +1,135 @@
+"""Step 3 of SLEEC: low-dimensional embeddings by Singular Value Projection (paper Alg. 2).
+
+Fit a rank-``r`` positive semi-definite matrix to the label similarities *on the kNN pattern
+Omega only* (far pairs are free, which is what makes the embedding local):
+
+.. math:: \\min_{M \\succeq 0,\\ \\mathrm{rank}(M) \\le r} \\|P_\\Omega(M) - G\\|_F^2,
+          \\qquad Z = U S^{1/2} \\ \\text{where}\\ M = U S U^T
+
+SVP is projected gradient descent with step 1: ``M_hat = M + (G - P_Omega(M))``, then ``M``
+becomes the projection of ``M_hat`` on the PSD rank-``r`` matrices (its top-``r`` eigenpairs,
+eigenvalues clipped at 0). ``M_hat`` is sparse-plus-low-rank, so it is never formed: its
+top eigenpairs come from a block subspace iteration on the operator
+``Q -> U S (U^T Q) + R Q`` (``R = G - P_Omega(M)`` on Omega), warm-started from the previous
+iteration's subspace with one block product per SVP iteration. The fused numba kernel
+``residual_matmul`` evaluates ``R`` (an SDDMM on Omega) and ``R Q`` in one pass.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._kernels import residual_matmul, residual_matmul_par, spmm, spmm_par
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SVPResult:
+    """Embedding and convergence record of one SVP run.
+
+    Z : (n, r) float64 embeddings; ``Z Z^T`` approximates ``G`` on Omega.
+    objective : relative residual ``||P_Omega(Z Z^T) - G||_F / ||G||_F`` per iteration.
+    """
+
+    Z: np.ndarray
+    objective: np.ndarray
+
+
+def svp_embed(G: sp.csr_matrix, n_components: int, *, max_iter: int = 30, tol: float = 1e-3,
+              oversample: int = 10, init_power: int = 3, seed: int = 0,
+              parallel: bool = False) -> SVPResult:
+    """Embed the points of a symmetric similarity graph by SVP.
+
+    Parameters
+    ----------
+    G : csr_matrix (n, n), symmetric, float64, sorted indices. Its stored entries define Omega.
+    n_components : embedding dimension ``r`` (clipped to ``n``).
+    max_iter : SVP iterations at most.
+    tol : stop when the relative objective improves by less than ``tol`` in one iteration.
+    oversample : extra subspace columns carried by the eigen-solver (accuracy of the top-r).
+    init_power : block power steps on ``G`` for the start subspace (``M = 0`` so ``M_hat = G``).
+    seed : seed of the random start subspace.
+    parallel : use the row-parallel kernels (only when no other task runs concurrently).
+
+    Returns
+    -------
+    SVPResult with ``Z`` of shape (n, min(n_components, n)).
+    """
+    n = G.shape[0]
+    r = max(1, min(n_components, n))
+    g = np.ascontiguousarray(G.data, dtype=np.float64)
+    g_norm = float(np.linalg.norm(g))
+    if n == 0 or g_norm == 0.0:
+        return SVPResult(np.zeros((n, r)), np.zeros(0))
+    width = min(n, r + oversample)
+    if n <= 2 * width:
+        return _svp_dense(G, r, max_iter, tol)
+
+    kernel = residual_matmul_par if parallel else residual_matmul
+    product = spmm_par if parallel else spmm
+    indptr = G.indptr.astype(np.int64)
+    indices = G.indices.astype(np.int64)
+
+    rng = np.random.default_rng(seed)
+    Q = _orth(rng.standard_normal((n, width)))
+    buf = np.empty((n, width))
+    for _ in range(init_power):
+        product(indptr, indices, g, Q, buf)
+        Q = _orth(buf)
+
+    U = np.zeros((n, r))  # M = U diag(s) U^T
+    s = np.zeros(r)
+    A, B = U, U  # the kernel evaluates M on Omega as rowdot(A_i, B_j)
+    resid = np.empty_like(g)
+    objective = []
+    for it in range(max_iter):
+        kernel(indptr, indices, g, A, B, Q, buf, resid)  # buf = R Q, resid = G - P_Omega(M)
+        objective.append(float(np.linalg.norm(resid)) / g_norm)
+        if it >= 2 and objective[-2] - objective[-1] < tol * objective[-2]:
+            break
+        Y = buf + A @ (B.T @ Q)  # M_hat Q
+        T = Q.T @ Y
+        theta, W = np.linalg.eigh((T + T.T) / 2)
+        order = np.argsort(theta)[::-1]
+        theta, W = theta[order], W[:, order]
+        U = Q @ W[:, :r]
+        s = np.clip(theta[:r], 0.0, None)
+        A, B = U * s, U
+        # One power step on the Ritz basis gives the next iteration's warm start.
+        Q = _orth(Y @ W)
+    logger.debug("SVP: n=%d r=%d iterations=%d objective=%.4f", n, r, len(objective),
+                 objective[-1])
+    return SVPResult(U * np.sqrt(s), np.asarray(objective))
+
+
+def _svp_dense(G: sp.csr_matrix, r: int, max_iter: int, tol: float) -> SVPResult:
+    """Exact SVP with dense eigendecompositions, for small clusters (n <= ~2 (r + oversample))."""
+    Gd = G.toarray()
+    mask = np.zeros(Gd.shape, dtype=bool)
+    rows = np.repeat(np.arange(G.shape[0]), np.diff(G.indptr))
+    mask[rows, G.indices] = True
+    g_norm = float(np.linalg.norm(Gd[mask]))
+    M = np.zeros_like(Gd)
+    Z = np.zeros((G.shape[0], r))
+    objective = []
+    for it in range(max_iter):
+        resid = np.where(mask, Gd - M, 0.0)
+        objective.append(float(np.linalg.norm(resid)) / g_norm)
+        if it >= 2 and objective[-2] - objective[-1] < tol * objective[-2]:
+            break
+        theta, U = np.linalg.eigh(M + resid)
+        top = np.argsort(theta)[::-1][:r]
+        s = np.clip(theta[top], 0.0, None)
+        Z = U[:, top] * np.sqrt(s)
+        M = Z @ Z.T
+    return SVPResult(Z, np.asarray(objective))
+
+
+def _orth(A: np.ndarray) -> np.ndarray:
+    """Orthonormal basis of the columns of ``A`` (reduced QR)."""
+    return np.linalg.qr(A)[0]
