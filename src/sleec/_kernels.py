@@ -91,3 +91,87 @@ def _spmm(indptr, indices, data, Q, out):
 
 spmm = njit(cache=True, nogil=True)(_spmm)
 spmm_par = njit(cache=True, nogil=True, parallel=True)(_spmm)
+
+
+def _label_knn(yp, yi, tp, ti, deg, cosine, k, out_cols, out_vals, chunk):
+    """Fused ``Y Y^T`` and per-row top-``k`` for a binary Y: the label kNN graph.
+
+    ``(yp, yi)`` is the pattern of Y (n, L) in CSR, ``(tp, ti)`` that of ``Y^T`` (L, n),
+    ``deg`` (n,) float64 the label counts. For each row ``i`` the overlaps ``o_ij = <y_i, y_j>``
+    are counted in a dense scratch row over the points ``j`` sharing a label with ``i``. The
+    similarity is ``o_ij`` (dot) or ``o_ij / sqrt(deg_i deg_j)`` (cosine); the cosine ranking
+    within a row uses the key ``o_ij^2 / deg_j``, a correctly rounded quotient of integers, so
+    mathematically equal similarities tie exactly and ties go to the smaller ``j``. The ``k``
+    best are written to ``out_cols[i]`` / ``out_vals[i]`` (n, k), padded with -1 / 0. Rows are
+    processed in chunks with one scratch each, so the twin runs chunks in parallel.
+    """
+    n = yp.shape[0] - 1
+    n_chunks = (n + chunk - 1) // chunk
+    for c in prange(n_chunks):
+        acc = np.zeros(n, dtype=np.float64)
+        touched = np.empty(n, dtype=np.int64)
+        for i in range(c * chunk, min(n, (c + 1) * chunk)):
+            m = 0
+            for p in range(yp[i], yp[i + 1]):
+                lab = yi[p]
+                for q in range(tp[lab], tp[lab + 1]):
+                    j = ti[q]
+                    if acc[j] == 0.0:
+                        touched[m] = j
+                        m += 1
+                    acc[j] += 1.0
+            cols = touched[:m].copy()
+            keys = np.empty(m, dtype=np.float64)
+            for t in range(m):
+                j = cols[t]
+                keys[t] = acc[j] * acc[j] / deg[j] if cosine else acc[j]
+                acc[j] = 0.0
+            _select_topk(cols, keys, k, out_cols[i], out_vals[i])
+            if cosine:
+                for t in range(k):
+                    if out_cols[i, t] >= 0:
+                        out_vals[i, t] = np.sqrt(out_vals[i, t] / deg[i])
+
+
+@njit(cache=True, nogil=True)
+def _select_topk(cols, vals, k, out_cols, out_vals):
+    """Write the ``k`` largest ``vals`` (ties: smaller ``cols``) in decreasing order."""
+    m = cols.shape[0]
+    out_cols[:] = -1
+    out_vals[:] = 0.0
+    if m == 0:
+        return
+    if m > k:
+        kth = np.partition(vals, m - k)[m - k]  # the k-th largest value
+        n_above = 0
+        for t in range(m):
+            if vals[t] > kth:
+                n_above += 1
+        keep = np.empty(k, dtype=np.int64)
+        tied = np.empty(m, dtype=np.int64)
+        o = 0
+        n_tied = 0
+        for t in range(m):
+            if vals[t] > kth:
+                keep[o] = t
+                o += 1
+            elif vals[t] == kth:
+                tied[n_tied] = t
+                n_tied += 1
+        tied = tied[:n_tied]
+        tied = tied[np.argsort(cols[tied], kind="mergesort")]
+        for t in range(k - n_above):
+            keep[o] = tied[t]
+            o += 1
+        cols = cols[keep]
+        vals = vals[keep]
+        m = k
+    order = np.argsort(cols, kind="mergesort")
+    order = order[np.argsort(-vals[order], kind="mergesort")]
+    for t in range(m):
+        out_cols[t] = cols[order[t]]
+        out_vals[t] = vals[order[t]]
+
+
+label_knn = njit(cache=True, nogil=True)(_label_knn)
+label_knn_par = njit(cache=True, nogil=True, parallel=True)(_label_knn)

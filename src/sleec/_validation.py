@@ -92,7 +92,9 @@ def check_matrix(A: Any, name: str, *, dtype=np.float32) -> sp.csr_matrix:
         bad_row = int(np.searchsorted(M.indptr, np.flatnonzero(~np.isfinite(M.data))[0],
                                       side="right") - 1)
         raise ValueError(f"{name} contains NaN or infinity (first in row {bad_row}).")
-    M.sum_duplicates()
+    if not M.has_canonical_format:
+        M = M.copy()  # never modify the caller's arrays
+        M.sum_duplicates()
     return M
 
 
@@ -105,8 +107,10 @@ def check_labels(Y: Any, name: str = "Y") -> sp.csr_matrix:
             f"{name} must be a label matrix with non-negative entries; "
             f"found a negative entry in row {bad_row}."
         )
-    M.eliminate_zeros()
-    M.data[:] = 1.0
+    if M.nnz and not np.all(M.data == 1.0):
+        M = M.copy()  # never modify the caller's arrays
+        M.eliminate_zeros()
+        M.data[:] = 1.0
     return M
 
 
