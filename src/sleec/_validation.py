@@ -16,7 +16,7 @@ import scipy.sparse as sp
 
 def check_int(value: Any, name: str, *, low: int | None = None, high: int | None = None,
               owner: str = "") -> int:
-    """Return ``value`` as an int in ``[low, high]``, or raise ValueError/TypeError naming ``name``."""
+    """Return ``value`` as an int in ``[low, high]``; raise ValueError/TypeError naming it."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(
             f"The '{name}' parameter{_of(owner)} must be an int{_range(low, high, '[', ']')}. "
@@ -132,4 +132,6 @@ def _range(low, high, lb: str, rb: str) -> str:
         return ""
     lo = "-inf" if low is None else repr(low)
     hi = "inf" if high is None else repr(high)
-    return f" in the range {lb if low is not None else '('}{lo}, {hi}{rb if high is not None else ')'}"
+    lb = lb if low is not None else "("
+    rb = rb if high is not None else ")"
+    return f" in the range {lb}{lo}, {hi}{rb}"
