@@ -174,7 +174,7 @@ class SLEEC(BaseEstimator):
                 if callback is not None:
                     callback(done, len(tasks))
         learners, t = [], 0
-        for assign, centers in clusterings:
+        for _, centers in clusterings:
             learners.append(Learner(centers, tuple(results[t:t + centers.shape[0]])))
             t += centers.shape[0]
         self.learners_ = tuple(learners)

@@ -97,7 +97,8 @@ def fit_l1(X: sp.csr_matrix, Z: np.ndarray, l2_reg: float, l1_reg: float, *,
     P_old = np.zeros_like(Z)
     scale = max(float(np.linalg.norm(Z)), 1e-300)
     W = np.zeros((X.shape[1], Z.shape[1]))
-    for it in range(max_iter):
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):  # noqa: B007 - reported after the loop
         W = solver.solve(Z + rho * (alpha + u))
         P = np.asarray(X @ W)
         v = P - u
@@ -108,7 +109,7 @@ def fit_l1(X: sp.csr_matrix, Z: np.ndarray, l2_reg: float, l1_reg: float, *,
         P_old = P
         if primal < tol * scale and change < tol * scale:
             break
-    logger.debug("ADMM: %d iterations", it + 1)
+    logger.debug("ADMM: %d iterations", n_iter)
     return W
 
 
