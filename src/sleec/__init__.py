@@ -1,10 +1,28 @@
-"""sleec: Sparse Local Embeddings for Extreme Multi-label Classification (Bhatia et al. 2015)."""
+"""sleec: Sparse Local Embeddings for Extreme Multi-label Classification (Bhatia et al. 2015).
+
+>>> from sleec import SLEEC, load_bibtex, precision_at_k
+>>> X_train, Y_train, X_test, Y_test = load_bibtex()
+>>> ids, scores = SLEEC.from_preset("bibtex").fit(X_train, Y_train).predict_topk(X_test, k=5)
+"""
 
 from __future__ import annotations
 
+from .datasets import load_bibtex, make_xmc, read_xc, read_xc_split, write_xc
 from .estimator import SLEEC
 from .exceptions import DataFormatError, ModelFormatError
+from .metrics import (
+    evaluate,
+    inverse_propensity,
+    ndcg_at_k,
+    precision_at_k,
+    psndcg_at_k,
+    psprecision_at_k,
+)
 
 __version__ = "0.1.0"
 
-__all__ = ["SLEEC", "DataFormatError", "ModelFormatError", "__version__"]
+__all__ = [
+    "SLEEC", "DataFormatError", "ModelFormatError", "__version__", "evaluate",
+    "inverse_propensity", "load_bibtex", "make_xmc", "ndcg_at_k", "precision_at_k",
+    "psndcg_at_k", "psprecision_at_k", "read_xc", "read_xc_split", "write_xc",
+]
