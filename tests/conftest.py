@@ -1,4 +1,4 @@
-"""Shared fixtures: a seeded RNG and the location of the real benchmark data (``../shared/data``)."""
+"""Shared fixtures: a seeded RNG and the location of the real data (``../shared/data``)."""
 
 from __future__ import annotations
 

@@ -24,7 +24,6 @@ import lzma
 import numbers
 import os
 import re
-import stat
 import zlib
 from array import array
 from collections.abc import Iterator
@@ -328,12 +327,6 @@ def write_xc(path: PathLike, X: Any, Y: Any) -> None:
     X = check_matrix(X, "X")
     Y = check_labels(Y, "Y")
     check_consistent_rows(X, Y)
-    try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
     compress = _WRITERS.get(path.lower().rsplit(".", 1)[-1], lambda f: f)
     with atomic_write(path) as raw:
         out = compress(raw)
@@ -342,8 +335,6 @@ def write_xc(path: PathLike, X: Any, Y: Any) -> None:
         finally:
             if out is not raw:
                 out.close()
-        with contextlib.suppress(OSError, AttributeError):
-            os.fchmod(raw.fileno(), mode)
 
 
 def _write_lines(out: BinaryIO, X: sp.csr_matrix, Y: sp.csr_matrix, chunk: int = 8192) -> None:
