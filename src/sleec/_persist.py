@@ -30,8 +30,8 @@ def save_model(path: str | os.PathLike, params: dict[str, Any], meta: dict[str, 
     """Write a model file atomically."""
     payload = {
         "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
-        "params": np.array(json.dumps(params, sort_keys=True)),
-        "meta": np.array(json.dumps(meta, sort_keys=True)),
+        "params": np.array(json.dumps(params, sort_keys=True, default=_json_scalar)),
+        "meta": np.array(json.dumps(meta, sort_keys=True, default=_json_scalar)),
         **{name: np.ascontiguousarray(a) for name, a in arrays.items()},
     }
     payload["checksum"] = np.array(_checksum(payload))
@@ -43,8 +43,12 @@ def load_model(path: str | os.PathLike) -> tuple[dict, dict, dict[str, np.ndarra
     """Read and verify a model file; returns ``(params, meta, arrays)``."""
     name = os.fspath(path)
     try:
-        with np.load(name, allow_pickle=False) as npz:
-            payload = {key: npz[key] for key in npz.files}
+        with open(name, "rb") as fh:
+            npz = np.load(fh, allow_pickle=False)
+            if not isinstance(npz, np.lib.npyio.NpzFile):
+                raise ValueError("it holds a single array, not an .npz archive")
+            with npz:
+                payload = {key: npz[key] for key in npz.files}
     except FileNotFoundError:
         raise
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
@@ -70,6 +74,14 @@ def load_model(path: str | os.PathLike) -> tuple[dict, dict, dict[str, np.ndarra
     meta = json.loads(str(payload["meta"]))
     arrays = {k: v for k, v in payload.items() if k not in _RESERVED}
     return params, meta, arrays
+
+
+def _json_scalar(value: Any) -> Any:
+    """NumPy scalars (e.g. parameters from ``np.arange`` grids) as plain JSON values."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"parameter value {value!r} of type {type(value).__name__} cannot be "
+                    "stored in a model file")
 
 
 def _checksum(payload: dict[str, np.ndarray]) -> str:

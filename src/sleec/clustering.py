@@ -32,7 +32,8 @@ def partition(X: sp.csr_matrix, n_clusters: int, *, n_iter: int = 7,
 
     Returns
     -------
-    assign : (n,) int32, cluster of each row, in ``range(n_clusters_out)``.
+    assign : (n,) int32, cluster of each row, in ``range(n_clusters_out)``; always equal to
+        ``assign_to_centers(normalize(X), centers)``, the routing used at prediction.
     centers : (n_clusters_out, d) float32, unit-norm centres (all-zero if a cluster has only
         all-zero rows).
     """
@@ -47,13 +48,14 @@ def partition(X: sp.csr_matrix, n_clusters: int, *, n_iter: int = 7,
     for _ in range(n_iter):
         centers = _centroids(Xn, assign, n_clusters)
         new_assign = assign_to_centers(Xn, centers)
-        if np.array_equal(new_assign, assign):
-            break
+        converged = np.array_equal(new_assign, assign)
         assign = new_assign
-    # Drop empty clusters and renumber so that every cluster holds at least one point.
+        if converged:
+            break
+    # The returned assignment is the routing by the returned centres (what prediction uses),
+    # even when n_iter ends before convergence; clusters left empty are dropped.
     used, assign = np.unique(assign, return_inverse=True)
-    assign = assign.astype(np.int32)
-    return assign, _centroids(Xn, assign, used.size)
+    return assign.astype(np.int32), np.ascontiguousarray(centers[used])
 
 
 def assign_to_centers(X: sp.csr_matrix, centers: np.ndarray,

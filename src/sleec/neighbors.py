@@ -21,6 +21,7 @@ from ._kernels import csr_row_topk
 
 METRICS = ("euclidean", "cosine")
 WEIGHTINGS = ("uniform", "distance")
+_BLOCK_ENTRIES = 2**24  # distances held at once per block (float64: 128 MB)
 
 
 def nearest_neighbors(Zq: np.ndarray, E: np.ndarray, k: int, *, metric: str = "euclidean",
@@ -29,7 +30,7 @@ def nearest_neighbors(Zq: np.ndarray, E: np.ndarray, k: int, *, metric: str = "e
 
     Parameters
     ----------
-    Zq : (q, r) float32 query embeddings. E : (m, r) float32 stored training embeddings.
+    Zq : (q, r) query embeddings. E : (m, r) stored training embeddings.
     k : neighbours per query (clipped to ``m``).
     metric : ``"euclidean"`` (authors' code) or ``"cosine"`` (distance ``1 - cos``).
     weighting : ``"uniform"`` (each neighbour votes ``1/k``, the paper's empirical label
@@ -40,24 +41,35 @@ def nearest_neighbors(Zq: np.ndarray, E: np.ndarray, k: int, *, metric: str = "e
     -------
     idx : (q, k') int64 rows of ``E``, nearest first (ties: smaller row first).
     weights : (q, k') float32, each row summing to 1.
+
+    Distances are computed in float64 (``|e|^2 - 2 q.e + |q|^2`` cancels badly in float32 for
+    points far from the origin), in query blocks of at most ``2**24 / m`` rows, so the peak
+    extra memory is about 130 MB whatever the sizes.
     """
     m = E.shape[0]
     k = min(k, m)
+    E = np.asarray(E, dtype=np.float64)
+    Zq = np.asarray(Zq, dtype=np.float64)
     if metric == "cosine":
         Zq = _unit_rows(Zq)
         E = _unit_rows(E)
-    # Squared Euclidean distance; for unit rows it is 2 (1 - cos), the same ranking.
-    d2 = (E * E).sum(axis=1)[None, :] - 2.0 * (Zq @ E.T)
-    d2 += (Zq * Zq).sum(axis=1)[:, None]
-    np.maximum(d2, 0.0, out=d2)
-    if k < m:
-        idx = np.argpartition(d2, k - 1, axis=1)[:, :k]
-    else:
-        idx = np.broadcast_to(np.arange(m), (Zq.shape[0], m)).copy()
-    near = np.take_along_axis(d2, idx, axis=1)
-    order = np.lexsort((idx, near), axis=1)
-    idx = np.take_along_axis(idx, order, axis=1)
-    near = np.take_along_axis(near, order, axis=1)
+    e_sq = (E * E).sum(axis=1)
+    q = Zq.shape[0]
+    idx = np.empty((q, k), dtype=np.int64)
+    near = np.empty((q, k), dtype=np.float64)
+    step = max(1, _BLOCK_ENTRIES // max(m, 1))
+    for a in range(0, q, step):
+        b = min(q, a + step)
+        d2 = Zq[a:b] @ E.T
+        d2 *= -2.0
+        d2 += e_sq[None, :]
+        d2 += (Zq[a:b] * Zq[a:b]).sum(axis=1)[:, None]
+        np.maximum(d2, 0.0, out=d2)
+        block = _smallest_k(d2, k)
+        dist = np.take_along_axis(d2, block, axis=1)
+        order = np.lexsort((block, dist), axis=1)
+        idx[a:b] = np.take_along_axis(block, order, axis=1)
+        near[a:b] = np.take_along_axis(dist, order, axis=1)
     if weighting == "uniform":
         weights = np.full(near.shape, 1.0 / max(k, 1), dtype=np.float32)
     else:
@@ -67,6 +79,21 @@ def nearest_neighbors(Zq: np.ndarray, E: np.ndarray, k: int, *, metric: str = "e
         weights /= weights.sum(axis=1, keepdims=True)
         weights = weights.astype(np.float32)
     return idx.astype(np.int64), weights
+
+
+def _smallest_k(d: np.ndarray, k: int) -> np.ndarray:
+    """Column indices (q, k) of the ``k`` smallest entries of each row; among entries equal to
+    a row's k-th smallest value, the smaller columns win (``argpartition`` alone picks
+    arbitrarily). Unordered within a row."""
+    q, m = d.shape
+    if k >= m:
+        return np.broadcast_to(np.arange(m), (q, m)).copy()
+    kth = np.partition(d, k - 1, axis=1)[:, k - 1:k]
+    below = d < kth
+    tied = d == kth
+    n_free = k - below.sum(axis=1, keepdims=True)
+    keep = below | (tied & (np.cumsum(tied, axis=1) <= n_free))
+    return np.nonzero(keep)[1].reshape(q, k)
 
 
 def vote_matrix(votes: list[tuple[np.ndarray, np.ndarray, np.ndarray]],

@@ -6,7 +6,7 @@ Omega only* (far pairs are free, which is what makes the embedding local):
 .. math:: \\min_{M \\succeq 0,\\ \\mathrm{rank}(M) \\le r} \\|P_\\Omega(M) - G\\|_F^2,
           \\qquad Z = U S^{1/2} \\ \\text{where}\\ M = U S U^T
 
-SVP is projected gradient descent with step 1: ``M_hat = M + (G - P_Omega(M))``, then ``M``
+SVP is projected gradient descent: ``M_hat = M + eta (G - P_Omega(M))`` (paper: eta = 1), then ``M``
 becomes the projection of ``M_hat`` on the PSD rank-``r`` matrices (its top-``r`` eigenpairs,
 eigenvalues clipped at 0). ``M_hat`` is sparse-plus-low-rank, so it is never formed: its
 top eigenpairs come from a block subspace iteration on the operator
@@ -23,6 +23,7 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg as sla
 import scipy.sparse as sp
 
 from ._kernels import residual_matmul, residual_matmul_par, spmm, spmm_par
@@ -35,7 +36,9 @@ class SVPResult:
     """Embedding and convergence record of one SVP run.
 
     Z : (n, r) float64 embeddings; ``Z Z^T`` approximates ``G`` on Omega.
-    objective : relative residual ``||P_Omega(Z Z^T) - G||_F / ||G||_F`` per iteration.
+    objective : relative residual ``||P_Omega(Z Z^T) - G||_F / ||G||_F`` per iteration; its
+        last entry is that of ``Z`` (an iterate that made the objective worse is dropped).
+        The large products run in float32, so the objective floors near 1e-6.
     """
 
     Z: np.ndarray
@@ -44,7 +47,7 @@ class SVPResult:
 
 def svp_embed(G: sp.csr_matrix, n_components: int, *, max_iter: int = 30, tol: float = 1e-3,
               oversample: int = 10, init_power: int = 3, seed: int = 0,
-              parallel: bool = False) -> SVPResult:
+              parallel: bool = False, step: float = 1.0) -> SVPResult:
     """Embed the points of a symmetric similarity graph by SVP.
 
     Parameters
@@ -57,6 +60,7 @@ def svp_embed(G: sp.csr_matrix, n_components: int, *, max_iter: int = 30, tol: f
     init_power : block power steps on ``G`` for the start subspace (``M = 0`` so ``M_hat = G``).
     seed : seed of the random start subspace.
     parallel : use the row-parallel kernels (only when no other task runs concurrently).
+    step : gradient step ``eta`` in ``M_hat = M + eta (G - P_Omega(M))`` (paper: 1).
 
     Returns
     -------
@@ -70,7 +74,7 @@ def svp_embed(G: sp.csr_matrix, n_components: int, *, max_iter: int = 30, tol: f
         return SVPResult(np.zeros((n, r)), np.zeros(0))
     width = min(n, r + oversample)
     if n <= 2 * width:
-        return _svp_dense(G, r, max_iter, tol)
+        return _svp_dense(G, r, max_iter, tol, step)
 
     kernel = residual_matmul_par if parallel else residual_matmul
     product = spmm_par if parallel else spmm
@@ -87,14 +91,19 @@ def svp_embed(G: sp.csr_matrix, n_components: int, *, max_iter: int = 30, tol: f
     U = np.zeros((n, r), dtype=np.float32)  # M = U diag(s) U^T
     s = np.zeros(r, dtype=np.float32)
     A, B = U, U  # the kernel evaluates M on Omega as rowdot(A_i, B_j)
+    U_prev, s_prev = U, s
     resid = np.empty_like(g)
     objective = []
     for it in range(max_iter):
         kernel(indptr, indices, g, A, B, Q, buf, resid)  # buf = R Q, resid = G - P_Omega(M)
         objective.append(float(np.linalg.norm(resid.astype(np.float64))) / g_norm)
         if it >= 2 and objective[-2] - objective[-1] < tol * objective[-2]:
+            if objective[-1] > objective[-2]:  # a step at the rounding floor: keep the best
+                U, s = U_prev, s_prev
+                objective.pop()
             break
-        Y = buf + A @ (B.T @ Q)  # M_hat Q
+        U_prev, s_prev = U, s
+        Y = step * buf + A @ (B.T @ Q)  # M_hat Q
         T = (Q.T @ Y).astype(np.float64)
         theta, W = np.linalg.eigh((T + T.T) / 2)
         order = np.argsort(theta)[::-1]
@@ -109,7 +118,8 @@ def svp_embed(G: sp.csr_matrix, n_components: int, *, max_iter: int = 30, tol: f
     return SVPResult((U * np.sqrt(s)).astype(np.float64), np.asarray(objective))
 
 
-def _svp_dense(G: sp.csr_matrix, r: int, max_iter: int, tol: float) -> SVPResult:
+def _svp_dense(G: sp.csr_matrix, r: int, max_iter: int, tol: float,
+               step: float) -> SVPResult:
     """Exact SVP with dense eigendecompositions, for small clusters (n <= ~2 (r + oversample))."""
     Gd = G.toarray()
     mask = np.zeros(Gd.shape, dtype=bool)
@@ -119,12 +129,17 @@ def _svp_dense(G: sp.csr_matrix, r: int, max_iter: int, tol: float) -> SVPResult
     M = np.zeros_like(Gd)
     Z = np.zeros((G.shape[0], r))
     objective = []
+    Z_prev = Z
     for it in range(max_iter):
         resid = np.where(mask, Gd - M, 0.0)
         objective.append(float(np.linalg.norm(resid)) / g_norm)
         if it >= 2 and objective[-2] - objective[-1] < tol * objective[-2]:
+            if objective[-1] > objective[-2]:
+                Z = Z_prev
+                objective.pop()
             break
-        theta, U = np.linalg.eigh(M + resid)
+        Z_prev = Z
+        theta, U = np.linalg.eigh(M + step * resid)
         top = np.argsort(theta)[::-1][:r]
         s = np.clip(theta[top], 0.0, None)
         Z = U[:, top] * np.sqrt(s)
@@ -133,5 +148,21 @@ def _svp_dense(G: sp.csr_matrix, r: int, max_iter: int, tol: float) -> SVPResult
 
 
 def _orth(A: np.ndarray) -> np.ndarray:
-    """Orthonormal basis of the columns of ``A`` (reduced QR)."""
-    return np.linalg.qr(A)[0]
+    """Orthonormal basis of the columns of ``A`` (n, m), n >> m.
+
+    Cholesky-QR done twice on column-normalised ``A``: two block products and an m x m
+    Cholesky in float64, much faster than Householder QR for tall thin blocks. The columns
+    here are near-orthogonal Ritz directions, so the Gram matrix is well conditioned; if
+    Cholesky fails anyway, Householder QR takes over.
+    """
+    norms = np.linalg.norm(A, axis=0)
+    Q = A / np.where(norms > 0, norms, 1.0)
+    try:
+        for _ in range(2):
+            gram = (Q.T @ Q).astype(np.float64)
+            L = np.linalg.cholesky(gram)
+            Q = sla.solve_triangular(L, Q.T.astype(np.float64), lower=True,
+                                     check_finite=False).T.astype(A.dtype)
+        return np.ascontiguousarray(Q)
+    except np.linalg.LinAlgError:
+        return np.linalg.qr(A)[0]
