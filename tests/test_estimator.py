@@ -1,0 +1,535 @@
+"""Tests for sleec.estimator.SLEEC: accuracy on a planted toy, predict contract, determinism,
+sklearn contract, presets and input validation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.preprocessing import normalize
+from sklearn.utils.estimator_checks import (
+    check_get_params_invariance,
+    check_no_attributes_set_in_init,
+    check_parameters_default_constructible,
+)
+
+from sleec import SLEEC
+from sleec.presets import PRESETS
+
+SMALL = {"n_components": 10, "n_graph_neighbors": 10, "n_neighbors": 5}
+N_GROUPS, WORDS, LABELS, NOISE_WORDS = 4, 15, 5, 40
+N_LABELS = N_GROUPS * LABELS
+
+
+def make_toy(n: int, seed: int = 0):
+    """4 planted groups. Features: 2 of the group's 15 words + 6 of 40 shared noise words.
+    Labels: the group's anchor label always, each of its 4 other labels with probability 1/2,
+    and a random label (any group) for 10% of the points. Returns X, Y (CSR) and the groups."""
+    rng = np.random.default_rng(seed)
+    d = N_GROUPS * WORDS + NOISE_WORDS
+    group = rng.integers(0, N_GROUPS, n)
+    X = np.zeros((n, d), np.float32)
+    Y = np.zeros((n, N_LABELS), np.float32)
+    for i, g in enumerate(group):
+        X[i, g * WORDS + rng.choice(WORDS, 2, replace=False)] = rng.uniform(0.5, 1.5, 2)
+        X[i, N_GROUPS * WORDS + rng.choice(NOISE_WORDS, 6, replace=False)] = rng.uniform(
+            0.5, 1.5, 6)
+        Y[i, g * LABELS] = 1
+        Y[i, g * LABELS + 1 + np.flatnonzero(rng.random(LABELS - 1) < 0.5)] = 1
+        if rng.random() < 0.1:
+            Y[i, rng.integers(N_LABELS)] = 1
+    return sp.csr_matrix(X), sp.csr_matrix(Y), group
+
+
+@pytest.fixture(scope="module")
+def toy():
+    X, Y, group = make_toy(600, seed=0)
+    return X[:400], Y[:400], X[400:], Y[400:], group[400:]
+
+
+@pytest.fixture(scope="module")
+def fitted(toy):
+    Xtr, Ytr, *_ = toy
+    return SLEEC(**SMALL, random_state=0).fit(Xtr, Ytr)
+
+
+@pytest.fixture(scope="module")
+def ensemble(toy):
+    """Several (learner, cluster) tasks: 2 learners x 3 clusters."""
+    Xtr, Ytr, *_ = toy
+    return SLEEC(**SMALL, n_clusters=3, n_learners=2, random_state=1).fit(Xtr, Ytr)
+
+
+def precision_at_1(Y: sp.csr_matrix, ids: np.ndarray) -> float:
+    Yd = Y.toarray()
+    top = ids[:, 0]
+    return float(np.mean([(t >= 0) and Yd[i, t] > 0 for i, t in enumerate(top)]))
+
+
+def reference_scores(model: SLEEC, X: sp.csr_matrix) -> np.ndarray:
+    """Brute-force SLEEC scores from the fitted state: route each point to its nearest centre,
+    embed it, take the n_neighbors nearest stored embeddings (float64 distances, ties by
+    index; cosine = Euclidean on unit rows), weight their votes (uniform 1/k or
+    exp(-d^2 / median d^2), normalised) and average their label vectors over learners."""
+    Xn = normalize(X).astype(np.float32)
+    Xf = Xn if model.normalize else X
+    Y = model.train_labels_.toarray().astype(np.float64)
+    S = np.zeros((X.shape[0], Y.shape[1]))
+
+    def unit(A):
+        norms = np.linalg.norm(A, axis=-1, keepdims=True)
+        return A / np.where(norms > 0, norms, 1.0)
+
+    for learner in model.learners_:
+        route = np.argmax(Xn.toarray() @ learner.centers.T, axis=1)
+        for i in range(X.shape[0]):
+            loc = learner.locals[route[i]]
+            z = (Xf[i] @ loc.W).toarray().ravel().astype(np.float64)
+            E = loc.E.astype(np.float64)
+            if model.metric == "cosine":
+                z, E = unit(z), unit(E)
+            d2 = ((E - z) ** 2).sum(axis=1)
+            k = min(model.n_neighbors, loc.rows.size)
+            nearest = np.lexsort((np.arange(d2.size), d2))[:k]
+            if model.weighting == "uniform":
+                w = np.full(k, 1.0 / k)
+            else:
+                scale = np.median(d2[nearest])
+                w = np.exp(-d2[nearest] / (scale if scale > 0 else 1.0))
+                w /= w.sum()
+            S[i] += w @ Y[loc.rows[nearest]] / len(model.learners_)
+    return S
+
+
+# ------------------------------------------------------------------------------ accuracy
+def test_planted_toy_precision_at_1(fitted, toy):
+    *_, Xte, Yte, group = toy
+    ids, _ = fitted.predict_topk(Xte, 3)
+    # Measured P@1 = 1.000 (every test point gets its group's anchor label); floor 0.95.
+    assert precision_at_1(Yte, ids) >= 0.95
+    assert np.mean(ids[:, 0] // LABELS == group) >= 0.95  # right group
+    # P@3: the best possible is about (1 + 1/2 + 1/2) / 3 = 0.67; measured 0.665 (default
+    # distance weighting; 0.660 with uniform votes); floor 0.6.
+    hits = np.take_along_axis(Yte.toarray(), np.maximum(ids, 0), axis=1) * (ids >= 0)
+    assert hits.mean() >= 0.6
+
+
+def test_ensemble_precision_at_1(ensemble, toy):
+    *_, Xte, Yte, _ = toy
+    ids, _ = ensemble.predict_topk(Xte, 1)
+    # Measured P@1 = 0.930 with 3 clusters x 2 learners (0.935 with uniform votes); floor 0.85.
+    assert precision_at_1(Yte, ids) >= 0.85
+
+
+def test_scores_match_brute_force_reference(fitted, ensemble, toy):
+    *_, Xte, _, _ = toy
+    for model in (fitted, ensemble):
+        ref = reference_scores(model, Xte[:60])
+        got = model.predict(Xte[:60], k=N_LABELS).toarray()
+        np.testing.assert_allclose(got, ref, atol=1e-5)
+
+
+# ---------------------------------------------------------------------- predict contract
+def test_predict_topk_shapes_dtypes_sorted_and_padding(fitted, toy):
+    *_, Xte, _, _ = toy
+    k = N_LABELS + 5  # more than the labels any point can reach
+    ids, scores = fitted.predict_topk(Xte, k)
+    assert ids.shape == scores.shape == (Xte.shape[0], k)
+    assert ids.dtype == np.int32 and scores.dtype == np.float32
+    valid = ids >= 0
+    # Each row: real predictions first, then padding (-1 / -inf) only.
+    assert np.all(np.diff(valid.astype(int), axis=1) <= 0)
+    assert np.all(~valid[:, N_LABELS:])  # at most n_labels real predictions
+    assert np.all(ids[~valid] == -1) and np.all(scores[~valid] == -np.inf)
+    assert np.all(valid[:, 0])
+    assert np.all(scores[valid] > 0)
+    assert np.all(ids[valid] < N_LABELS)
+    # Sorted by decreasing score; equal scores by increasing id; no repeated id in a row.
+    step = np.diff(np.where(valid, scores, -1.0), axis=1)
+    assert np.all(step[valid[:, 1:]] <= 0)
+    tied = (step == 0) & valid[:, 1:]
+    assert np.all(np.diff(ids, axis=1)[tied] > 0)
+    for row in ids:
+        real = row[row >= 0]
+        assert np.unique(real).size == real.size
+    n_labels_reached = valid.sum(axis=1)
+    assert n_labels_reached.min() >= 1 and n_labels_reached.max() < k
+
+
+def test_predict_returns_sparse_scores_matching_topk(fitted, toy):
+    *_, Xte, _, _ = toy
+    for k in (1, 3, 30):
+        ids, scores = fitted.predict_topk(Xte, k)
+        P = fitted.predict(Xte, k)
+        assert sp.issparse(P) and P.shape == (Xte.shape[0], N_LABELS)
+        assert P.dtype == np.float32
+        assert np.all(P.getnnz(axis=1) == (ids >= 0).sum(axis=1))
+        Pd = P.toarray()
+        rows, cols = np.nonzero(ids >= 0)
+        np.testing.assert_array_equal(Pd[rows, ids[rows, cols]], scores[rows, cols])
+        # Re-ranking the sparse scores gives predict_topk back (ties by smaller id).
+        for i in range(Xte.shape[0]):
+            row = P.getrow(i)
+            order = sorted(zip(row.indices, row.data, strict=True), key=lambda t: (-t[1], t[0]))
+            np.testing.assert_array_equal([c for c, _ in order], ids[i][ids[i] >= 0])
+
+
+def test_predict_batches_dense_input_and_empty_input(fitted, toy):
+    *_, Xte, _, _ = toy
+    ids, scores = fitted.predict_topk(Xte, 4)
+    ids_b, scores_b = fitted.predict_topk(Xte, 4, batch_size=7)
+    np.testing.assert_array_equal(ids, ids_b)
+    # Other batch shapes change float32 BLAS blocking in the distances: ~1e-6 score noise
+    # (measured 1.9e-6) under distance weighting.
+    np.testing.assert_allclose(scores_b, scores, rtol=1e-5)
+    for other in (Xte.toarray(), sp.csr_array(Xte), Xte.tocoo(), Xte.astype(np.float64)):
+        ids_d, scores_d = fitted.predict_topk(other, 4)
+        np.testing.assert_array_equal(ids, ids_d)
+        np.testing.assert_array_equal(scores, scores_d)
+    ids_0, scores_0 = fitted.predict_topk(Xte[:0], 4)
+    assert ids_0.shape == scores_0.shape == (0, 4)
+    assert fitted.predict(Xte[:0]).shape == (0, N_LABELS)
+
+
+def test_fitted_attributes(fitted, toy):
+    Xtr, Ytr, *_ = toy
+    assert fitted.n_features_in_ == Xtr.shape[1]
+    assert fitted.n_labels_ == N_LABELS
+    assert len(fitted.learners_) == 1
+    (learner,) = fitted.learners_
+    assert learner.centers.shape == (1, Xtr.shape[1])
+    (loc,) = learner.locals
+    np.testing.assert_array_equal(np.sort(loc.rows), np.arange(400))
+    assert loc.W.shape == (Xtr.shape[1], SMALL["n_components"])
+    assert loc.E.shape == (400, SMALL["n_components"])
+    assert (fitted.train_labels_ != Ytr).nnz == 0
+
+
+def test_ensemble_structure(ensemble):
+    assert len(ensemble.learners_) == 2
+    for learner in ensemble.learners_:
+        rows = np.concatenate([loc.rows for loc in learner.locals])
+        np.testing.assert_array_equal(np.sort(rows), np.arange(400))  # a partition
+        assert 1 <= len(learner.locals) == learner.centers.shape[0] <= 3
+
+
+def test_fit_and_predict_leave_inputs_untouched(fitted, toy):
+    Xtr, Ytr, Xte, _, _ = toy
+    # Non-canonical X: every entry stored twice with half its value (duplicates sum to Xtr).
+    coo = Xtr.tocoo()
+    rows = np.r_[coo.row, coo.row]
+    order = np.argsort(rows, kind="stable")
+    X = sp.csr_matrix((np.r_[coo.data, coo.data][order] / 2, np.r_[coo.col, coo.col][order],
+                       np.r_[0, np.cumsum(np.bincount(rows, minlength=Xtr.shape[0]))]),
+                      shape=Xtr.shape)
+    assert not X.has_canonical_format and abs(X - Xtr).max() == 0
+    Y = Ytr.copy()
+    Y.data *= 3.0  # counts, not 0/1: treated as labels
+    X_before = (X.data.copy(), X.indices.copy(), X.indptr.copy())
+    Y_before = (Y.data.copy(), Y.indices.copy(), Y.indptr.copy())
+    model = SLEEC(**SMALL, random_state=0).fit(X, Y)
+    Xq = Xte.copy()
+    model.predict_topk(Xq, 3)
+    for a, b in zip(X_before, (X.data, X.indices, X.indptr), strict=True):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(Y_before, (Y.data, Y.indices, Y.indptr), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert (Xq != Xte).nnz == 0
+    np.testing.assert_array_equal(model.train_labels_.data, 1.0)  # stored as binary
+    assert (model.train_labels_ != (Ytr != 0)).nnz == 0
+    # Same data once canonicalised and binarised: the same model as the fixture's.
+    for a, b in zip(fitted.predict_topk(Xte, 3), model.predict_topk(Xte, 3), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------------------- determinism
+def learner_arrays(model: SLEEC):
+    for learner in model.learners_:
+        yield learner.centers
+        for loc in learner.locals:
+            yield from (loc.rows, loc.W.toarray(), loc.E)
+
+
+def test_same_random_state_identical_output(fitted, toy):
+    Xtr, Ytr, Xte, _, _ = toy
+    again = SLEEC(**SMALL, random_state=0).fit(Xtr, Ytr)
+    for a, b in zip(learner_arrays(fitted), learner_arrays(again), strict=True):
+        np.testing.assert_array_equal(a, b)
+    for k in (1, 5):
+        np.testing.assert_array_equal(fitted.predict_topk(Xte, k)[0], again.predict_topk(Xte, k)[0])
+        np.testing.assert_array_equal(fitted.predict_topk(Xte, k)[1], again.predict_topk(Xte, k)[1])
+
+
+def test_n_jobs_does_not_change_the_result(ensemble, toy):
+    Xtr, Ytr, Xte, _, _ = toy
+    params = ensemble.get_params()
+    one = SLEEC(**{**params, "n_jobs": 1}).fit(Xtr, Ytr)
+    two = SLEEC(**{**params, "n_jobs": 2}).fit(Xtr, Ytr)
+    n_tasks = sum(len(lr.locals) for lr in one.learners_)
+    assert n_tasks >= 4
+    for a, b, c in zip(learner_arrays(one), learner_arrays(two), learner_arrays(ensemble),
+                       strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)  # n_jobs=None too
+    ids1, s1 = one.predict_topk(Xte, 5)
+    ids2, s2 = two.predict_topk(Xte, 5)
+    np.testing.assert_array_equal(ids1, ids2)
+    np.testing.assert_array_equal(s1, s2)
+
+
+def test_callback_reports_every_task(toy):
+    Xtr, Ytr, *_ = toy
+    calls = []
+    SLEEC(**SMALL, n_clusters=2, n_learners=2, random_state=0).fit(
+        Xtr, Ytr, callback=lambda done, total: calls.append((done, total)))
+    total = calls[-1][1]
+    assert calls == [(i, total) for i in range(1, total + 1)] and total >= 2
+
+
+# ------------------------------------------------------------------------ other settings
+def test_l1_path_runs_and_predicts(toy):
+    Xtr, Ytr, Xte, Yte, _ = toy
+    model = SLEEC(**SMALL, l1_reg=0.1, admm_max_iter=20, random_state=0).fit(Xtr, Ytr)
+    ids, scores = model.predict_topk(Xte, 3)
+    assert ids.shape == (Xte.shape[0], 3) and np.all(ids[:, 0] >= 0)
+    # Measured P@1 = 1.000 on the toy; floor 0.95.
+    assert precision_at_1(Yte, ids) >= 0.95
+    # The L1 path is a different regressor from the ridge one.
+    ridge = SLEEC(**SMALL, random_state=0).fit(Xtr, Ytr)
+    assert not np.array_equal(model.learners_[0].locals[0].W.toarray(),
+                              ridge.learners_[0].locals[0].W.toarray())
+
+
+@pytest.mark.parametrize("override", [
+    {"metric": "cosine"}, {"weighting": "distance"}, {"weighting": "uniform"},
+    {"label_similarity": "dot"},
+    {"normalize": False}, {"weight_threshold": 0.5, "embedding_threshold": 0.5},
+], ids=lambda o: ",".join(o))
+def test_variants_fit_and_predict(toy, override):
+    Xtr, Ytr, Xte, Yte, _ = toy
+    model = SLEEC(**{**SMALL, **override}, random_state=0).fit(Xtr, Ytr)
+    ids, _ = model.predict_topk(Xte, 1)
+    assert precision_at_1(Yte, ids) >= 0.9  # measured 1.000 for each variant
+    ref = reference_scores(model, Xte[:20])
+    np.testing.assert_allclose(model.predict(Xte[:20], k=N_LABELS).toarray(), ref, atol=1e-5)
+
+
+def test_more_components_than_cluster_points(toy):
+    # Tiny clusters: the embedding rank is clipped to the cluster size and padded with zeros.
+    Xtr, Ytr, Xte, _, _ = toy
+    model = SLEEC(n_components=12, n_graph_neighbors=4, n_neighbors=3, n_clusters=2,
+                  random_state=0).fit(Xtr[:10], Ytr[:10])
+    for loc in model.learners_[0].locals:
+        assert loc.W.shape[1] == 12 and loc.E.shape == (loc.rows.size, 12)
+    ids, _ = model.predict_topk(Xte[:5], 3)
+    assert ids.shape == (5, 3)
+
+
+# -------------------------------------------------------------------- sklearn contract
+def test_clone_and_get_params_round_trip(fitted):
+    params = fitted.get_params()
+    c = clone(fitted)
+    assert c.get_params() == params
+    assert not hasattr(c, "learners_")
+    assert SLEEC(**params).get_params() == params
+    c.set_params(n_neighbors=7, metric="cosine")
+    assert c.n_neighbors == 7 and c.metric == "cosine"
+    assert fitted.n_neighbors == SMALL["n_neighbors"]  # the original is untouched
+    assert set(params) >= {  # the documented parameters (more may be added)
+        "n_learners", "n_clusters", "n_components", "n_graph_neighbors", "n_neighbors",
+        "label_similarity", "svp_max_iter", "svp_tol", "l2_reg", "l1_reg", "admm_rho",
+        "admm_max_iter", "weight_threshold", "embedding_threshold", "metric", "weighting",
+        "normalize", "random_state", "n_jobs"}
+
+
+@pytest.mark.parametrize("check", [check_no_attributes_set_in_init,
+                                   check_get_params_invariance,
+                                   check_parameters_default_constructible])
+def test_sklearn_contract_checks(check):
+    check("SLEEC", SLEEC())
+    check("SLEEC", SLEEC(**SMALL, n_clusters=3, random_state=0))
+
+
+def test_init_only_stores_parameters():
+    # Invalid values are stored as given; validation happens in fit (sklearn contract).
+    model = SLEEC(n_components=-1, metric="nope")
+    assert model.n_components == -1 and model.metric == "nope"
+
+
+# ------------------------------------------------------------------------------- presets
+# The authors' parameter files (docs: shared/reference/SLEEC.md), typed in independently:
+# name: (learners, clusters, SVP_neigh, out_Dim, w_thresh, sp_thresh, cost, NNtest, normalize)
+AUTHORS = {
+    "bibtex": (1, 1, 250, 100, 0.01, 0.01, 0.2, 25, True),
+    "delicious": (1, 1, 500, 100, 0.01, 0.01, 0.1, 70, True),
+    "eurlex-4k": (5, 3, 100, 100, 0.01, 0.01, 1.0, 8, True),
+    "mediamill": (15, 5, 300, 30, 0.01, 0.01, 1.0, 4, False),
+    "wiki10-31k": (5, 5, 50, 75, 0.75, 0.5, 0.1, 11, True),
+    "delicious-200k": (5, 50, 50, 50, 0.70, 0.70, 0.1, 70, True),
+    "wikilshtc-325k": (10, 300, 15, 50, 0.95, 0.75, 0.1, 10, True),
+    "amazon-670k": (20, 100, 25, 50, 0.80, 0.5, 0.1, 5, True),
+}
+
+
+@pytest.mark.parametrize("name", sorted(AUTHORS))
+def test_from_preset(name):
+    assert set(PRESETS) == set(AUTHORS)
+    learners, clusters, neigh, dim, w_t, sp_t, cost, nn, norm = AUTHORS[name]
+    model = SLEEC.from_preset(name)
+    assert isinstance(model, SLEEC)
+    assert model.n_learners == learners and model.n_clusters == clusters
+    assert model.n_graph_neighbors == neigh and model.n_components == dim
+    assert model.weight_threshold == w_t and model.embedding_threshold == sp_t
+    assert model.l2_reg == pytest.approx(1 / (2 * cost))
+    assert model.n_neighbors == nn and model.normalize is norm
+    model._check_params()  # the preset is a valid configuration
+    # Case-insensitive names and overrides.
+    other = SLEEC.from_preset(name.upper(), n_neighbors=3, random_state=5)
+    assert other.n_neighbors == 3 and other.random_state == 5
+    assert other.n_components == dim
+
+
+def test_bibtex_preset_l2_reg_is_2_5():
+    assert SLEEC.from_preset("bibtex").l2_reg == pytest.approx(2.5)
+
+
+def test_unknown_preset():
+    with pytest.raises(ValueError, match=r"Unknown preset 'nope'; expected one of \["):
+        SLEEC.from_preset("nope")
+
+
+# ---------------------------------------------------------------------------- validation
+def test_row_mismatch(toy):
+    Xtr, Ytr, *_ = toy
+    with pytest.raises(ValueError,
+                       match=r"X and Y have inconsistent numbers of rows: 400 != 399\."):
+        SLEEC(**SMALL).fit(Xtr, Ytr[:399])
+
+
+def test_nan_in_x(toy):
+    Xtr, Ytr, *_ = toy
+    X = Xtr.toarray()
+    X[7, 3] = np.nan
+    with pytest.raises(ValueError, match=r"X contains NaN or infinity \(first in row 7\)"):
+        SLEEC(**SMALL).fit(X, Ytr)
+    X[7, 3] = np.inf
+    with pytest.raises(ValueError, match="X contains NaN or infinity"):
+        SLEEC(**SMALL).fit(sp.csr_matrix(X), Ytr)
+
+
+def test_negative_y(toy):
+    Xtr, Ytr, *_ = toy
+    Y = Ytr.toarray()
+    Y[5, 2] = -1
+    with pytest.raises(ValueError, match=r"Y must be a label matrix with non-negative entries; "
+                                         r"found a negative entry in row 5"):
+        SLEEC(**SMALL).fit(Xtr, Y)
+
+
+def test_wrong_n_features_at_predict(fitted, toy):
+    *_, Xte, _, _ = toy
+    with pytest.raises(ValueError, match=r"X has 99 features, but SLEEC is expecting 100 "
+                                         r"features as input\."):
+        fitted.predict_topk(Xte[:, :99])
+    with pytest.raises(ValueError, match="X has 101 features"):
+        fitted.predict(sp.hstack([Xte, Xte[:, :1]]).tocsr())
+
+
+def test_unfitted_predict_and_save(toy, tmp_path):
+    *_, Xte, _, _ = toy
+    for call in (lambda m: m.predict_topk(Xte), lambda m: m.predict(Xte),
+                 lambda m: m.save(tmp_path / "m.npz")):
+        with pytest.raises(NotFittedError):
+            call(SLEEC())
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(("k", "exc", "match"), [
+    (0, ValueError, r"The 'k' parameter must be an int in the range \[1, inf\)\. Got 0 instead"),
+    (-3, ValueError, r"The 'k' parameter must be an int in the range \[1, inf\)\. Got -3"),
+    (2.5, TypeError, r"The 'k' parameter must be an int in the range \[1, inf\)\. Got 2\.5 "
+                     r"\(float\) instead"),
+    ("5", TypeError, r"The 'k' parameter must be an int"),
+    (True, TypeError, r"The 'k' parameter must be an int"),
+])
+def test_bad_k(fitted, toy, k, exc, match):
+    *_, Xte, _, _ = toy
+    with pytest.raises(exc, match=match):
+        fitted.predict_topk(Xte, k)
+    with pytest.raises(exc, match=match):
+        fitted.predict(Xte, k)
+
+
+INT_RANGE = r"must be an int in the range \[1, inf\)\. Got {} instead\."
+UNIT = r"must be a float in the range \[0\.0, 1\.0\)\. Got {} instead\."
+NON_NEG = r"must be a float in the range \[0\.0, inf\)\. Got {} instead\."
+BAD_PARAMS = [
+    ("n_learners", 0, ValueError, INT_RANGE.format(0)),
+    ("n_clusters", 0, ValueError, INT_RANGE.format(0)),
+    ("n_clusters", "many", TypeError, r"must be an int in the range \[1, inf\)\. Got 'many'"),
+    ("n_components", 0, ValueError, INT_RANGE.format(0)),
+    ("n_components", 2.0, TypeError, r"must be an int in the range \[1, inf\)\. Got 2\.0 "
+                                     r"\(float\) instead\."),
+    ("n_graph_neighbors", 0, ValueError, INT_RANGE.format(0)),
+    ("n_neighbors", -1, ValueError, INT_RANGE.format(-1)),
+    ("svp_max_iter", 0, ValueError, INT_RANGE.format(0)),
+    ("svp_tol", -0.1, ValueError, NON_NEG.format(-0.1)),
+    ("svp_tol", float("nan"), ValueError, NON_NEG.format("nan")),
+    ("svp_step", 0.0, ValueError, r"must be a float in the range \(0\.0, 2\.0\]\. Got 0\.0 "
+                                  r"instead\."),
+    ("svp_step", 2.5, ValueError, r"must be a float in the range \(0\.0, 2\.0\]\. Got 2\.5"),
+    ("l2_reg", -1.0, ValueError, NON_NEG.format(-1.0)),
+    ("l2_reg", float("inf"), ValueError, NON_NEG.format("inf")),
+    ("l1_reg", -0.5, ValueError, NON_NEG.format(-0.5)),
+    ("admm_rho", 0.0, ValueError, r"must be a float in the range \(0\.0, inf\)\. Got 0\.0 "
+                                  r"instead\."),
+    ("admm_max_iter", 0, ValueError, INT_RANGE.format(0)),
+    ("weight_threshold", 1.0, ValueError, UNIT.format(1.0)),
+    ("weight_threshold", -0.01, ValueError, UNIT.format(-0.01)),
+    ("embedding_threshold", 1.5, ValueError, UNIT.format(1.5)),
+    ("label_similarity", "jaccard", ValueError, r"must be one of \['cosine', 'dot'\]\. "
+                                                r"Got 'jaccard' instead\."),
+    ("metric", "manhattan", ValueError, r"must be one of \['euclidean', 'cosine'\]"),
+    ("weighting", "inverse", ValueError, r"must be one of \['uniform', 'distance'\]"),
+    ("normalize", "yes", ValueError, r"must be one of \[True, False\]\. Got 'yes' instead\."),
+    ("n_jobs", 1.5, TypeError, r"must be an int\. Got 1\.5 \(float\) instead\."),
+    ("n_jobs", 0, ValueError, r"The 'n_jobs' parameter of SLEEC must be None or a non-zero"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "exc", "match"), BAD_PARAMS,
+                         ids=[f"{p[0]}={p[1]!r}" if not hasattr(p, "values") else
+                              f"{p.values[0]}={p.values[1]!r}" for p in BAD_PARAMS])
+def test_bad_parameter(toy, name, value, exc, match):
+    Xtr, Ytr, *_ = toy
+    model = SLEEC(**{**SMALL, name: value})
+    with pytest.raises(exc, match=rf"The '{name}' parameter of SLEEC {match}"
+                       if not match.startswith("The") else match):
+        model.fit(Xtr[:20], Ytr[:20])
+    assert not hasattr(model, "learners_")
+
+
+def test_empty_training_set():
+    with pytest.raises(ValueError, match="X and Y are empty: fitting needs at least one "
+                                         "training point"):
+        SLEEC(**SMALL).fit(sp.csr_matrix((0, 5)), sp.csr_matrix((0, 3)))
+
+
+def test_all_rows_label_free(toy):
+    Xtr, *_ = toy
+    with pytest.raises(ValueError, match="Y has no labels at all: every training point is "
+                                         "label-free"):
+        SLEEC(**SMALL).fit(Xtr, sp.csr_matrix((400, 7)))
+
+
+def test_some_label_free_rows_are_fine(toy):
+    # Label-free training rows are allowed (empty graph rows); explicit zeros are not labels.
+    Xtr, Ytr, Xte, Yte, _ = toy
+    Y = Ytr.tolil()
+    Y[::4] = 0
+    Y = Y.tocsr()
+    model = SLEEC(**SMALL, random_state=0).fit(Xtr, Y)
+    ids, _ = model.predict_topk(Xte, 1)
+    assert precision_at_1(Yte, ids) >= 0.9  # measured 0.970

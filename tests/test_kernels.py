@@ -1,0 +1,206 @@
+"""Tests for sleec._kernels: each numba kernel against a short NumPy reference.
+
+Random CSR inputs come from hypothesis (derandomised, so the suite is deterministic) and
+include empty rows, ``k > nnz`` and many ties (values drawn from a few small integers).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sleec._kernels import csr_row_topk, residual_matmul, residual_matmul_par, spmm, spmm_par
+
+SETTINGS = settings(max_examples=50, deadline=None, derandomize=True, database=None)
+
+
+def random_csr(seed: int, n: int, m: int, density: float, *, ties: bool = True,
+               dtype=np.float64, empty_rows: bool = True) -> sp.csr_matrix:
+    """Canonical CSR (sorted, no duplicates); a third of the rows emptied when asked."""
+    rng = np.random.default_rng(seed)
+    mask = rng.random((n, m)) < density
+    if ties:
+        vals = rng.integers(-2, 4, size=(n, m)).astype(dtype)
+        vals[vals == 0] = 5.0  # keep the pattern = mask (no accidental zeros)
+    else:
+        vals = rng.standard_normal((n, m)).astype(dtype)
+    dense = np.where(mask, vals, 0.0).astype(dtype)
+    if empty_rows and n:
+        dense[rng.random(n) < 1 / 3] = 0.0
+    S = sp.csr_matrix(dense)
+    S.sort_indices()
+    return S
+
+
+csr_params = st.tuples(
+    st.integers(0, 2**31 - 1),  # seed
+    st.integers(0, 12),  # rows
+    st.integers(1, 15),  # columns
+    st.sampled_from([0.0, 0.1, 0.4, 0.9]),  # density
+)
+
+
+# ---------------------------------------------------------------------------- csr_row_topk
+def topk_reference(S: sp.csr_matrix, k: int):
+    """Per row: stored entries sorted by (-value, column), first k kept."""
+    indptr, indices, data = [0], [], []
+    for i in range(S.shape[0]):
+        cols = S.indices[S.indptr[i]:S.indptr[i + 1]]
+        vals = S.data[S.indptr[i]:S.indptr[i + 1]]
+        order = sorted(range(cols.size), key=lambda t: (-vals[t], cols[t]))[:k]
+        indices.extend(cols[order])
+        data.extend(vals[order])
+        indptr.append(len(indices))
+    return np.array(indptr), np.array(indices, dtype=np.int64), np.array(data)
+
+
+def run_topk(S: sp.csr_matrix, k: int):
+    return csr_row_topk(S.indptr, S.indices, S.data, k)
+
+
+def assert_topk_equal(S: sp.csr_matrix, k: int) -> None:
+    ip, ix, dv = run_topk(S, k)
+    rp, rx, rv = topk_reference(S, k)
+    np.testing.assert_array_equal(ip, rp)
+    np.testing.assert_array_equal(ix, rx)
+    np.testing.assert_array_equal(dv, rv)
+    assert dv.dtype == S.data.dtype
+
+
+def test_csr_row_topk_hand_example():
+    # row 0: values 1, 3, 3, 2 at columns 0, 2, 4, 5 -> top 3: col 2 (3), col 4 (3), col 5 (2)
+    # row 1: empty; row 2: one entry (k > nnz) -> kept; row 3: all tied -> smaller columns
+    S = sp.csr_matrix(np.array([
+        [1.0, 0, 3.0, 0, 3.0, 2.0],
+        [0, 0, 0, 0, 0, 0],
+        [0, -4.0, 0, 0, 0, 0],
+        [0, 7.0, 7.0, 0, 7.0, 7.0],
+    ]))
+    ip, ix, dv = run_topk(S, 3)
+    np.testing.assert_array_equal(ip, [0, 3, 3, 4, 7])
+    np.testing.assert_array_equal(ix, [2, 4, 5, 1, 1, 2, 4])
+    np.testing.assert_array_equal(dv, [3.0, 3.0, 2.0, -4.0, 7.0, 7.0, 7.0])
+
+
+def test_csr_row_topk_dtypes_and_k_zero():
+    S = random_csr(1, 6, 9, 0.5, dtype=np.float32)
+    ip, ix, dv = run_topk(S, 0)
+    np.testing.assert_array_equal(ip, np.zeros(7))
+    assert ix.size == 0 and dv.size == 0
+    ip, ix, dv = run_topk(S, 4)
+    assert ip.dtype == np.int64 and ix.dtype == np.int32 and dv.dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_csr_row_topk_explicit_zeros_and_negatives(dtype):
+    # Stored zeros and negative values are ordinary entries (they rank by value).
+    S = sp.csr_matrix((np.array([0.0, -1.0, 0.0, 2.0], dtype=dtype), [0, 1, 3, 4], [0, 4]),
+                      shape=(1, 5))
+    assert_topk_equal(S, 3)
+    ip, ix, dv = run_topk(S, 3)
+    np.testing.assert_array_equal(ix, [4, 0, 3])
+
+
+@SETTINGS
+@given(csr_params, st.integers(0, 20), st.booleans(), st.sampled_from([np.float32, np.float64]))
+def test_csr_row_topk_matches_reference(params, k, ties, dtype):
+    seed, n, m, density = params
+    assert_topk_equal(random_csr(seed, n, m, density, ties=ties, dtype=dtype), k)
+
+
+# ------------------------------------------------------------------- spmm / residual_matmul
+# SVP calls these kernels with float32 operands (float64 accumulation inside); both dtypes are
+# checked, float32 against a float64 reference with a float32 tolerance.
+TOL = {np.float64: 1e-12, np.float32: 2e-5}
+
+
+def dense_operands(seed: int, n: int, m: int, r: int, w: int, dtype=np.float64):
+    rng = np.random.default_rng(seed + 1)
+    A = rng.standard_normal((n, r)).astype(dtype)
+    B = rng.standard_normal((m, r)).astype(dtype)
+    Q = rng.standard_normal((m, w)).astype(dtype)
+    return A, B, Q
+
+
+@SETTINGS
+@given(csr_params, st.integers(1, 4), st.sampled_from([np.float32, np.float64]))
+def test_spmm_matches_scipy_and_twin(params, w, dtype):
+    seed, n, m, density = params
+    S = random_csr(seed, n, m, density, ties=False, dtype=dtype)
+    _, _, Q = dense_operands(seed, n, m, 1, w, dtype)
+    out = np.full((n, w), np.nan, dtype=dtype)  # every entry must be written (empty rows: 0)
+    out_par = np.full((n, w), np.nan, dtype=dtype)
+    spmm(S.indptr, S.indices, S.data, Q, out)
+    spmm_par(S.indptr, S.indices, S.data, Q, out_par)
+    ref = S.astype(np.float64) @ Q.astype(np.float64)
+    np.testing.assert_allclose(out, ref, rtol=TOL[dtype], atol=TOL[dtype])
+    np.testing.assert_array_equal(out, out_par)
+
+
+def residual_reference(S: sp.csr_matrix, A, B, Q):
+    S, A, B, Q = S.astype(np.float64), A.astype(np.float64), B.astype(np.float64), Q.astype(
+        np.float64)
+    rows = np.repeat(np.arange(S.shape[0]), np.diff(S.indptr))
+    resid = S.data - np.einsum("pc,pc->p", A[rows], B[S.indices])
+    R = sp.csr_matrix((resid, S.indices, S.indptr), shape=S.shape)
+    return resid, R @ Q
+
+
+@SETTINGS
+@given(csr_params, st.integers(1, 4), st.integers(1, 4), st.sampled_from([np.float32,
+                                                                          np.float64]))
+def test_residual_matmul_matches_reference_and_twin(params, r, w, dtype):
+    seed, n, m, density = params
+    # A indexes rows, B and Q index columns (in SVP both are the n points).
+    S = random_csr(seed, n, m, density, ties=False, dtype=dtype)
+    A, B, Q = dense_operands(seed, n, m, r, w, dtype)
+    g = np.ascontiguousarray(S.data)
+    outs, resids = [], []
+    for kernel in (residual_matmul, residual_matmul_par):
+        out = np.full((n, w), np.nan, dtype=dtype)
+        resid = np.full(g.shape, np.nan, dtype=dtype)
+        kernel(S.indptr, S.indices, g, A, B, Q, out, resid)
+        outs.append(out)
+        resids.append(resid)
+    ref_resid, ref_out = residual_reference(S, A, B, Q)
+    np.testing.assert_allclose(resids[0], ref_resid, rtol=TOL[dtype], atol=TOL[dtype])
+    np.testing.assert_allclose(outs[0], ref_out, rtol=TOL[dtype], atol=10 * TOL[dtype])
+    np.testing.assert_array_equal(outs[0], outs[1])
+    np.testing.assert_array_equal(resids[0], resids[1])
+
+
+def test_residual_matmul_hand_example():
+    # pattern {(0,0), (0,1), (1,1)}, g = [5, 1, 2]; A = B = [[1], [2]] -> M = [[1, 2], [2, 4]]
+    # resid = [5-1, 1-2, 2-4] = [4, -1, -2]; R = [[4, -1], [0, -2]]; Q = I -> out = R
+    indptr = np.array([0, 2, 3])
+    indices = np.array([0, 1, 1])
+    g = np.array([5.0, 1.0, 2.0])
+    A = np.array([[1.0], [2.0]])
+    out = np.empty((2, 2))
+    resid = np.empty(3)
+    residual_matmul(indptr, indices, g, A, A, np.eye(2), out, resid)
+    np.testing.assert_array_equal(resid, [4.0, -1.0, -2.0])
+    np.testing.assert_array_equal(out, [[4.0, -1.0], [0.0, -2.0]])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_parallel_twins_identical_on_larger_input(dtype):
+    # Enough rows that prange really splits the loop across threads.
+    n = 3000
+    S = random_csr(7, n, n, 0.01, ties=False, empty_rows=True, dtype=dtype)
+    A, B, Q = dense_operands(7, n, n, 6, 5, dtype)
+    o1, o2 = np.empty((n, 5), dtype), np.empty((n, 5), dtype)
+    spmm(S.indptr, S.indices, S.data, Q, o1)
+    spmm_par(S.indptr, S.indices, S.data, Q, o2)
+    np.testing.assert_array_equal(o1, o2)
+    r1, r2 = np.empty(S.nnz, dtype), np.empty(S.nnz, dtype)
+    residual_matmul(S.indptr, S.indices, S.data, A, B, Q, o1, r1)
+    residual_matmul_par(S.indptr, S.indices, S.data, A, B, Q, o2, r2)
+    np.testing.assert_array_equal(o1, o2)
+    np.testing.assert_array_equal(r1, r2)
+    ref_resid, ref_out = residual_reference(S, A, B, Q)
+    np.testing.assert_allclose(o1, ref_out, rtol=TOL[dtype], atol=100 * TOL[dtype])
+    np.testing.assert_allclose(r1, ref_resid, rtol=TOL[dtype], atol=10 * TOL[dtype])

@@ -1,0 +1,320 @@
+"""Tests for model files (sleec._persist, SLEEC.save/load) and pickling: round trips and the
+refusal of truncated, corrupted, altered, foreign and pickle-carrying files."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from sleec import SLEEC, ModelFormatError, _persist
+from sleec._persist import FORMAT_VERSION, load_model
+from sleec._state import pack_learners, unpack_learners
+
+PARAMS = {"n_components": 6, "n_graph_neighbors": 8, "n_neighbors": 4, "n_clusters": 2,
+          "n_learners": 2, "random_state": 3}
+
+
+def make_toy(n: int = 200, seed: int = 0):
+    """3 groups, each with its own 10 feature words and 4 labels (anchor + 2 random of 3)."""
+    rng = np.random.default_rng(seed)
+    X = np.zeros((n, 40), np.float32)
+    Y = np.zeros((n, 12), np.float32)
+    for i, g in enumerate(rng.integers(0, 3, n)):
+        X[i, g * 10 + rng.choice(10, 3, replace=False)] = rng.uniform(0.5, 1.5, 3)
+        X[i, 30 + rng.choice(10, 2, replace=False)] = rng.uniform(0.1, 0.5, 2)
+        Y[i, [g * 4, g * 4 + 1 + rng.integers(3)]] = 1
+    return sp.csr_matrix(X), sp.csr_matrix(Y)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, Y = make_toy()
+    return X[:150], Y[:150], X[150:]
+
+
+@pytest.fixture(scope="module")
+def model(data):
+    Xtr, Ytr, _ = data
+    return SLEEC(**PARAMS).fit(Xtr, Ytr)
+
+
+@pytest.fixture
+def saved(model, tmp_path) -> Path:
+    path = tmp_path / "model.npz"
+    model.save(path)
+    return path
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+def write_npz(path: Path, payload: dict[str, np.ndarray], allow_pickle: bool = False) -> None:
+    with open(path, "wb") as fh:
+        np.savez(fh, allow_pickle=allow_pickle, **payload)
+
+
+def assert_same_model(a: SLEEC, b: SLEEC, X) -> None:
+    assert a.get_params() == b.get_params()
+    assert (a.n_features_in_, a.n_labels_) == (b.n_features_in_, b.n_labels_)
+    assert (a.train_labels_ != b.train_labels_).nnz == 0
+    assert len(a.learners_) == len(b.learners_)
+    for la, lb in zip(a.learners_, b.learners_, strict=True):
+        np.testing.assert_array_equal(la.centers, lb.centers)
+        for ca, cb in zip(la.locals, lb.locals, strict=True):
+            np.testing.assert_array_equal(ca.rows, cb.rows)
+            np.testing.assert_array_equal(ca.E, cb.E)
+            assert (ca.W != cb.W).nnz == 0 and ca.W.shape == cb.W.shape
+    for k in (1, 5, 20):
+        ids_a, s_a = a.predict_topk(X, k)
+        ids_b, s_b = b.predict_topk(X, k)
+        np.testing.assert_array_equal(ids_a, ids_b)
+        np.testing.assert_array_equal(s_a, s_b)
+
+
+# ----------------------------------------------------------------------------- round trips
+def test_save_load_round_trip(model, saved, data):
+    loaded = SLEEC.load(saved)
+    assert type(loaded) is SLEEC
+    assert_same_model(model, loaded, data[2])
+
+
+def test_round_trip_with_str_path_and_l1_model(data, tmp_path):
+    Xtr, Ytr, Xte = data
+    m = SLEEC(**{**PARAMS, "l1_reg": 0.05, "metric": "cosine", "weighting": "uniform",
+                 "random_state": None}).fit(Xtr, Ytr)
+    path = os.fspath(tmp_path / "l1.npz")
+    m.save(path)
+    assert_same_model(m, SLEEC.load(path), Xte)
+
+
+def test_pickle_round_trip(model, data):
+    clone = pickle.loads(pickle.dumps(model))
+    assert_same_model(model, clone, data[2])
+
+
+def test_pack_unpack_learners_round_trip(model):
+    arrays = pack_learners(model.learners_)
+    assert all(isinstance(a, np.ndarray) and a.dtype != object for a in arrays.values())
+    back = unpack_learners(arrays)
+    for la, lb in zip(model.learners_, back, strict=True):
+        np.testing.assert_array_equal(la.centers, lb.centers)
+        for ca, cb in zip(la.locals, lb.locals, strict=True):
+            np.testing.assert_array_equal(ca.rows, cb.rows)
+            np.testing.assert_array_equal(ca.E, cb.E)
+            np.testing.assert_array_equal(ca.W.toarray(), cb.W.toarray())
+
+
+def test_file_layout_has_no_pickle_and_records_version(saved, model):
+    payload = read_npz(saved)  # allow_pickle=False: fails if anything was pickled
+    assert int(payload["format_version"]) == FORMAT_VERSION == 1
+    assert json.loads(str(payload["params"])) == model.get_params()
+    meta = json.loads(str(payload["meta"]))
+    assert meta == {"n_features_in_": 40, "n_labels_": 12, "n_train": 150}
+    assert len(str(payload["checksum"])) == 64  # SHA-256 hex
+    assert zipfile.ZipFile(saved).testzip() is None
+    for info in zipfile.ZipFile(saved).infolist():
+        assert info.compress_type == zipfile.ZIP_STORED  # uncompressed, as documented
+
+
+def test_random_state_object_is_saved_as_none(data, tmp_path):
+    Xtr, Ytr, Xte = data
+    m = SLEEC(**{**PARAMS, "random_state": np.random.RandomState(0)}).fit(Xtr, Ytr)
+    m.save(tmp_path / "rs.npz")
+    loaded = SLEEC.load(tmp_path / "rs.npz")
+    assert loaded.random_state is None
+    np.testing.assert_array_equal(m.predict_topk(Xte, 3)[0], loaded.predict_topk(Xte, 3)[0])
+
+
+def test_numpy_integer_parameters_can_be_saved(data, tmp_path):
+    Xtr, Ytr, Xte = data
+    m = SLEEC(**{**PARAMS, "n_components": np.int64(6)}).fit(Xtr, Ytr)
+    m.save(tmp_path / "np.npz")
+    assert SLEEC.load(tmp_path / "np.npz").n_components == 6
+
+
+def test_numpy_integer_random_state_survives_round_trip(data, tmp_path):
+    Xtr, Ytr, _ = data
+    m = SLEEC(**{**PARAMS, "random_state": np.int64(3)}).fit(Xtr, Ytr)
+    m.save(tmp_path / "rs.npz")
+    assert SLEEC.load(tmp_path / "rs.npz").random_state == 3
+
+
+# --------------------------------------------------------------------------- damaged files
+def test_truncated_file(saved):
+    raw = saved.read_bytes()
+    for cut in (len(raw) // 2, len(raw) - 10, 100):
+        saved.write_bytes(raw[:cut])
+        with pytest.raises(ModelFormatError,
+                           match=r"is not a readable sleec model file \(truncated or corrupted"):
+            SLEEC.load(saved)
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.npz"
+    path.write_bytes(b"")
+    with pytest.raises(ModelFormatError, match="is not a readable sleec model file"):
+        SLEEC.load(path)
+
+
+def test_one_flipped_byte_in_an_array(saved, model):
+    raw = bytearray(saved.read_bytes())
+    E = np.ascontiguousarray(pack_learners(model.learners_)["E"])
+    at = raw.find(E.tobytes())
+    assert at > 0
+    raw[at + E.nbytes // 2] ^= 0x01
+    saved.write_bytes(bytes(raw))
+    # The zip CRC or the model checksum catches it, whichever reads first.
+    with pytest.raises(ModelFormatError, match=r"corrupted"):
+        SLEEC.load(saved)
+
+
+def test_altered_array_with_valid_zip_fails_checksum(saved):
+    payload = read_npz(saved)
+    payload["E"] = payload["E"].copy()
+    payload["E"].flat[0] += 1.0  # a well-formed file whose content no longer matches
+    write_npz(saved, payload)
+    with pytest.raises(ModelFormatError, match=r"failed its checksum: the file was corrupted "
+                                               r"or altered after saving"):
+        SLEEC.load(saved)
+
+
+def test_changed_format_version(saved):
+    payload = read_npz(saved)
+    payload["format_version"] = np.array(2, dtype=np.int64)  # checksum left stale
+    write_npz(saved, payload)
+    # The version check fires before the checksum.
+    with pytest.raises(ModelFormatError, match=r"has format version 2; this sleec reads "
+                                               r"version 1\."):
+        SLEEC.load(saved)
+
+
+def test_future_version_written_consistently(model, tmp_path, monkeypatch):
+    # A file written by a "version 2" sleec (its checksum is valid) is still refused.
+    monkeypatch.setattr(_persist, "FORMAT_VERSION", 2)
+    model.save(tmp_path / "v2.npz")
+    monkeypatch.undo()
+    with pytest.raises(ModelFormatError, match=r"'.*v2\.npz' has format version 2; this sleec "
+                                               r"reads version 1\."):
+        SLEEC.load(tmp_path / "v2.npz")
+
+
+def test_missing_entries(saved):
+    payload = read_npz(saved)
+    del payload["checksum"]
+    write_npz(saved, payload)
+    with pytest.raises(ModelFormatError, match=r"is not a sleec model file: missing "
+                                               r"\['checksum'\]"):
+        SLEEC.load(saved)
+
+
+def test_non_zip_garbage(tmp_path):
+    path = tmp_path / "garbage.npz"
+    path.write_bytes(np.random.default_rng(0).bytes(4096))
+    with pytest.raises(ModelFormatError, match=r"'.*garbage\.npz' is not a readable sleec "
+                                               r"model file"):
+        SLEEC.load(path)
+    path.write_bytes(b"this is not a model\n" * 10)
+    with pytest.raises(ModelFormatError, match="is not a readable sleec model file"):
+        SLEEC.load(path)
+
+
+def test_plain_npy_file_is_refused(tmp_path):
+    path = tmp_path / "array.npz"
+    with open(path, "wb") as fh:
+        np.save(fh, np.arange(10))
+    with pytest.raises(ModelFormatError, match="not a"):
+        SLEEC.load(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        SLEEC.load(tmp_path / "nope.npz")
+
+
+def test_valid_checksum_but_inconsistent_content(model, tmp_path):
+    # A file that passes every byte-level check but whose arrays do not fit together.
+    arrays = pack_learners(model.learners_)
+    arrays["W_indptr"] = arrays["W_indptr"][:-3]
+    arrays["train_labels_indptr"] = model.train_labels_.indptr.astype(np.int64)
+    arrays["train_labels_indices"] = model.train_labels_.indices.astype(np.int32)
+    meta = {"n_features_in_": 40, "n_labels_": 12, "n_train": 150}
+    _persist.save_model(tmp_path / "bad.npz", model.get_params(), meta, arrays)
+    with pytest.raises(ModelFormatError, match="holds an inconsistent model"):
+        SLEEC.load(tmp_path / "bad.npz")
+
+
+# ------------------------------------------------------------------- no pickle on loading
+def _touch_sentinel(path: str) -> None:  # pragma: no cover - must never run
+    Path(path).write_text("unpickled")
+
+
+class Evil:
+    """Unpickling this object writes a file: proof that code from the model file ran."""
+
+    def __init__(self, path: Path):
+        self.path = os.fspath(path)
+
+    def __reduce__(self):
+        return (_touch_sentinel, (self.path,))
+
+
+def test_object_array_is_refused_not_unpickled(saved, tmp_path):
+    sentinel = tmp_path / "unpickled.txt"
+    payload = read_npz(saved)
+    evil = np.empty(1, dtype=object)
+    evil[0] = Evil(sentinel)
+    payload["evil"] = evil
+    write_npz(saved, payload, allow_pickle=True)
+    # Sanity: the entry really is a pickle that would run the sentinel writer.
+    with zipfile.ZipFile(saved) as zf:
+        assert b"_touch_sentinel" in zf.read("evil.npy")
+    with pytest.raises(ModelFormatError, match="not a readable sleec model file"):
+        SLEEC.load(saved)
+    with pytest.raises(ModelFormatError):
+        load_model(saved)
+    assert not sentinel.exists()
+    # Positive control: loading the same entry with pickles allowed does run it.
+    with np.load(saved, allow_pickle=True) as npz:
+        npz["evil"]
+    assert sentinel.read_text() == "unpickled"
+
+
+def test_params_are_json_not_pickle(saved):
+    payload = read_npz(saved)
+    assert payload["params"].dtype.kind == "U" and payload["meta"].dtype.kind == "U"
+    assert all(a.dtype != object for a in payload.values())
+
+
+# ------------------------------------------------------------------------- atomic writes
+def test_save_over_existing_file_leaves_no_temp_files(model, data, tmp_path):
+    path = tmp_path / "model.npz"
+    path.write_bytes(b"old content")
+    model.save(path)
+    model.save(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]
+    assert_same_model(model, SLEEC.load(path), data[2])
+
+
+def test_failed_save_keeps_old_file_and_no_temp_files(model, tmp_path, monkeypatch):
+    path = tmp_path / "model.npz"
+    model.save(path)
+    before = path.read_bytes()
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(_persist.np, "savez", boom)
+    with pytest.raises(OSError, match="disk full"):
+        model.save(path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]
