@@ -169,12 +169,13 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--sleec-params", default="{}")
+    ap.add_argument("--seed", type=int, default=0, help="sleec's random_state")
     args = ap.parse_args()
-    from sleec.metrics import inverse_propensity, precision_at_k, psprecision_at_k
+    from sleec.metrics import evaluate, inverse_propensity
 
     Xtr, Ytr, Xte, Yte = load_dataset(args.dataset)
     Xtr, Xte = normalize(Xtr).astype(np.float32), normalize(Xte).astype(np.float32)
-    params = json.loads(args.sleec_params)
+    params = {"random_state": args.seed, **json.loads(args.sleec_params)}
     if args.lib == "sleec" and "name" not in params:
         if args.dataset in ("bibtex", "delicious"):
             params["name"] = args.dataset
@@ -183,11 +184,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         ids, train_s, predict_s, size = RUNNERS[args.lib](Xtr, Ytr, Xte, args.k, args.threads,
                                                           Path(tmp), params)
-    inv_prop = inverse_propensity(Ytr)
+    scores = evaluate(Yte, ids, args.k, inv_prop=inverse_propensity(Ytr))
     out = {
-        "lib": args.lib, "dataset": args.dataset, "threads": args.threads,
-        "P": precision_at_k(Yte, ids, args.k).tolist(),
-        "PSP": psprecision_at_k(Yte, ids, inv_prop, args.k).tolist(),
+        "lib": args.lib, "dataset": args.dataset, "threads": args.threads, "seed": args.seed,
+        **{name: scores[name].tolist() for name in ("P", "nDCG", "PSP", "PSnDCG")},
         "train_s": train_s, "predict_ms_per_point": 1000 * predict_s / Xte.shape[0],
         "model_bytes": size, "n_train": Xtr.shape[0], "n_test": Xte.shape[0],
     }

@@ -34,14 +34,14 @@ MODULES = {"sleec": "sleec", "omikuji": "omikuji", "napkinxc": "napkinxc", "peco
            "libmultilabel": "libmultilabel"}
 
 
-def run_once(lib: str, dataset: str, threads: int, sleec_params: str) -> dict:
+def run_once(lib: str, dataset: str, threads: int, sleec_params: str, seed: int = 0) -> dict:
     """Run the worker in a subprocess; its peak RSS comes from ``wait4``'s rusage."""
     env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                 "NUMBA_NUM_THREADS"):
         env[var] = str(threads)
     cmd = [sys.executable, str(HERE / "_worker.py"), "--lib", lib, "--dataset", dataset,
-           "--threads", str(threads), "--sleec-params", sleec_params]
+           "--threads", str(threads), "--sleec-params", sleec_params, "--seed", str(seed)]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
@@ -78,7 +78,8 @@ def main(argv=None) -> int:
         for rep in range(args.repeats):
             t0 = time.perf_counter()
             try:
-                runs.append(run_once(lib, args.dataset, args.threads, args.sleec_params))
+                runs.append(run_once(lib, args.dataset, args.threads, args.sleec_params,
+                                     seed=rep))
             except RuntimeError as exc:
                 skipped[lib] = str(exc).splitlines()[-1]
                 print(f"skipping {lib}: {exc}", file=sys.stderr)
@@ -101,25 +102,29 @@ def _median(runs: list[dict]) -> dict:
     for key in ("train_s", "predict_ms_per_point", "peak_rss_mb", "model_bytes"):
         out[key] = float(np.median([r[key] for r in runs]))
         out[key + "_all"] = [r[key] for r in runs]
-    for key in ("P", "PSP"):
+    for key in ("P", "nDCG", "PSP", "PSnDCG"):
         out[key] = np.median([r[key] for r in runs], axis=0).tolist()
     return out
 
 
 def format_table(rows: dict, args) -> str:
-    head = (f"{'library':<14}{'P@1':>7}{'P@3':>7}{'P@5':>7}{'PSP@1':>7}{'PSP@3':>7}"
+    head = (f"{'library':<14}{'P@1':>7}{'P@3':>7}{'P@5':>7}{'N@3':>7}{'N@5':>7}"
+            f"{'PSP@1':>7}{'PSP@3':>7}"
             f"{'PSP@5':>7}{'train s':>9}{'ms/pt':>8}{'RSS MB':>8}{'model MB':>9}"
             f"{'train x':>9}{'pred x':>8}{'RSS x':>7}{'size x':>8}")
-    lines = [f"dataset {args.dataset}, threads {args.threads}, median of {args.repeats} runs; "
-             "'x' columns are ratios to sleec (>1: the peer is slower/larger)", head]
+    lines = [f"dataset {args.dataset}, threads {args.threads}, median of {args.repeats} runs "
+             "(sleec: random_state = run index); N = nDCG; 'x' columns are ratios to sleec "
+             "(> 1: the peer is slower/larger)", head]
     base = rows.get("sleec")
     for lib, r in rows.items():
         def ratio(key, r=r):
             return f"{r[key] / base[key]:.2f}" if base and base[key] else "-"
 
         p, ps = [100 * x for x in r["P"]], [100 * x for x in r["PSP"]]
+        nd = [100 * x for x in r["nDCG"]]
         lines.append(
-            f"{lib:<14}{p[0]:>7.2f}{p[2]:>7.2f}{p[4]:>7.2f}{ps[0]:>7.2f}{ps[2]:>7.2f}"
+            f"{lib:<14}{p[0]:>7.2f}{p[2]:>7.2f}{p[4]:>7.2f}{nd[2]:>7.2f}{nd[4]:>7.2f}"
+            f"{ps[0]:>7.2f}{ps[2]:>7.2f}"
             f"{ps[4]:>7.2f}{r['train_s']:>9.2f}{r['predict_ms_per_point']:>8.3f}"
             f"{r['peak_rss_mb']:>8.0f}{r['model_bytes'] / 1e6:>9.2f}{ratio('train_s'):>9}"
             f"{ratio('predict_ms_per_point'):>8}{ratio('peak_rss_mb'):>7}"

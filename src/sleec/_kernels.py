@@ -71,8 +71,8 @@ def _residual_matmul(indptr, indices, g, A, B, Q, out, resid):
                 out[i, t] += rv * Q[j, t]
 
 
-residual_matmul = njit(cache=True, nogil=True)(_residual_matmul)
-residual_matmul_par = njit(cache=True, nogil=True, parallel=True)(_residual_matmul)
+residual_matmul = njit(cache=True, nogil=True, fastmath=True)(_residual_matmul)
+residual_matmul_par = njit(cache=True, nogil=True, parallel=True, fastmath=True)(_residual_matmul)
 
 
 def _spmm(indptr, indices, data, Q, out):
@@ -89,8 +89,8 @@ def _spmm(indptr, indices, data, Q, out):
                 out[i, t] += v * Q[j, t]
 
 
-spmm = njit(cache=True, nogil=True)(_spmm)
-spmm_par = njit(cache=True, nogil=True, parallel=True)(_spmm)
+spmm = njit(cache=True, nogil=True, fastmath=True)(_spmm)
+spmm_par = njit(cache=True, nogil=True, parallel=True, fastmath=True)(_spmm)
 
 
 def _label_knn(yp, yi, tp, ti, deg, cosine, k, out_cols, out_vals, chunk):

@@ -21,7 +21,7 @@ from ._kernels import csr_row_topk
 
 METRICS = ("euclidean", "cosine")
 WEIGHTINGS = ("uniform", "distance")
-_BLOCK_ENTRIES = 2**24  # distances held at once per block (float64: 128 MB)
+_BLOCK_ENTRIES = 2**22  # distances held at once per block (float64: 32 MB)
 
 
 def nearest_neighbors(Zq: np.ndarray, E: np.ndarray, k: int, *, metric: str = "euclidean",
@@ -43,8 +43,8 @@ def nearest_neighbors(Zq: np.ndarray, E: np.ndarray, k: int, *, metric: str = "e
     weights : (q, k') float32, each row summing to 1.
 
     Distances are computed in float64 (``|e|^2 - 2 q.e + |q|^2`` cancels badly in float32 for
-    points far from the origin), in query blocks of at most ``2**24 / m`` rows, so the peak
-    extra memory is about 130 MB whatever the sizes.
+    points far from the origin), in query blocks of at most ``2**22 / m`` rows, so the peak
+    extra memory is about 100 MB (a few block-sized temporaries) whatever the sizes.
     """
     m = E.shape[0]
     k = min(k, m)
