@@ -50,7 +50,8 @@ def dir_size(path: Path) -> int:
 def run_sleec(Xtr, Ytr, Xte, k, threads, workdir, params):
     from sleec import SLEEC
 
-    model = SLEEC(**params) if params.pop("_no_preset", False) else SLEEC.from_preset(**params)
+    preset = params.pop("preset")
+    model = SLEEC.from_preset(preset, **params) if preset else SLEEC(**params)
     model.set_params(n_jobs=threads)
     t0 = time.perf_counter()
     model.fit(Xtr, Ytr)
@@ -176,11 +177,8 @@ def main() -> int:
     Xtr, Ytr, Xte, Yte = load_dataset(args.dataset)
     Xtr, Xte = normalize(Xtr).astype(np.float32), normalize(Xte).astype(np.float32)
     params = {"random_state": args.seed, **json.loads(args.sleec_params)}
-    if args.lib == "sleec" and "name" not in params:
-        if args.dataset in ("bibtex", "delicious"):
-            params["name"] = args.dataset
-        else:
-            params["_no_preset"] = True
+    if "preset" not in params:  # the dataset's preset where one exists, else the defaults
+        params["preset"] = args.dataset if args.dataset in ("bibtex", "delicious") else None
     with tempfile.TemporaryDirectory() as tmp:
         ids, train_s, predict_s, size = RUNNERS[args.lib](Xtr, Ytr, Xte, args.k, args.threads,
                                                           Path(tmp), params)

@@ -64,7 +64,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--sleec-params", default="{}",
-                    help="JSON: SLEEC parameters (with 'name' for a preset)")
+                    help="JSON: SLEEC parameters; 'preset': NAME or null (library defaults); "
+                    "by default the dataset's preset where one exists")
     ap.add_argument("--json", type=Path, help="write the results here as JSON")
     args = ap.parse_args(argv)
 

@@ -18,7 +18,7 @@ from sklearn.utils.estimator_checks import (
 from sleec import SLEEC
 from sleec.presets import PRESETS
 
-SMALL = {"n_components": 10, "n_graph_neighbors": 10, "n_neighbors": 5}
+SMALL = {"n_learners": 1, "n_components": 10, "n_graph_neighbors": 10, "n_neighbors": 5}
 N_GROUPS, WORDS, LABELS, NOISE_WORDS = 4, 15, 5, 40
 N_LABELS = N_GROUPS * LABELS
 

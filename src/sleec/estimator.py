@@ -49,8 +49,10 @@ class SLEEC(BaseEstimator):
 
     Parameters
     ----------
-    n_learners : int, default=1
-        Ensemble size; each learner uses a different random clustering (authors: ``num_learners``).
+    n_learners : int, default=3
+        Ensemble size; each learner uses a different random clustering and SVP start (authors:
+        ``num_learners``). 3 was chosen on held-out training splits: over 1 learner, P@1 +0.7
+        on Bibtex, P@3 +0.6 on Delicious, for 3x the training time.
     n_clusters : int or "auto", default="auto"
         Clusters per learner; ``"auto"`` gives ``max(1, n_samples // 6000)`` (paper's rule).
     n_components : int, default=100
@@ -105,7 +107,7 @@ class SLEEC(BaseEstimator):
         local models index its rows).
     """
 
-    def __init__(self, *, n_learners: int = 1, n_clusters: int | str = "auto",
+    def __init__(self, *, n_learners: int = 3, n_clusters: int | str = "auto",
                  n_components: int = 100, n_graph_neighbors: int = 100,
                  n_neighbors: int = 25, label_similarity: str = "cosine",
                  svp_max_iter: int = 30, svp_tol: float = 1e-3, svp_step: float = 1.0,
