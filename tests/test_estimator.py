@@ -59,7 +59,7 @@ def fitted(toy):
 def ensemble(toy):
     """Several (learner, cluster) tasks: 2 learners x 3 clusters."""
     Xtr, Ytr, *_ = toy
-    return SLEEC(**SMALL, n_clusters=3, n_learners=2, random_state=1).fit(Xtr, Ytr)
+    return SLEEC(**{**SMALL, "n_clusters": 3, "n_learners": 2}, random_state=1).fit(Xtr, Ytr)
 
 
 def precision_at_1(Y: sp.csr_matrix, ids: np.ndarray) -> float:
@@ -282,7 +282,7 @@ def test_n_jobs_does_not_change_the_result(ensemble, toy):
 def test_callback_reports_every_task(toy):
     Xtr, Ytr, *_ = toy
     calls = []
-    SLEEC(**SMALL, n_clusters=2, n_learners=2, random_state=0).fit(
+    SLEEC(**{**SMALL, "n_clusters": 2, "n_learners": 2}, random_state=0).fit(
         Xtr, Ytr, callback=lambda done, total: calls.append((done, total)))
     total = calls[-1][1]
     assert calls == [(i, total) for i in range(1, total + 1)] and total >= 2
