@@ -447,9 +447,8 @@ def test_demo_on_a_small_stand_in(data, capsys, monkeypatch):
     assert "PSP@3" in out and "PSP@5" not in out and "'bibtex' preset" in out
 
 
-@pytest.mark.slow
 def test_demo(capsys):
-    """The real demo on the bundled Bibtex (about 10 s on a free core; slower under load)."""
+    """The real demo on the bundled Bibtex (about 5 s): random_state=0 gave P@1 = 65.33."""
     code, out, err = run(capsys, "demo", "--n-jobs", "1")
     assert code == 0, err
-    assert 60.0 < check_demo_output(out) < 70.0  # this run, near the published 65
+    assert 64.5 < check_demo_output(out) < 66.5  # the floor (XC repo) is 65.08
