@@ -105,6 +105,25 @@ class SLEEC(BaseEstimator):
     learners_ : tuple of :class:`sleec._state.Learner`.
     train_labels_ : csr_matrix (n_train, n_labels) float32, the training labels (stored once;
         local models index its rows).
+
+    Notes
+    -----
+    Where the paper and the authors' released code differ, each choice is a parameter:
+
+    - label similarity: ``label_similarity="dot"`` (paper) or ``"cosine"`` (code, default);
+    - sparsity: ``l1_reg > 0`` with ADMM (paper) or ``l1_reg=0`` with ``weight_threshold`` and
+      ``embedding_threshold`` pruning (code, default);
+    - neighbour votes: ``weighting="uniform"`` (both) or ``"distance"`` (default);
+    - test-time distance: ``metric="euclidean"`` (code, default) or ``"cosine"``.
+
+    Defaults were chosen on held-out 80/20 splits of the Bibtex training set (mean P@1 of
+    three splits, bibtex preset): cosine 64.86 vs dot 63.63; pruning 64.86 vs ADMM with
+    ``l1_reg=0.01`` 64.65 and ``0.1`` 62.33; euclidean 64.86 vs cosine 62.98; distance-weighted
+    votes 64.86 vs uniform 64.21 (Delicious: 68.83 vs 68.37). The authors' code is reproduced
+    by a preset with ``weighting="uniform"``; the paper by ``label_similarity="dot"``,
+    ``l1_reg > 0``, ``weight_threshold=0``, ``embedding_threshold=0``, ``weighting="uniform"``.
+    The embedding is the paper's SVP in both cases (the code's alternating-gradient solver
+    fits the same kNN-only objective and is reported to reach the same accuracy).
     """
 
     def __init__(self, *, n_learners: int = 3, n_clusters: int | str = "auto",
