@@ -13,35 +13,33 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import inspect
 import json
 import logging
 import os
-import re
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from . import __version__
 from ._atomic import atomic_write
+from ._cli_params import (
+    _param_specs,
+    _parse_float,
+    _parse_int,
+    _parse_positive_int,
+    resolve_params,
+)
+from ._progress import PROG, _configure_logging, _Progress, _status
 from .estimator import SLEEC
 from .exceptions import DataFormatError, ModelFormatError
 from .presets import PRESETS
 
-try:  # optional dependency (extra "progress")
-    from tqdm.auto import tqdm as _tqdm
-except ImportError:  # pragma: no cover - exercised only without tqdm
-    _tqdm = None
-
 __all__ = ["main"]
 
-PROG = "sleec"
 logger = logging.getLogger(__name__)
 
 # Published SLEEC results on Bibtex (percent, @1/@3/@5).
@@ -50,324 +48,6 @@ PUBLISHED_BIBTEX = {
     "paper": {"P": (65.57, 40.02, 29.30)},
 }
 _PROPENSITY_A, _PROPENSITY_B = 0.55, 1.5
-
-
-# --------------------------------------------------------------------------------------------
-# estimator parameters -> flags
-
-
-def _parse_bool(text: str) -> bool:
-    value = text.strip().lower()
-    if value in ("true", "yes", "on", "1"):
-        return True
-    if value in ("false", "no", "off", "0"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
-
-
-def _parse_int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-
-
-def _parse_float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-
-
-def _parse_int_or_auto(text: str) -> int | str:
-    if text.strip().lower() == "auto":
-        return "auto"
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer or 'auto', got {text!r}") from None
-
-
-def _parse_any(text: str) -> Any:
-    """Value of a parameter whose type is not known: int, float, true/false, none or text."""
-    for parse in (int, float):
-        try:
-            return parse(text)
-        except ValueError:
-            pass
-    low = text.strip().lower()
-    if low in ("true", "false"):
-        return low == "true"
-    return None if low in ("none", "null") else text
-
-
-def _parse_positive_int(text: str) -> int:
-    value = _parse_int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-_SPECIAL_TYPES: dict[str, tuple[Callable[[str], Any], str]] = {
-    "n_clusters": (_parse_int_or_auto, "{INT,auto}"),
-    "random_state": (_parse_int, "INT"),
-    "n_jobs": (_parse_int, "INT"),
-}
-
-
-def _docstring_params(doc: str | None) -> dict[str, tuple[str, str]]:
-    """``{name: (type line, description)}`` from a numpydoc ``Parameters`` section."""
-    out: dict[str, tuple[str, str]] = {}
-    if not doc:
-        return out
-    lines = inspect.cleandoc(doc).splitlines()
-    try:
-        start = next(i for i, line in enumerate(lines[:-1])
-                     if line.strip() == "Parameters" and set(lines[i + 1].strip()) == {"-"})
-    except StopIteration:
-        return out
-    name = None
-    for i in range(start + 2, len(lines)):
-        line = lines[i]
-        if i + 1 < len(lines) and line.strip() and set(lines[i + 1].strip()) == {"-"}:
-            break  # next section
-        match = re.match(r"^(\w+) : (.*)$", line)
-        if match:
-            name = match.group(1)
-            out[name] = (match.group(2).strip(), "")
-        elif name and line.startswith((" ", "\t")) and line.strip():
-            kind, text = out[name]
-            out[name] = (kind, f"{text} {line.strip()}".strip())
-    return out
-
-
-def _param_specs() -> list[dict[str, Any]]:
-    """One spec per keyword parameter of ``SLEEC.__init__``: name, default, parser, help."""
-    docs = _docstring_params(SLEEC.__doc__)
-    specs = []
-    for name, p in inspect.signature(SLEEC.__init__).parameters.items():
-        if p.kind not in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) or name == "self":
-            continue
-        default = None if p.default is p.empty else p.default
-        kind_text, text = docs.get(name, ("", f"SLEEC parameter {name!r}."))
-        choices = None
-        if name in _SPECIAL_TYPES:
-            parse, metavar = _SPECIAL_TYPES[name]
-        elif isinstance(default, bool):
-            parse, metavar = _parse_bool, "{true,false}"
-        elif isinstance(default, int):
-            parse, metavar = _parse_int, "INT"
-        elif isinstance(default, float):
-            parse, metavar = _parse_float, "FLOAT"
-        elif isinstance(default, str):
-            parse, metavar = str, "TEXT"
-            if kind_text.startswith("{"):  # numpydoc choices: {"a", "b"}
-                choices = re.findall(r"[\"']([^\"']+)[\"']", kind_text.split("}")[0]) or None
-        else:
-            annotation = str(p.annotation)
-            words = set(re.findall(r"\w+", annotation)) - {"None", "Optional"}
-            parse, metavar = {
-                frozenset({"int"}): (_parse_int, "INT"),
-                frozenset({"float"}): (_parse_float, "FLOAT"),
-                frozenset({"str"}): (str, "TEXT"),
-            }.get(frozenset(words), (_parse_any, "VALUE"))
-        text = re.sub(r"``?([^`]+)``?", r"\1", text)
-        specs.append({"name": name, "flag": "--" + name.replace("_", "-"), "default": default,
-                      "parse": parse, "metavar": metavar, "choices": choices,
-                      "help": f"{text} (default: {_show_default(default)})".replace("%", "%%")})
-    return specs
-
-
-def _show_default(value: Any) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    return "unset" if value is None else str(value)
-
-
-def _default_params() -> dict[str, Any]:
-    return {spec["name"]: spec["default"] for spec in _param_specs()}
-
-
-def resolve_params(preset: str | None = None, params_file: str | None = None,
-                   overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Estimator defaults < preset < ``--params`` JSON < explicit flags (``None`` = unset)."""
-    params = _default_params()
-    if preset is not None:
-        params.update(SLEEC.from_preset(preset).get_params())
-    if params_file is not None:
-        params.update(_read_params_file(params_file, set(params)))
-    params.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    return params
-
-
-def _read_params_file(path: str, known: set[str]) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as fh:
-        text = fh.read()
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataFormatError(f"not valid JSON ({exc.msg}, column {exc.colno}); expected an "
-                              "object of SLEEC parameters", path=path, line=exc.lineno) from None
-    if not isinstance(data, dict):
-        raise DataFormatError(f"expected a JSON object of SLEEC parameters, got "
-                              f"{type(data).__name__}", path=path)
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise DataFormatError(f"unknown parameter(s) {unknown}; expected some of "
-                              f"{sorted(known)}", path=path)
-    return data
-
-
-# --------------------------------------------------------------------------------------------
-# progress and logging
-
-
-class _Progress:
-    """Progress of :meth:`SLEEC.fit` on stderr, fed by its ``callback(done, total)``.
-
-    ``with _Progress() as callback: model.fit(X, Y, callback=callback)``. A tqdm bar when tqdm
-    is importable, else a one-line counter; the elapsed time ticks every ``interval`` seconds
-    even while a long task runs. Shown by default only when the stream is a terminal.
-    """
-
-    def __init__(self, desc: str = "training", enabled: bool | None = None, stream=None, *,
-                 total: int | None = None, use_tqdm: bool = True, interval: float = 1.0):
-        self.stream = stream if stream is not None else sys.stderr
-        if enabled is None:
-            enabled = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.enabled = enabled
-        self.desc = desc
-        self.interval = interval
-        self._tqdm = _tqdm if use_tqdm else None
-        self._bar = None
-        self._done, self._total = 0, total  # total: expected tasks, corrected by callbacks
-        self._start = time.perf_counter()
-        self._width = 0
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._ticker: threading.Thread | None = None
-
-    def __enter__(self) -> _Progress:
-        if self.enabled:
-            self._start = time.perf_counter()
-            if self._tqdm is not None:
-                self._bar = self._new_bar()
-            else:
-                self._render()
-            self._ticker = threading.Thread(target=self._tick, name="sleec-progress",
-                                            daemon=True)
-            self._ticker.start()
-        return self
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        with self._lock:
-            self._done, self._total = done, total
-            if self._bar is not None:
-                if self._bar.total != total:
-                    self._bar.total = total
-                self._bar.update(done - self._bar.n)
-            else:
-                self._render()
-
-    def __exit__(self, *exc_info: object) -> None:
-        if not self.enabled:
-            return
-        self._stop.set()
-        if self._ticker is not None:
-            self._ticker.join()
-        with self._lock:
-            if self._bar is not None:
-                if self._bar.total is None:
-                    self._bar.total = self._bar.n
-                self._bar.close()
-                self._bar = None
-            else:
-                self._render()
-                self.stream.write("\n")
-                self.stream.flush()
-
-    def _new_bar(self):
-        try:  # a pseudo-terminal may report a 0 x 0 size: tqdm would then draw nothing
-            size = os.get_terminal_size(self.stream.fileno())
-        except (AttributeError, OSError, ValueError):
-            size = os.terminal_size((0, 0))
-        shape = ({"dynamic_ncols": True} if size.columns > 0 and size.lines > 0
-                 else {"ncols": 80, "nrows": 24})
-        return self._tqdm(total=self._total, desc=self.desc, unit="task", file=self.stream,
-                          leave=True, **shape)
-
-    def _render(self) -> None:
-        """The fallback counter line (caller holds the lock, or no ticker runs yet)."""
-        elapsed = time.perf_counter() - self._start
-        if self._total is None:
-            line = f"{self.desc}... {elapsed:.0f} s"
-        else:
-            line = (f"{self.desc}: {self._done}/{self._total} tasks "
-                    f"({100 * self._done // max(self._total, 1)}%), {elapsed:.0f} s")
-        self.stream.write("\r" + line.ljust(self._width))
-        self.stream.flush()
-        self._width = max(self._width, len(line))
-
-    def _tick(self) -> None:
-        while not self._stop.wait(self.interval):
-            with self._lock:
-                if self._bar is not None:
-                    self._bar.refresh()
-                else:
-                    self._render()
-
-
-class _Formatter(logging.Formatter):
-    def __init__(self, detailed: bool):
-        super().__init__("%(asctime)s %(name)s %(levelname)s: %(message)s" if detailed else None)
-        self.detailed = detailed
-
-    def format(self, record: logging.LogRecord) -> str:
-        if self.detailed:
-            return super().format(record)
-        level = "" if record.levelno <= logging.INFO else f"{record.levelname.lower()}: "
-        return f"{PROG}: {level}{record.getMessage()}"
-
-
-class _Handler(logging.StreamHandler):
-    """Writes through ``tqdm.write`` (when available) so log lines do not break the bar."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            msg = self.format(record)
-            if _tqdm is not None:
-                _tqdm.write(msg, file=self.stream)
-            else:
-                self.stream.write(msg + "\n")
-            self.flush()
-        except Exception:  # pragma: no cover - logging's own policy
-            self.handleError(record)
-
-
-@contextlib.contextmanager
-def _configure_logging(verbosity: int) -> Iterator[None]:
-    """``-v``: INFO, ``-vv``: DEBUG on the ``sleec`` logger (stderr); restored afterwards."""
-    root = logging.getLogger("sleec")
-    handler = _Handler(sys.stderr)
-    handler.setFormatter(_Formatter(detailed=verbosity >= 2))
-    saved = root.level, root.propagate
-    root.addHandler(handler)
-    root.setLevel(logging.WARNING if verbosity <= 0 else
-                  logging.INFO if verbosity == 1 else logging.DEBUG)
-    root.propagate = False
-    try:
-        yield
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(saved[0])
-        root.propagate = saved[1]
-
-
-def _status(message: str) -> None:
-    """A short status line on stderr (stdout carries only results)."""
-    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------------------------
