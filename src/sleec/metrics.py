@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from numba import njit
 from numpy.typing import ArrayLike, NDArray
 
 from sleec._validation import check_consistent_rows, check_float, check_int, check_k, check_labels
+from sleec.neighbors import top_k_from_scores
 
 __all__ = ["coverage_at_k", "evaluate", "format_report", "inverse_propensity", "ndcg_at_k",
            "precision_at_k", "psndcg_at_k", "psprecision_at_k", "recall_at_k", "top_k_ids"]
@@ -351,34 +351,11 @@ def _topk_rows(kind: str, P: Any, a: int, b: int, k: int) -> NDArray[np.int64]:
 
 def _topk_csr(indptr: NDArray, indices: NDArray, data: NDArray, k: int) -> NDArray[np.int64]:
     """Top-k column ids per CSR row by value desc, then column asc; -inf skipped; pad -1."""
-    out = np.full((indptr.shape[0] - 1, k), -1, dtype=np.int64)
-    _topk_csr_kernel(indptr, indices, data, out, np.empty(k, dtype=np.float64))
-    return out
-
-
-@njit(cache=True, nogil=True)
-def _topk_csr_kernel(indptr, indices, data, out, best):  # pragma: no cover - compiled
-    k = out.shape[1]
-    for i in range(out.shape[0]):
-        cnt = 0
-        for p in range(indptr[i], indptr[i + 1]):
-            v = np.float64(data[p])
-            c = np.int64(indices[p])
-            if v == -np.inf:
-                continue
-            if cnt == k:  # full: enter only if better than the current k-th
-                if v < best[k - 1] or (v == best[k - 1] and c > out[i, k - 1]):
-                    continue
-                pos = k - 1
-            else:
-                pos = cnt
-                cnt += 1
-            while pos > 0 and (v > best[pos - 1] or (v == best[pos - 1] and c < out[i, pos - 1])):
-                best[pos] = best[pos - 1]
-                out[i, pos] = out[i, pos - 1]
-                pos -= 1
-            best[pos] = v
-            out[i, pos] = c
+    keep = ~np.isneginf(data)  # a stored -inf means "no prediction"
+    starts = np.concatenate([[0], np.cumsum(keep)])[indptr]
+    n_cols = int(indices.max(initial=-1)) + 1
+    S = sp.csr_matrix((data[keep], indices[keep], starts), shape=(indptr.size - 1, n_cols))
+    return top_k_from_scores(S, k)[0].astype(np.int64)
 
 
 def _hits(Y_true: sp.csr_matrix, ids: NDArray[np.int64]) -> NDArray[np.bool_]:
