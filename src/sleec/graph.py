@@ -38,9 +38,10 @@ def label_knn_graph(Y: sp.csr_matrix, n_neighbors: int, *, similarity: str = "co
 
     Returns
     -------
-    G : csr_matrix (n, n), float64, sorted indices. Only strictly positive similarities are
-        kept: a point without labels has an empty row, and pairs sharing no label are never
-        neighbours. Ties are broken by the smaller point index, so the graph is deterministic.
+    G : csr_matrix (n, n), float32 (what SVP's products use), sorted indices. Only strictly
+        positive similarities are kept: a point without labels has an empty row, and pairs
+        sharing no label are never neighbours. Ties are broken by the smaller point index, so
+        the graph is deterministic.
     """
     if similarity not in SIMILARITIES:
         raise ValueError(f"similarity must be one of {SIMILARITIES}; got {similarity!r}.")
@@ -51,7 +52,7 @@ def label_knn_graph(Y: sp.csr_matrix, n_neighbors: int, *, similarity: str = "co
     YbT = Yb.T.tocsr()
     deg = np.diff(Yb.indptr).astype(np.float64)
     cols = np.empty((n, k), dtype=np.int32)
-    vals = np.empty((n, k), dtype=np.float64)
+    vals = np.empty((n, k), dtype=np.float32)
     kernel = label_knn_par if parallel else label_knn
     kernel(Yb.indptr, Yb.indices, YbT.indptr, YbT.indices, deg, similarity == "cosine", k,
            cols, vals, _CHUNK)

@@ -52,7 +52,8 @@ def svp_embed(G: sp.csr_matrix, n_components: int, *, max_iter: int = 30, tol: f
 
     Parameters
     ----------
-    G : csr_matrix (n, n), symmetric, float64, sorted indices. Its stored entries define Omega.
+    G : csr_matrix (n, n), symmetric, float32 or float64, sorted indices. Its stored entries
+        define Omega.
     n_components : embedding dimension ``r`` (clipped to ``n``).
     max_iter : SVP iterations at most.
     tol : stop when the relative objective improves by less than ``tol`` in one iteration.
@@ -69,7 +70,7 @@ def svp_embed(G: sp.csr_matrix, n_components: int, *, max_iter: int = 30, tol: f
     n = G.shape[0]
     r = max(1, min(n_components, n))
     g = np.ascontiguousarray(G.data, dtype=np.float32)
-    g_norm = float(np.linalg.norm(g.astype(np.float64)))
+    g_norm = float(np.linalg.norm(G.data))
     if n == 0 or g_norm == 0.0:
         return SVPResult(np.zeros((n, r)), np.zeros(0))
     width = min(n, r + oversample)
@@ -78,8 +79,7 @@ def svp_embed(G: sp.csr_matrix, n_components: int, *, max_iter: int = 30, tol: f
 
     kernel = residual_matmul_par if parallel else residual_matmul
     product = spmm_par if parallel else spmm
-    indptr = G.indptr.astype(np.int64)
-    indices = G.indices.astype(np.int64)
+    indptr, indices = G.indptr, G.indices  # int32 (or int64 for huge graphs): no copies
 
     rng = np.random.default_rng(seed)
     Q = _orth(rng.standard_normal((n, width), dtype=np.float32))
@@ -96,7 +96,8 @@ def svp_embed(G: sp.csr_matrix, n_components: int, *, max_iter: int = 30, tol: f
     objective = []
     for it in range(max_iter):
         kernel(indptr, indices, g, A, B, Q, buf, resid)  # buf = R Q, resid = G - P_Omega(M)
-        objective.append(float(np.linalg.norm(resid.astype(np.float64))) / g_norm)
+        objective.append(float(np.sqrt(np.einsum("i,i->", resid, resid, dtype=np.float64)))
+                         / g_norm)
         if it >= 2 and objective[-2] - objective[-1] < tol * objective[-2]:
             if objective[-1] > objective[-2]:  # a step at the rounding floor: keep the best
                 U, s = U_prev, s_prev
