@@ -75,6 +75,13 @@ def assign_to_centers(X: sp.csr_matrix, centers: np.ndarray,
     return out
 
 
+def cluster_members(assign: np.ndarray, n_clusters: int) -> list[np.ndarray]:
+    """Row indices (ascending, int32) of each cluster, in one stable sort (not C passes)."""
+    order = np.argsort(assign, kind="stable").astype(np.int32)
+    bounds = np.searchsorted(assign[order], np.arange(n_clusters + 1))
+    return [order[bounds[c]:bounds[c + 1]] for c in range(n_clusters)]
+
+
 def _centroids(Xn: sp.csr_matrix, assign: np.ndarray, n_clusters: int) -> np.ndarray:
     """Unit-norm mean direction of each cluster, (n_clusters, d) float32."""
     n = Xn.shape[0]

@@ -25,7 +25,7 @@ from threadpoolctl import threadpool_limits
 from . import _validation as v
 from ._persist import load_model, save_model
 from ._state import Learner, LocalModel, pack_learners, unpack_learners
-from .clustering import assign_to_centers, partition
+from .clustering import assign_to_centers, cluster_members, partition
 from .exceptions import ModelFormatError
 from .graph import SIMILARITIES, label_knn_graph
 from .neighbors import METRICS, WEIGHTINGS, nearest_neighbors, top_k_from_scores, vote_matrix
@@ -185,9 +185,9 @@ class SLEEC(BaseEstimator):
         seeds = rng.randint(0, 2**31 - 1, size=self.n_learners)
         n_clusters = self._n_clusters(n)
         clusterings = [partition(X, n_clusters, seed=int(s)) for s in seeds]
-        tasks = [(li, c, np.flatnonzero(assign == c).astype(np.int32))
+        tasks = [(li, c, rows)
                  for li, (assign, centers) in enumerate(clusterings)
-                 for c in range(centers.shape[0])]
+                 for c, rows in enumerate(cluster_members(assign, centers.shape[0]))]
         n_workers = min(effective_n_jobs(self.n_jobs), len(tasks))
         logger.info("SLEEC fit: %d points, %d features, %d labels, %d learner(s) x %d "
                     "cluster(s), %d task(s) on %d worker(s)", n, X.shape[1], Y.shape[1],
@@ -254,10 +254,8 @@ class SLEEC(BaseEstimator):
         votes = []
         for learner in self.learners_:
             assign = assign_to_centers(Xc, learner.centers)
-            order = np.argsort(assign, kind="stable")
-            bounds = np.searchsorted(assign[order], np.arange(len(learner.locals) + 1))
-            for c, loc in enumerate(learner.locals):
-                members = order[bounds[c]:bounds[c + 1]]
+            groups = cluster_members(assign, len(learner.locals))
+            for members, loc in zip(groups, learner.locals, strict=True):
                 if members.size == 0 or loc.rows.size == 0:
                     continue
                 Zq = np.asarray((Xf[members] @ loc.W).todense(), dtype=np.float32)
