@@ -35,16 +35,16 @@ class _NormalEquations:
         n, d = X.shape
         self.X = X
         self.primal = d <= n
-        gram = (X.T @ X) if self.primal else (X @ X.T)
-        A = scale * np.asarray(gram.todense(), dtype=np.float64)
-        A[np.diag_indices_from(A)] += l2_reg
+        rows = sp.csr_matrix(X.T) if self.primal else X  # the system matrix is rows @ rows.T
         try:
-            self.factor = sla.cho_factor(A, lower=True, check_finite=False)
+            A = _dense_gram(rows, scale, l2_reg)
+            # A is symmetric: its transpose is an F-ordered view LAPACK can factor in place.
+            self.factor = sla.cho_factor(A.T, lower=True, overwrite_a=True, check_finite=False)
             self.A = None
         except np.linalg.LinAlgError:
             warnings.warn("ridge system is singular (l2_reg is 0?); falling back to least "
                           "squares", RuntimeWarning, stacklevel=3)
-            self.factor, self.A = None, A
+            self.factor, self.A = None, _dense_gram(rows, scale, l2_reg)
 
     def solve(self, R: np.ndarray) -> np.ndarray:
         """Return ``W`` (d, r) for a right-hand side given as ``R`` (n, r): ``X^T R`` is formed
@@ -57,6 +57,22 @@ class _NormalEquations:
         if self.factor is not None:
             return sla.cho_solve(self.factor, b, check_finite=False)
         return np.linalg.lstsq(self.A, b, rcond=None)[0]
+
+
+def _dense_gram(M: sp.csr_matrix, scale: float, shift: float) -> np.ndarray:
+    """``scale * M M^T + shift * I`` as a dense float64 (m, m) array, built in row blocks so
+    that no sparse intermediate larger than ~16M entries is held (``M M^T`` of tf-idf rows is
+    nearly dense, and as a sparse matrix it would take 1.5x the dense memory)."""
+    m = M.shape[0]
+    A = np.empty((m, m))
+    MT = sp.csr_matrix(M.T)
+    step = max(1, 2**24 // max(m, 1))
+    for a in range(0, m, step):
+        b = min(m, a + step)
+        A[a:b] = (M[a:b] @ MT).toarray()
+    A *= scale
+    A[np.diag_indices_from(A)] += shift
+    return A
 
 
 def fit_l2(X: sp.csr_matrix, Z: np.ndarray, l2_reg: float) -> np.ndarray:
