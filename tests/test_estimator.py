@@ -468,7 +468,8 @@ NON_NEG = r"must be a float in the range \[0\.0, inf\)\. Got {} instead\."
 BAD_PARAMS = [
     ("n_learners", 0, ValueError, INT_RANGE.format(0)),
     ("n_clusters", 0, ValueError, INT_RANGE.format(0)),
-    ("n_clusters", "many", TypeError, r"must be an int in the range \[1, inf\)\. Got 'many'"),
+    ("n_clusters", "many", ValueError,
+     r"must be an int in the range \[1, inf\) or 'auto'\. Got 'many'"),
     ("n_components", 0, ValueError, INT_RANGE.format(0)),
     ("n_components", 2.0, TypeError, r"must be an int in the range \[1, inf\)\. Got 2\.0 "
                                      r"\(float\) instead\."),

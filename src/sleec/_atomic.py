@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -18,6 +19,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     was. The new file keeps an existing file's permissions, else gets ``0o666 & ~umask`` (not
     the private 0600 of a temporary file)."""
     path = Path(path)
+    if not (path.parent if str(path.parent) else Path(".")).is_dir():
+        raise FileNotFoundError(errno.ENOENT, "directory does not exist", str(path))
     try:
         file_mode = stat.S_IMODE(os.stat(path).st_mode)
     except FileNotFoundError:

@@ -10,6 +10,7 @@ so loading never executes code from the file.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -22,6 +23,7 @@ from ._atomic import atomic_write
 from .exceptions import ModelFormatError
 
 FORMAT_VERSION = 1
+_ZIP_MAGIC = b"PK\x03\x04"
 _RESERVED = ("format_version", "params", "meta", "checksum")
 
 
@@ -42,16 +44,19 @@ def save_model(path: str | os.PathLike, params: dict[str, Any], meta: dict[str, 
 def load_model(path: str | os.PathLike) -> tuple[dict, dict, dict[str, np.ndarray]]:
     """Read and verify a model file; returns ``(params, meta, arrays)``."""
     name = os.fspath(path)
+    if os.path.isdir(name):
+        raise IsADirectoryError(errno.EISDIR, "is a directory, not a sleec model file", name)
+    with open(name, "rb") as fh:
+        if fh.read(4) != _ZIP_MAGIC:
+            raise ModelFormatError(f"'{name}' is not a readable sleec model file: not an .npz "
+                                   "(zip) archive (empty, truncated or another format).")
     try:
         with open(name, "rb") as fh:
             npz = np.load(fh, allow_pickle=False)
-            if not isinstance(npz, np.lib.npyio.NpzFile):
-                raise ValueError("it holds a single array, not an .npz archive")
             with npz:
                 payload = {key: npz[key] for key in npz.files}
-    except FileNotFoundError:
-        raise
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, RuntimeError,
+            NotImplementedError) as exc:  # zip damage surfaces as any of these
         raise ModelFormatError(
             f"'{name}' is not a readable sleec model file (truncated or corrupted?): {exc}"
         ) from None
@@ -70,8 +75,13 @@ def load_model(path: str | os.PathLike) -> tuple[dict, dict, dict[str, np.ndarra
         raise ModelFormatError(
             f"'{name}' failed its checksum: the file was corrupted or altered after saving."
         )
-    params = json.loads(str(payload["params"]))
-    meta = json.loads(str(payload["meta"]))
+    try:
+        params = json.loads(str(payload["params"]))
+        meta = json.loads(str(payload["meta"]))
+    except ValueError as exc:
+        raise ModelFormatError(f"'{name}' holds unreadable parameters: {exc}") from None
+    if not isinstance(params, dict) or not isinstance(meta, dict):
+        raise ModelFormatError(f"'{name}' holds unreadable parameters: expected JSON objects.")
     arrays = {k: v for k, v in payload.items() if k not in _RESERVED}
     return params, meta, arrays
 

@@ -54,8 +54,42 @@ def pack_learners(learners: tuple[Learner, ...]) -> dict[str, np.ndarray]:
     }
 
 
+def check_packed(a: dict[str, np.ndarray], n_train: int, n_features: int) -> None:
+    """Raise ValueError unless the packed arrays describe a consistent model: every shape,
+    offset and index in range, so that a file with a valid checksum but inconsistent content
+    fails at load time rather than deep inside a prediction."""
+    d, r = (int(x) for x in a["shape_d_r"])
+    counts = a["learner_n_clusters"]
+    n_locals = int(counts.sum())
+    rows_off, w_off = a["rows_offsets"], a["W_offsets"]
+    checks = [
+        (d == n_features, f"regressors have {d} features, the model {n_features}"),
+        (counts.ndim == 1 and counts.size >= 1 and counts.min() >= 1, "bad cluster counts"),
+        (a["centers"].shape == (n_locals, d), "cluster centres of the wrong shape"),
+        (rows_off.shape == (n_locals + 1,) and rows_off[0] == 0
+         and np.all(np.diff(rows_off) >= 0) and rows_off[-1] == a["rows"].size,
+         "bad row offsets"),
+        (a["rows"].size == 0 or (a["rows"].min() >= 0 and a["rows"].max() < n_train),
+         f"cluster rows outside the {n_train} training points"),
+        (a["E"].shape == (a["rows"].size, r), "stored embeddings of the wrong shape"),
+        (w_off.shape == (n_locals + 1,) and w_off[0] == 0 and np.all(np.diff(w_off) >= 0)
+         and w_off[-1] == a["W_indices"].size == a["W_data"].size, "bad regressor offsets"),
+        (a["W_indptr"].size == n_locals * (d + 1), "bad regressor row pointers"),
+        (a["W_indices"].size == 0 or (a["W_indices"].min() >= 0
+                                      and a["W_indices"].max() < r),
+         "regressor column indices out of range"),
+    ]
+    for ok, problem in checks:
+        if not ok:
+            raise ValueError(problem)
+    indptr = a["W_indptr"].reshape(n_locals, d + 1)
+    if not (np.all(indptr[:, 0] == 0) and np.all(np.diff(indptr, axis=1) >= 0)
+            and np.array_equal(indptr[:, -1], np.diff(w_off))):
+        raise ValueError("bad regressor row pointers")
+
+
 def unpack_learners(a: dict[str, np.ndarray]) -> tuple[Learner, ...]:
-    """Inverse of :func:`pack_learners`. Assumes arrays were checked by the model reader."""
+    """Inverse of :func:`pack_learners`; call :func:`check_packed` first on untrusted input."""
     d, r = (int(v) for v in a["shape_d_r"])
     counts = a["learner_n_clusters"]
     learners = []

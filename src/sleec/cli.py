@@ -57,17 +57,10 @@ _PROPENSITY_A, _PROPENSITY_B = 0.55, 1.5
 def _read_data(path: str, split: str | None = None, column: int = 1,
                what: str = "data") -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """``(X, Y)`` of an XC file, restricted to the rows of a split file when one is given."""
-    from .datasets import read_split, read_xc
+    from .datasets import read_xc, read_xc_rows
 
-    rows = None if split is None else read_split(split, column)  # cheap: fail before the data
     start = time.perf_counter()
-    X, Y = read_xc(path)
-    if rows is not None:
-        beyond = np.flatnonzero(rows >= X.shape[0])
-        if beyond.size:
-            raise DataFormatError(f"row number {rows[beyond[0]] + 1} beyond the data; expected "
-                                  f"at most {X.shape[0]} (the rows of {path})", path=split)
-        X, Y = X[rows], Y[rows]
+    X, Y = read_xc(path) if split is None else read_xc_rows(path, split, column)
     logger.info("read %s %s%s: %d points, %d features, %d labels in %.1f s", what, path,
                 "" if split is None else f" (rows of {split}, column {column})", X.shape[0],
                 X.shape[1], Y.shape[1], time.perf_counter() - start)
@@ -233,6 +226,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.pred} has predictions for {ids.shape[0]} points but "
                          f"{args.truth} has {Y.shape[0]} points; they must be the same points "
                          "in the same order")
+    if ids.size and ids.max() >= Y.shape[1]:
+        row = int(np.flatnonzero((ids >= Y.shape[1]).any(axis=1))[0])
+        raise ValueError(f"{args.pred} predicts label id {int(ids.max())} (first in row "
+                         f"{row}), but {args.truth} has only {Y.shape[1]} labels; were the "
+                         "predictions made for another label set?")
     inv_prop = None
     if args.train is not None:
         _, Y_train = _read_data(args.train, args.train_split, args.split_column,

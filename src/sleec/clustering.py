@@ -39,7 +39,7 @@ def partition(X: sp.csr_matrix, n_clusters: int, *, n_iter: int = 7,
     """
     n = X.shape[0]
     n_clusters = max(1, min(n_clusters, n))
-    Xn = normalize(X, copy=True).astype(np.float32)
+    Xn = unit_rows(X)
     if n_clusters == 1:
         return np.zeros(n, dtype=np.int32), _centroids(Xn, np.zeros(n, dtype=np.int32), 1)
     rng = np.random.default_rng(seed)
@@ -56,6 +56,15 @@ def partition(X: sp.csr_matrix, n_clusters: int, *, n_iter: int = 7,
     # even when n_iter ends before convergence; clusters left empty are dropped.
     used, assign = np.unique(assign, return_inverse=True)
     return assign.astype(np.int32), np.ascontiguousarray(centers[used])
+
+
+def unit_rows(X: sp.csr_matrix) -> sp.csr_matrix:
+    """Rows scaled to unit L2 norm, float32 CSR (all-zero rows stay zero).
+
+    The norms are computed in float64: squaring float32 values near 1e20 would overflow and
+    silently zero the row.
+    """
+    return normalize(sp.csr_matrix(X, dtype=np.float64)).astype(np.float32)
 
 
 def assign_to_centers(X: sp.csr_matrix, centers: np.ndarray,

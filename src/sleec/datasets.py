@@ -39,7 +39,7 @@ from ._validation import check_consistent_rows, check_float, check_int, check_la
 from .exceptions import DataFormatError
 
 __all__ = ["load_bibtex", "make_xmc", "read_split", "read_svmlight_multilabel", "read_xc",
-           "read_xc_split", "write_xc"]
+           "read_xc_rows", "read_xc_split", "write_xc"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ _MAGIC = ((b"\xfd7zXZ\x00", "xz"), (b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"))  # 
 _BLOCK_SIZE = 16 << 20  # bytes of decompressed text parsed per kernel call
 _MAX_HEADER = 1 << 16
 _MAX_ID = 2**31 - 1  # ids are stored as int32
+_MAX_ROWS = 2**62  # row counts are int64 in the parsing kernel
 _CONTROL = bytes(range(9)) + b"\x0b\x0c" + bytes(range(14, 32)) + b"\x7f"
 _SVMLIGHT_EXTRA = re.compile(rb"#[^\n]*|(?<=[ \t])qid:[^ \t\r\n]*")  # comments, query ids
 _CORRUPT = (EOFError, lzma.LZMAError, zlib.error, OSError)
@@ -195,6 +196,9 @@ def _parse_header(header: bytes, path: str) -> tuple[int, int, int]:
             f"malformed header {_show(header.strip())}; expected 'N D L' (three non-negative "
             "integers: points, features, labels)", path=path, line=1)
     n, d, l_ = (int(t) for t in tokens)
+    if n > _MAX_ROWS:
+        raise DataFormatError(f"header declares N = {n} points; expected at most {_MAX_ROWS}",
+                              path=path, line=1)
     if d > _MAX_ID or l_ > _MAX_ID:
         raise DataFormatError(f"header declares D = {d}, L = {l_}; expected at most "
                               f"{_MAX_ID} features and labels", path=path, line=1)
@@ -438,17 +442,33 @@ def read_xc_split(data_path: PathLike, train_split_path: PathLike, test_split_pa
     splits = [(os.fspath(p), *_read_split(os.fspath(p), column))
               for p in (train_split_path, test_split_path)]
     X, Y = read_xc(data_path)
-    out = []
-    for split_path, rows, lines in splits:
-        beyond = np.flatnonzero(rows >= X.shape[0])
-        if beyond.size:
-            k = beyond[0]
-            raise DataFormatError(
-                f"row number {rows[k] + 1} beyond the data; expected at most {X.shape[0]} "
-                f"(the number of rows of {os.fspath(data_path)})", path=split_path,
-                line=int(lines[k]))
-        out += [X[rows], Y[rows]]
-    return out[0], out[1], out[2], out[3]
+    (X_train, Y_train), (X_test, Y_test) = (
+        _select_rows(X, Y, os.fspath(data_path), *split) for split in splits)
+    return X_train, Y_train, X_test, Y_test
+
+
+def read_xc_rows(data_path: PathLike, split_path: PathLike,
+                 column: int = 1) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Read an XC data file and keep the rows one split file lists (in the split's order).
+
+    The split file is read first, so a bad split fails before the data is parsed. Returns
+    ``(X, Y)`` as :func:`read_xc` does.
+    """
+    column = check_int(column, "column", low=1)
+    rows, lines = _read_split(os.fspath(split_path), column)
+    X, Y = read_xc(data_path)
+    return _select_rows(X, Y, os.fspath(data_path), os.fspath(split_path), rows, lines)
+
+
+def _select_rows(X: sp.csr_matrix, Y: sp.csr_matrix, data_path: str, split_path: str,
+                 rows: np.ndarray, lines: np.ndarray) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    beyond = np.flatnonzero(rows >= X.shape[0])
+    if beyond.size:
+        k = beyond[0]
+        raise DataFormatError(
+            f"row number {rows[k] + 1} beyond the data; expected at most {X.shape[0]} "
+            f"(the number of rows of {data_path})", path=split_path, line=int(lines[k]))
+    return X[rows], Y[rows]
 
 
 # --------------------------------------------------------------------------------------------

@@ -17,15 +17,14 @@ import numpy as np
 import scipy.sparse as sp
 from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator
-from sklearn.preprocessing import normalize as l2_normalize
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from . import _validation as v
 from ._persist import load_model, save_model
-from ._state import Learner, LocalModel, pack_learners, unpack_learners
-from .clustering import assign_to_centers, cluster_members, partition
+from ._state import Learner, LocalModel, check_packed, pack_learners, unpack_learners
+from .clustering import assign_to_centers, cluster_members, partition, unit_rows
 from .exceptions import ModelFormatError
 from .graph import SIMILARITIES, label_knn_graph
 from .neighbors import METRICS, WEIGHTINGS, nearest_neighbors, top_k_from_scores, vote_matrix
@@ -177,6 +176,8 @@ class SLEEC(BaseEstimator):
         n = X.shape[0]
         if n == 0:
             raise ValueError("X and Y are empty: fitting needs at least one training point.")
+        if X.shape[1] == 0:
+            raise ValueError("X has 0 features: fitting needs at least one feature column.")
         if Y.nnz == 0:
             raise ValueError("Y has no labels at all: every training point is label-free.")
         start = time.perf_counter()
@@ -250,7 +251,7 @@ class SLEEC(BaseEstimator):
         """Ensemble label scores (q, L) for one batch of validated feature rows."""
         q = X.shape[0]
         Xf = self._features(X)
-        Xc = l2_normalize(X) if not self.normalize else Xf
+        Xc = Xf if self.normalize else unit_rows(X)
         votes = []
         for learner in self.learners_:
             assign = assign_to_centers(Xc, learner.centers)
@@ -293,17 +294,18 @@ class SLEEC(BaseEstimator):
                 (np.ones(indices.size, dtype=np.float32), indices,
                  arrays.pop("train_labels_indptr")), shape=(n_train, n_labels))
             model.train_labels_.check_format(full_check=True)
+            check_packed(arrays, n_train, int(meta["n_features_in_"]))
             model.learners_ = unpack_learners(arrays)
             model.n_features_in_ = int(meta["n_features_in_"])
             model.n_labels_ = n_labels
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise ModelFormatError(f"'{os.fspath(path)}' holds an inconsistent model: "
                                    f"{exc}") from None
         return model
 
     # -------------------------------------------------------------- helpers
     def _features(self, X: sp.csr_matrix) -> sp.csr_matrix:
-        return l2_normalize(X).astype(np.float32) if self.normalize else X
+        return unit_rows(X) if self.normalize else X
 
     def _n_clusters(self, n: int) -> int:
         if self.n_clusters == "auto":
@@ -333,6 +335,9 @@ class SLEEC(BaseEstimator):
     def _check_params(self) -> None:
         owner = "SLEEC"
         v.check_int(self.n_learners, "n_learners", low=1, owner=owner)
+        if isinstance(self.n_clusters, str) and self.n_clusters != "auto":
+            raise ValueError(f"The 'n_clusters' parameter of SLEEC must be an int in the range "
+                             f"[1, inf) or 'auto'. Got {self.n_clusters!r} instead.")
         if self.n_clusters != "auto":
             v.check_int(self.n_clusters, "n_clusters", low=1, owner=owner)
         v.check_int(self.n_components, "n_components", low=1, owner=owner)
@@ -354,6 +359,9 @@ class SLEEC(BaseEstimator):
         v.check_choice(self.metric, "metric", METRICS, owner=owner)
         v.check_choice(self.weighting, "weighting", WEIGHTINGS, owner=owner)
         v.check_choice(self.normalize, "normalize", (True, False), owner=owner)
+        if self.random_state is not None and not isinstance(
+                self.random_state, np.random.RandomState):
+            v.check_int(self.random_state, "random_state", low=0, high=2**32 - 1, owner=owner)
         if self.n_jobs is not None and v.check_int(self.n_jobs, "n_jobs", owner=owner) == 0:
             raise ValueError("The 'n_jobs' parameter of SLEEC must be None or a non-zero int "
                              "(-1 = all cores). Got 0 instead.")

@@ -1,0 +1,283 @@
+"""Saving is atomic: a process killed mid-save, or a Ctrl-C, leaves the old file or the new one.
+
+* SIGKILL: child processes save a model to ``m.npz`` once (the old model), then save models to
+  the same path in a loop through a deliberately slow file object (each write sleeps); the
+  parent kills them at different moments. ``m.npz`` must then load and predict exactly like
+  the old or the new model (reference predictions written by the child beforehand). Stale
+  temporary files ``.m.npz.*.tmp`` may remain after a SIGKILL, but never replace the target.
+* KeyboardInterrupt in-process, after part of the data was written: SLEEC.save,
+  sleec.cli.write_predictions (.npz and text), sleec.datasets.write_xc (plain and .xz) and the
+  CLI's ``predict`` keep the old file intact and leave no temporary file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import sleec._persist
+from sleec import SLEEC, ModelFormatError, cli, datasets
+from sleec._atomic import atomic_write
+from sleec.datasets import read_xc, write_xc
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs SIGKILL")
+
+CHILD = textwrap.dedent("""
+    import contextlib, sys, time
+    from pathlib import Path
+
+    import numpy as np
+    import scipy.sparse as sp
+
+    import sleec._persist as persist
+    from sleec import SLEEC
+
+    work, mode = Path(sys.argv[1]), sys.argv[2]
+    r = np.random.default_rng(0)
+    X = ((r.random((60, 20)) < 0.3) * r.uniform(0.1, 1.0, (60, 20))).astype(np.float32)
+    X[np.arange(60), r.integers(0, 20, 60)] = 1.0
+    Y = (r.random((60, 8)) < 0.3).astype(np.float32)
+    Y[np.arange(60), r.integers(0, 8, 60)] = 1.0
+    X, Y = sp.csr_matrix(X), sp.csr_matrix(Y)
+    small = dict(n_graph_neighbors=5, n_neighbors=3, svp_max_iter=5)
+    old = SLEEC(n_learners=1, n_components=4, random_state=0, **small).fit(X, Y)
+    new = SLEEC(n_learners=2, n_clusters=2, n_components=8, random_state=1, **small).fit(X, Y)
+    np.save(work / "query.npy", X.toarray())
+    np.save(work / "ref_old.npy", old.predict_topk(X, 3)[0])
+    np.save(work / "ref_new.npy", new.predict_topk(X, 3)[0])
+    old.save(work / "m.npz")  # the good old version
+
+    class SlowFile:
+        # Every write goes to disk at once, then sleeps: a save takes ~0.25 s.
+        def __init__(self, fh):
+            self._fh, self.writes = fh, 0
+
+        def write(self, data):
+            n = self._fh.write(data)
+            self._fh.flush()
+            self.writes += 1
+            if mode == "midwrite" and self.writes == 6:
+                print("MIDWRITE", flush=True)
+                time.sleep(60)  # killed here
+            time.sleep(0.002)
+            return n
+
+        def __getattr__(self, name):
+            return getattr(self._fh, name)
+
+    real_atomic_write = persist.atomic_write
+
+    @contextlib.contextmanager
+    def slow_atomic_write(path, mode="wb"):
+        with real_atomic_write(path, mode) as fh:
+            yield SlowFile(fh)
+
+    persist.atomic_write = slow_atomic_write
+    print("SAVING", flush=True)
+    for i in range(10**6):
+        (new if i % 2 == 0 else old).save(work / "m.npz")
+""")
+
+# (mode, delay after the marker in seconds): one kill in the middle of writing the temporary
+# file for sure, four at random moments of a loop of saves (writing, fsync, rename).
+KILLS = [("midwrite", 0.0)] + [("loop", float(t)) for t in
+                               np.random.default_rng(2024).uniform(0.0, 0.8, 4)]
+
+
+def _start(work: Path, mode: str) -> subprocess.Popen:
+    work.mkdir()
+    with open(work / "stderr.txt", "wb") as err:
+        return subprocess.Popen([sys.executable, "-c", CHILD, str(work), mode], cwd=work,
+                                stdout=subprocess.PIPE, stderr=err)
+
+
+def test_sigkill_mid_save_leaves_old_or_new_model(tmp_path):
+    """Children run side by side; each is killed when its moment comes."""
+    start = time.monotonic()
+    procs = [(_start(tmp_path / f"run{i}", mode), mode, delay)
+             for i, (mode, delay) in enumerate(KILLS)]
+    try:
+        kill_at: dict[int, float] = {}
+        output = {i: b"" for i in range(len(procs))}
+        while len(kill_at) < len(procs) or any(p.poll() is None for p, _, _ in procs):
+            assert time.monotonic() - start < 60, f"children stuck: {output}"
+            fds = {p.stdout.fileno(): i for i, (p, _, _) in enumerate(procs)
+                   if i not in kill_at and p.poll() is None}
+            for fd in select.select(list(fds), [], [], 0.005)[0] if fds else []:
+                i = fds[fd]
+                output[i] += os.read(fd, 4096)
+                marker = b"MIDWRITE" if procs[i][1] == "midwrite" else b"SAVING"
+                if marker in output[i]:
+                    kill_at[i] = time.monotonic() + procs[i][2]
+            for i, (p, _, _) in enumerate(procs):
+                if i in kill_at and time.monotonic() >= kill_at[i] and p.poll() is None:
+                    p.send_signal(signal.SIGKILL)
+            for i, (p, _, _) in enumerate(procs):
+                if i not in kill_at and p.poll() is not None:
+                    err = (tmp_path / f"run{i}" / "stderr.txt").read_text()
+                    pytest.fail(f"child {i} exited by itself ({p.returncode}): {err}")
+            time.sleep(0.001)
+    finally:
+        for p, _, _ in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+            p.stdout.close()
+
+    outcomes = []
+    for i, (p, mode, _) in enumerate(procs):
+        work = tmp_path / f"run{i}"
+        assert p.returncode == -signal.SIGKILL
+        query = np.load(work / "query.npy")
+        ref_old, ref_new = np.load(work / "ref_old.npy"), np.load(work / "ref_new.npy")
+        assert not np.array_equal(ref_old, ref_new)
+        ids = SLEEC.load(work / "m.npz").predict_topk(query, 3)[0]  # loads: not partial
+        is_old, is_new = np.array_equal(ids, ref_old), np.array_equal(ids, ref_new)
+        assert is_old or is_new, f"run {i}: m.npz is neither the old nor the new model"
+        temps = sorted(work.glob(".m.npz.*.tmp"))
+        assert len(temps) <= 1  # at most the one being written when killed
+        assert sorted(f.name for f in work.iterdir() if f not in temps) == [
+            "m.npz", "query.npy", "ref_new.npy", "ref_old.npy", "stderr.txt"]
+        if mode == "midwrite":
+            assert is_old  # the new model was only partly written
+            assert len(temps) == 1 and temps[0].stat().st_size > 0
+            with pytest.raises(ModelFormatError):  # what was interrupted really is partial
+                SLEEC.load(temps[0])
+        outcomes.append((mode, "old" if is_old else "new", len(temps)))
+    assert time.monotonic() - start < 20, outcomes
+
+
+# --------------------------------------------------------------------------------------------
+# KeyboardInterrupt in-process
+
+
+def _model(seed: int, n_components: int) -> tuple[SLEEC, sp.csr_matrix]:
+    r = np.random.default_rng(0)
+    X = sp.csr_matrix(((r.random((30, 10)) < 0.4) * r.random((30, 10))).astype(np.float32))
+    Y = (r.random((30, 5)) < 0.3).astype(np.float32)
+    Y[np.arange(30), r.integers(0, 5, 30)] = 1.0
+    model = SLEEC(n_learners=1, n_components=n_components, n_graph_neighbors=5, n_neighbors=3,
+                  svp_max_iter=5, random_state=seed)
+    return model.fit(X, Y), X
+
+
+def _interrupted_savez(file, *args, **kwargs):
+    file.write(b"PK\x03\x04 the first bytes of a new archive")
+    file.flush()
+    raise KeyboardInterrupt
+
+
+def _interrupt_after(monkeypatch, module, n_writes: int = 1) -> None:
+    """Make ``module.atomic_write`` raise KeyboardInterrupt after ``n_writes`` writes."""
+
+    class Interrupting:
+        def __init__(self, fh):
+            self._fh, self._left = fh, n_writes
+
+        def write(self, data):
+            if self._left == 0:
+                raise KeyboardInterrupt
+            self._left -= 1
+            n = self._fh.write(data)
+            self._fh.flush()
+            return n
+
+        def __getattr__(self, name):
+            return getattr(self._fh, name)
+
+    @contextlib.contextmanager
+    def interrupting(path, mode="wb"):
+        with atomic_write(path, mode) as fh:
+            yield Interrupting(fh)
+
+    monkeypatch.setattr(module, "atomic_write", interrupting)
+
+
+def _only(directory: Path, *names: str) -> None:
+    assert sorted(p.name for p in directory.iterdir()) == sorted(names)
+
+
+def test_keyboard_interrupt_during_model_save(tmp_path, monkeypatch):
+    old, X = _model(0, 4)
+    new, _ = _model(1, 6)
+    path = tmp_path / "m.npz"
+    old.save(path)
+    before = path.read_bytes()
+    monkeypatch.setattr(sleec._persist.np, "savez", _interrupted_savez)
+    with pytest.raises(KeyboardInterrupt):
+        new.save(path)
+    with pytest.raises(KeyboardInterrupt):
+        new.save(tmp_path / "fresh.npz")  # no old file: nothing at all is left
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    _only(tmp_path, "m.npz")
+    np.testing.assert_array_equal(SLEEC.load(path).predict_topk(X, 3)[0],
+                                  old.predict_topk(X, 3)[0])
+
+
+@pytest.mark.parametrize("name", ["pred.npz", "pred.txt"])
+def test_keyboard_interrupt_during_write_predictions(tmp_path, monkeypatch, name):
+    path = tmp_path / name
+    ids_old = np.array([[0, 1], [2, -1], [1, 0]], np.int32)
+    cli.write_predictions(str(path), ids_old, np.array([[2, 1], [3, -np.inf], [1, 0.5]]))
+    before = path.read_bytes()
+    ids_new = np.array([[3, 4], [0, 1], [2, 3]], np.int32)
+    if name.endswith(".npz"):
+        monkeypatch.setattr(cli.np, "savez", _interrupted_savez)
+    else:
+        _interrupt_after(monkeypatch, cli)  # after the first of three lines
+    with pytest.raises(KeyboardInterrupt):
+        cli.write_predictions(str(path), ids_new, np.ones((3, 2)))
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    _only(tmp_path, name)
+    np.testing.assert_array_equal(cli.read_predictions(str(path)), ids_old)
+
+
+def test_keyboard_interrupt_in_cli_predict_keeps_old_predictions(tmp_path, monkeypatch,
+                                                                 capsys):
+    model, X = _model(0, 4)
+    model.save(tmp_path / "m.npz")
+    write_xc(tmp_path / "test.txt", X, sp.csr_matrix((X.shape[0], 5), dtype=np.float32))
+    pred = tmp_path / "pred.npz"
+    cli.write_predictions(str(pred), np.zeros((2, 1), np.int32), np.zeros((2, 1)))
+    before = pred.read_bytes()
+    monkeypatch.setattr(cli.np, "savez", _interrupted_savez)
+    code = cli.main(["predict", "--model", str(tmp_path / "m.npz"), "--test",
+                     str(tmp_path / "test.txt"), "--out", str(pred)])
+    monkeypatch.undo()
+    assert code == 130
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "sleec: error: interrupted"
+    assert pred.read_bytes() == before
+    _only(tmp_path, "m.npz", "test.txt", "pred.npz")
+
+
+@pytest.mark.parametrize("name", ["data.txt", "data.txt.xz"])
+def test_keyboard_interrupt_during_write_xc(tmp_path, monkeypatch, name):
+    r = np.random.default_rng(0)
+    X_old = sp.csr_matrix(r.random((50, 8)).astype(np.float32))
+    Y_old = sp.csr_matrix((r.random((50, 4)) < 0.5).astype(np.float32))
+    path = tmp_path / name
+    write_xc(path, X_old, Y_old)
+    before = path.read_bytes()
+    _interrupt_after(monkeypatch, datasets)
+    with pytest.raises(KeyboardInterrupt):
+        # big enough that the compressor also writes more than once
+        write_xc(path, sp.csr_matrix(r.random((5000, 8)).astype(np.float32)),
+                 sp.csr_matrix((r.random((5000, 4)) < 0.5).astype(np.float32)))
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    _only(tmp_path, name)
+    X, Y = read_xc(path)
+    assert (X != X_old).nnz == 0 and (Y != Y_old).nnz == 0
