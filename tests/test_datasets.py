@@ -599,3 +599,23 @@ def test_bibtex_split_equals_ready_files(shared_data):
     ready = [*read_xc(d / "bibtex_mulan_train.txt.xz"), *read_xc(d / "bibtex_mulan_test.txt.xz")]
     for got, want in zip(parts, ready, strict=True):
         _assert_same(got, want)
+
+
+def test_read_xc_reports_progress_in_file_bytes(tmp_path, monkeypatch):
+    import sleec.datasets as ds
+
+    X = sp.random(400, 30, density=0.2, format="csr", dtype=np.float32, random_state=0)
+    Y = sp.random(400, 7, density=0.3, format="csr", dtype=np.float32, random_state=1)
+    Y.data[:] = 1.0
+    for name in ("data.txt", "data.txt.gz"):
+        path = tmp_path / name
+        write_xc(path, X, Y)
+        monkeypatch.setattr(ds, "_BLOCK_SIZE", 1024)  # many blocks
+        calls: list[tuple[int, int]] = []
+        X2, Y2 = read_xc(path, progress=lambda done, total, seen=calls: seen.append((done, total)))
+        size = path.stat().st_size
+        assert len(calls) > 3
+        assert all(total == size for _, total in calls)
+        done = [d for d, _ in calls]
+        assert done == sorted(done) and done[-1] == size  # monotone, ends at the whole file
+        assert (X2 != X).nnz == 0 and (Y2 != Y).nnz == 0

@@ -27,13 +27,15 @@ class _Progress:
     """
 
     def __init__(self, desc: str = "training", enabled: bool | None = None, stream=None, *,
-                 total: int | None = None, use_tqdm: bool = True, interval: float = 1.0):
+                 total: int | None = None, use_tqdm: bool = True, interval: float = 1.0,
+                 unit: str = "task"):
         self.stream = stream if stream is not None else sys.stderr
         if enabled is None:
             enabled = bool(getattr(self.stream, "isatty", lambda: False)())
         self.enabled = enabled
         self.desc = desc
         self.interval = interval
+        self.unit = unit
         self._tqdm = _tqdm if use_tqdm else None
         self._bar = None
         self._done, self._total = 0, total  # total: expected tasks, corrected by callbacks
@@ -91,7 +93,7 @@ class _Progress:
             size = os.terminal_size((0, 0))
         shape = ({"dynamic_ncols": True} if size.columns > 0 and size.lines > 0
                  else {"ncols": 80, "nrows": 24})
-        return self._tqdm(total=self._total, desc=self.desc, unit="task", file=self.stream,
+        return self._tqdm(total=self._total, desc=self.desc, unit=self.unit, file=self.stream,
                           leave=True, **shape)
 
     def _render(self) -> None:
@@ -100,7 +102,7 @@ class _Progress:
         if self._total is None:
             line = f"{self.desc}... {elapsed:.0f} s"
         else:
-            line = (f"{self.desc}: {self._done}/{self._total} tasks "
+            line = (f"{self.desc}: {self._done}/{self._total} {self.unit}s "
                     f"({100 * self._done // max(self._total, 1)}%), {elapsed:.0f} s")
         self.stream.write("\r" + line.ljust(self._width))
         self.stream.flush()

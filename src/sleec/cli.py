@@ -48,6 +48,7 @@ PUBLISHED_BIBTEX = {
     "paper": {"P": (65.57, 40.02, 29.30)},
 }
 _PROPENSITY_A, _PROPENSITY_B = 0.55, 1.5
+_LARGE_FILE = 64 << 20
 
 
 # --------------------------------------------------------------------------------------------
@@ -60,11 +61,22 @@ def _read_data(path: str, split: str | None = None, column: int = 1,
     from .datasets import read_xc, read_xc_rows
 
     start = time.perf_counter()
-    X, Y = read_xc(path) if split is None else read_xc_rows(path, split, column)
+    with _Progress(f"reading {Path(path).name}", unit="byte",
+                   enabled=None if _is_large(path) else False) as progress:
+        X, Y = (read_xc(path, progress=progress) if split is None
+                else read_xc_rows(path, split, column, progress=progress))
     logger.info("read %s %s%s: %d points, %d features, %d labels in %.1f s", what, path,
                 "" if split is None else f" (rows of {split}, column {column})", X.shape[0],
                 X.shape[1], Y.shape[1], time.perf_counter() - start)
     return X, Y
+
+
+def _is_large(path: str) -> bool:
+    """Files worth a progress bar while reading (>= 64 MB as stored)."""
+    try:
+        return os.path.getsize(path) >= _LARGE_FILE
+    except OSError:
+        return False
 
 
 def _check_output_path(path: str) -> None:

@@ -26,7 +26,7 @@ import os
 import re
 import zlib
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import resources
 from typing import Any, BinaryIO
 
@@ -64,8 +64,9 @@ _WRITERS: dict[str, Any] = {"xz": lambda f: lzma.LZMAFile(f, "wb"), "bz2": lambd
 
 
 @contextlib.contextmanager
-def _open_binary(path: str) -> Iterator[tuple[BinaryIO, str]]:
-    """Open ``path`` for binary reading, decompressing by magic bytes; yield (stream, kind)."""
+def _open_binary(path: str) -> Iterator[tuple[BinaryIO, str, BinaryIO]]:
+    """Open ``path`` for binary reading, decompressing by magic bytes; yield (stream, kind,
+    raw file), the raw file's position telling how much of the file has been consumed."""
     raw = open(path, "rb")  # noqa: SIM115 - closed below
     try:
         head = raw.read(6)
@@ -75,7 +76,7 @@ def _open_binary(path: str) -> Iterator[tuple[BinaryIO, str]]:
             kind = "plain"
         stream = _READERS[kind](raw)
         with _decompression_errors(path, kind):
-            yield stream, kind
+            yield stream, kind, raw
     finally:
         raw.close()
 
@@ -116,13 +117,17 @@ def _show(token: bytes) -> str:
 # XC format
 
 
-def read_xc(path: PathLike) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+def read_xc(path: PathLike, *, progress: Callable[[int, int], None] | None = None,
+            ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Read a data file in the Extreme Classification Repository text format.
 
     Parameters
     ----------
     path : str or os.PathLike
         Plain, ``.xz``, ``.gz`` or ``.bz2`` file (compression detected from the content).
+    progress : callable, optional
+        Called as ``progress(bytes_read, file_size)`` (bytes of the file as stored, compressed
+        or not) after each parsed block of about 16 MB of text.
 
     Returns
     -------
@@ -141,9 +146,15 @@ def read_xc(path: PathLike) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         names the file and the 1-based line.
     """
     path = os.fspath(path)
-    with _open_binary(path) as (stream, _kind):
+    with _open_binary(path) as (stream, _kind, raw):
         n_rows, n_feat, n_lab = _parse_header(stream.readline(_MAX_HEADER), path)
-        X, Y, line = _parse_stream(stream, path, 2, n_rows, n_feat, n_lab)
+        report = None
+        if progress is not None:
+            size = os.fstat(raw.fileno()).st_size
+
+            def report() -> None:
+                progress(min(raw.tell(), size), size)
+        X, Y, line = _parse_stream(stream, path, 2, n_rows, n_feat, n_lab, report=report)
     if X.shape[0] < n_rows:
         raise DataFormatError(
             f"the file ends after {X.shape[0]} data row(s); expected N = {n_rows} rows as "
@@ -154,7 +165,9 @@ def read_xc(path: PathLike) -> tuple[sp.csr_matrix, sp.csr_matrix]:
 
 
 def _parse_stream(stream: BinaryIO, path: str, line: int, max_rows: int, n_feat: int,
-                  n_lab: int, prepare: Any = None) -> tuple[sp.csr_matrix, sp.csr_matrix, int]:
+                  n_lab: int, prepare: Any = None,
+                  report: Callable[[], None] | None = None,
+                  ) -> tuple[sp.csr_matrix, sp.csr_matrix, int]:
     """Parse data lines (from file line ``line`` on) into X and Y, one row per line.
 
     At most ``max_rows`` rows; later lines must be blank. ``prepare`` may rewrite each block
@@ -167,6 +180,8 @@ def _parse_stream(stream: BinaryIO, path: str, line: int, max_rows: int, n_feat:
         unsorted |= parts[-1][4]
         rows += len(parts[-1][1])
         line += block.count(b"\n")
+        if report is not None:
+            report()
     X = _csr([p[0][0] for p in parts], [p[0][1] for p in parts], [p[1] for p in parts],
              (rows, n_feat))
     Y = _csr([p[2] for p in parts], None, [p[3] for p in parts], (rows, n_lab))
@@ -389,7 +404,7 @@ def _read_split(path: str, column: int) -> tuple[np.ndarray, np.ndarray]:
     column = check_int(column, "column", low=1)
     rows, lines = array("q"), array("q")
     n_cols = None
-    with _open_binary(path) as (stream, _kind):
+    with _open_binary(path) as (stream, _kind, _raw):
         for lineno, raw in enumerate(stream, 1):
             if _is_binary(raw.rstrip(b"\r\n")):
                 raise _not_text(path, lineno)
@@ -447,16 +462,17 @@ def read_xc_split(data_path: PathLike, train_split_path: PathLike, test_split_pa
     return X_train, Y_train, X_test, Y_test
 
 
-def read_xc_rows(data_path: PathLike, split_path: PathLike,
-                 column: int = 1) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+def read_xc_rows(data_path: PathLike, split_path: PathLike, column: int = 1, *,
+                 progress: Callable[[int, int], None] | None = None,
+                 ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Read an XC data file and keep the rows one split file lists (in the split's order).
 
     The split file is read first, so a bad split fails before the data is parsed. Returns
-    ``(X, Y)`` as :func:`read_xc` does.
+    ``(X, Y)`` as :func:`read_xc` does; ``progress`` as in :func:`read_xc`.
     """
     column = check_int(column, "column", low=1)
     rows, lines = _read_split(os.fspath(split_path), column)
-    X, Y = read_xc(data_path)
+    X, Y = read_xc(data_path, progress=progress)
     return _select_rows(X, Y, os.fspath(data_path), os.fspath(split_path), rows, lines)
 
 
@@ -500,7 +516,7 @@ def read_svmlight_multilabel(path: PathLike, n_features: int | None = None,
     path = os.fspath(path)
     D = _MAX_ID if n_features is None else check_int(n_features, "n_features", low=1)
     L = _MAX_ID if n_labels is None else check_int(n_labels, "n_labels", low=1)
-    with _open_binary(path) as (stream, _kind):
+    with _open_binary(path) as (stream, _kind, _raw):
         X, Y, _ = _parse_stream(stream, path, 1, 2**62, D, L,
                                 lambda b: _SVMLIGHT_EXTRA.sub(b"", b) if b"#" in b or b"qid:"
                                 in b else b)
