@@ -220,9 +220,15 @@ class SLEEC(BaseEstimator):
                      batch_size: int = _PREDICT_BATCH) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` labels per point.
 
+        Works through ``X`` in batches of ``batch_size`` rows, so memory does not grow with the
+        number of test points: per batch, the votes (``batch_size x n_neighbors x
+        n_learners``), their sparse label scores, and distance blocks of at most 2**22
+        entries (~100 MB with temporaries). No (n_test x n_train) or dense (n_test x L)
+        matrix is ever formed.
+
         Returns
         -------
-        ids : (n, k) int32, sorted by decreasing score, padded with -1.
+        ids : (n, k) int32, sorted by decreasing score (ties: smaller id), padded with -1.
         scores : (n, k) float32, the ensemble-averaged neighbour votes, padded with -inf.
         """
         X = self._check_predict_input(X)
