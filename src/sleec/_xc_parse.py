@@ -28,6 +28,20 @@ _MANT_MAX = 10**18  # decimal digits beyond this are dropped (the value is then 
 
 
 @njit(cache=True, nogil=True)
+def _parse_id(buf, a, b, limit):
+    """The decimal digits ``buf[a:b]`` as an int (it stops growing once past ``limit``, so
+    huge ids cannot overflow); -1 if a byte is not a digit."""
+    v = 0
+    for k in range(a, b):
+        c = buf[k]
+        if c < 48 or c > 57:
+            return -1
+        if v <= limit:
+            v = v * 10 + (c - 48)
+    return v
+
+
+@njit(cache=True, nogil=True)
 def _is_space(c):
     return c == 32 or c == 9 or c == 13
 
@@ -181,13 +195,9 @@ def parse_xc_block(buf, n_features, n_labels, max_rows, feat_idx, feat_val, feat
                         b += 1
                     if b == a:
                         return BAD_LABEL, row, nf, nl, ns, i, j, 0
-                    v = 0
-                    for k in range(a, b):
-                        c = buf[k]
-                        if c < 48 or c > 57:
-                            return BAD_LABEL, row, nf, nl, ns, a, b, 0
-                        if v <= n_labels:
-                            v = v * 10 + (c - 48)
+                    v = _parse_id(buf, a, b, n_labels)
+                    if v < 0:
+                        return BAD_LABEL, row, nf, nl, ns, a, b, 0
                     if v >= n_labels:
                         return LABEL_RANGE, row, nf, nl, ns, a, b, 0
                     label_idx[nl] = v
@@ -209,13 +219,9 @@ def parse_xc_block(buf, n_features, n_labels, max_rows, feat_idx, feat_val, feat
                 j += 1
             if cp <= i:
                 return BAD_FEATURE, row, nf, nl, ns, i, j, 0
-            v = 0
-            for k in range(i, cp):
-                c = buf[k]
-                if c < 48 or c > 57:
-                    return BAD_FEATURE, row, nf, nl, ns, i, j, 0
-                if v <= n_features:
-                    v = v * 10 + (c - 48)
+            v = _parse_id(buf, i, cp, n_features)
+            if v < 0:
+                return BAD_FEATURE, row, nf, nl, ns, i, j, 0
             if v >= n_features:
                 return FEATURE_RANGE, row, nf, nl, ns, i, j, 0
             code, value, exact = _parse_value(buf, cp + 1, j, _POW10)
