@@ -7,7 +7,7 @@ A test point ``x`` is sent to its learner's nearest cluster, embedded as ``z = V
           \\qquad \\sum_{j} w_j = 1 \\ \\text{per learner}
 
 The work is vectorised per (learner, cluster) group of test points: one sparse product for
-the embeddings, one dense block of distances, an ``argpartition`` for the neighbours; the
+the embeddings, one dense block of distances, a partial selection of the neighbours; the
 votes of all learners are collected in one sparse (n_test x n_train) weight matrix, and the
 label scores are its product with the training label matrix.
 """
