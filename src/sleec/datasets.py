@@ -21,7 +21,6 @@ import contextlib
 import gzip
 import logging
 import lzma
-import numbers
 import os
 import re
 import zlib
@@ -35,7 +34,8 @@ import scipy.sparse as sp
 
 from . import _xc_parse as _k
 from ._atomic import atomic_write
-from ._validation import check_consistent_rows, check_float, check_int, check_labels, check_matrix
+from ._sparse import INT32_MAX, csr_from_parts
+from ._validation import check_consistent_rows, check_int, check_labels, check_matrix
 from .exceptions import DataFormatError
 
 __all__ = ["load_bibtex", "make_xmc", "read_split", "read_svmlight_multilabel", "read_xc",
@@ -48,7 +48,7 @@ PathLike = str | os.PathLike
 _MAGIC = ((b"\xfd7zXZ\x00", "xz"), (b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"))  # bzip2: + [1-9]
 _BLOCK_SIZE = 16 << 20  # bytes of decompressed text parsed per kernel call
 _MAX_HEADER = 1 << 16
-_MAX_ID = 2**31 - 1  # ids are stored as int32
+_MAX_ID = INT32_MAX  # ids are stored as int32
 _MAX_ROWS = 2**62  # row counts are int64 in the parsing kernel
 _CONTROL = bytes(range(9)) + b"\x0b\x0c" + bytes(range(14, 32)) + b"\x7f"
 _SVMLIGHT_EXTRA = re.compile(rb"#[^\n]*|(?<=[ \t])qid:[^ \t\r\n]*")  # comments, query ids
@@ -182,9 +182,9 @@ def _parse_stream(stream: BinaryIO, path: str, line: int, max_rows: int, n_feat:
         line += block.count(b"\n")
         if report is not None:
             report()
-    X = _csr([p[0][0] for p in parts], [p[0][1] for p in parts], [p[1] for p in parts],
+    X = csr_from_parts([p[0][0] for p in parts], [p[0][1] for p in parts], [p[1] for p in parts],
              (rows, n_feat))
-    Y = _csr([p[2] for p in parts], None, [p[3] for p in parts], (rows, n_lab))
+    Y = csr_from_parts([p[2] for p in parts], None, [p[3] for p in parts], (rows, n_lab))
     del parts
     if unsorted:  # rare: sort rows, then a repeated id is an error at line (first + row)
         for M, what in ((X, "feature"), (Y, "label")):
@@ -303,26 +303,6 @@ def _kernel_error(code: int, block: bytes, start: int, end: int, path: str, line
                       f"lines after data row {n_rows}",
     }[code]
     return DataFormatError(msg, path=path, line=lineno)
-
-
-def _csr(idx_parts: list[np.ndarray], val_parts: list[np.ndarray] | None,
-         count_parts: list[np.ndarray], shape: tuple[int, int]) -> sp.csr_matrix:
-    """Assemble a CSR matrix from per-block indices/values/row counts (binary if no values)."""
-    counts = np.concatenate(count_parts) if count_parts else np.zeros(0, np.int64)
-    indptr = np.zeros(shape[0] + 1, np.int64)
-    np.cumsum(counts, out=indptr[1:])
-    indices = np.concatenate(idx_parts) if idx_parts else np.zeros(0, np.int32)
-    if val_parts is None:
-        data = np.ones(len(indices), np.float32)
-    else:
-        data = np.concatenate(val_parts) if val_parts else np.zeros(0, np.float32)
-    if indptr[-1] <= _MAX_ID:
-        indptr = indptr.astype(np.int32)
-    else:
-        indices = indices.astype(np.int64)
-    M = sp.csr_matrix((data, indices, indptr), shape=shape, copy=False)
-    M.has_sorted_indices = True
-    return M
 
 
 def write_xc(path: PathLike, X: Any, Y: Any) -> None:
@@ -531,7 +511,7 @@ def read_svmlight_multilabel(path: PathLike, n_features: int | None = None,
 
 
 # --------------------------------------------------------------------------------------------
-# bundled and synthetic data
+# bundled data
 
 
 def load_bibtex() -> tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix, sp.csr_matrix]:
@@ -552,148 +532,4 @@ def load_bibtex() -> tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix, sp.csr_m
     return out[0], out[1], out[2], out[3]
 
 
-def make_xmc(n_samples: int, n_features: int, n_labels: int, *,
-             avg_labels_per_point: float = 5.0, avg_features_per_point: float = 50.0,
-             n_communities: int | None = None, power_law_exponent: float = 1.0,
-             noise: float = 0.1, random_state: Any = None,
-             ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-    """Generate a synthetic extreme multi-label data set with realistic structure.
-
-    Label frequencies follow a Zipf law (``p(rank r) ~ r**-power_law_exponent``, ids shuffled).
-    Labels form co-occurrence communities: a point picks one community (by its total
-    popularity) and draws about ``avg_labels_per_point`` labels (Poisson) from it by popularity;
-    with probability ``noise`` a draw comes from all labels instead. Labels are distinct and
-    a few points (Poisson zeros) get no labels. Each label owns a small set of characteristic
-    words, a third shared with its community's vocabulary; a point's words come from its
-    labels' word sets (a label's first words more often), or with probability ``noise`` from a
-    Zipf background vocabulary. Draws continue until the point has about its target number of
-    distinct words (Poisson, mean ``avg_features_per_point``, at least one); repeated draws
-    give the term frequencies. Values are tf-idf, ``(1 + log tf) * (log((1 + n) / (1 + df)) +
-    1)``, and rows are L2-normalised.
-
-    Parameters
-    ----------
-    n_samples, n_features, n_labels : int
-        Output sizes (positive).
-    avg_labels_per_point : float, default=5.0
-        Mean number of labels per point (somewhat fewer when communities are small).
-    avg_features_per_point : float, default=50.0
-        Mean number of distinct features (non-zeros) per point (slightly fewer in practice).
-    n_communities : int, optional
-        Number of label communities (default ``round(sqrt(n_labels))``), at most ``n_labels``.
-    power_law_exponent : float, default=1.0
-        Zipf exponent of the label (and background word) frequencies; 0 gives uniform.
-    noise : float, default=0.1
-        Probability that a label draw ignores the community and that a word is background.
-    random_state : int, numpy Generator or RandomState, or None
-        Seed; the same seed gives the same data.
-
-    Returns
-    -------
-    X : csr_matrix of float32, shape (n_samples, n_features)
-        tf-idf features, rows with unit L2 norm, sorted indices.
-    Y : csr_matrix of float32, shape (n_samples, n_labels)
-        Binary labels, sorted indices.
-    """
-    owner = "make_xmc"
-    n = check_int(n_samples, "n_samples", low=1, owner=owner)
-    D = check_int(n_features, "n_features", low=1, high=_MAX_ID, owner=owner)
-    L = check_int(n_labels, "n_labels", low=1, high=_MAX_ID, owner=owner)
-    lam_y = check_float(avg_labels_per_point, "avg_labels_per_point", low=0, low_open=True,
-                        owner=owner)
-    lam_x = check_float(avg_features_per_point, "avg_features_per_point", low=0, low_open=True,
-                        owner=owner)
-    C = (max(1, round(L ** 0.5)) if n_communities is None
-         else check_int(n_communities, "n_communities", low=1, high=L, owner=owner))
-    alpha = check_float(power_law_exponent, "power_law_exponent", low=0, owner=owner)
-    noise = check_float(noise, "noise", low=0, high=1, owner=owner)
-    rng = _as_generator(random_state)
-
-    # labels: Zipf popularity under shuffled ids, every community non-empty
-    label_w = np.empty(L)
-    label_w[rng.permutation(L)] = np.arange(1, L + 1, dtype=np.float64) ** -alpha
-    comm = rng.permutation(np.arange(L) % C)
-    by_comm = np.argsort(comm, kind="stable")
-    cum = np.cumsum(label_w[by_comm])
-    bounds = np.searchsorted(comm[by_comm], np.arange(C + 1))
-    comm_lo = np.concatenate([[0.0], cum])[bounds[:-1]]
-    comm_w = cum[bounds[1:] - 1] - comm_lo
-    comm_cdf = np.cumsum(comm_w) / cum[-1]
-    # words: Zipf background, community vocabularies, per-label characteristic sets
-    word_cdf = np.cumsum(rng.permutation(np.arange(1, D + 1, dtype=np.float64) ** -alpha))
-    vocab = rng.integers(0, D, (C, min(D, 20)), dtype=np.int32)
-    m = int(min(D, 100, max(12, np.ceil(3 * lam_x / lam_y))))  # words per label
-    label_words = rng.integers(0, D, (L, m), dtype=np.int32)
-    label_words[:, :m // 3] = vocab[comm[:, None], rng.integers(0, vocab.shape[1], (L, m // 3))]
-
-    x_idx, x_cnt, x_nnz, y_idx, y_nnz = [], [], [], [], []
-    chunk = 1 << 14  # rows per vectorised step: bounds the temporaries
-    for r0 in range(0, n, chunk):
-        nc = min(chunk, n - r0)
-        pc = np.minimum(np.searchsorted(comm_cdf, rng.random(nc) * comm_cdf[-1]), C - 1)
-        k = rng.poisson(lam_y, nc)
-        rows = np.repeat(np.arange(nc), 2 * k)  # oversample, keep the first k distinct
-        c = pc[rows]
-        u = rng.random(rows.size)
-        glob = rng.random(rows.size) < noise
-        pos = np.searchsorted(cum, np.where(glob, u * cum[-1], comm_lo[c] + u * comm_w[c]),
-                              side="right")
-        pos = np.where(glob, np.minimum(pos, L - 1), np.clip(pos, bounds[c], bounds[c + 1] - 1))
-        y_rows, y_cols, _ = _first_distinct(rows, by_comm[pos], k, L)
-        deg = np.bincount(y_rows, minlength=nc)
-        y_ptr = np.concatenate([[0], np.cumsum(deg)])
-        y_idx.append(y_cols.astype(np.int32))
-        y_nnz.append(deg)
-        t = np.maximum(rng.poisson(lam_x, nc), 1)
-        trows = np.repeat(np.arange(nc), 2 * t)
-        tdeg = deg[trows]
-        pick = y_ptr[trows] + (rng.random(trows.size) * tdeg).astype(np.int64)
-        lab = y_cols[np.minimum(pick, max(y_cols.size - 1, 0))] if y_cols.size else tdeg
-        j = (m * rng.random(trows.size) ** 2).astype(np.int64)  # favour a label's first words
-        words = np.where(tdeg > 0, label_words[lab, j],
-                         vocab[pc[trows], rng.integers(0, vocab.shape[1], trows.size)])
-        bg = rng.random(trows.size) < noise
-        words[bg] = np.minimum(np.searchsorted(word_cdf, rng.random(int(bg.sum()))
-                                               * word_cdf[-1]), D - 1)
-        x_rows, x_cols, counts = _first_distinct(trows, words, t, D)
-        x_idx.append(x_cols.astype(np.int32))
-        x_cnt.append(counts.astype(np.float32))
-        x_nnz.append(np.bincount(x_rows, minlength=nc))
-    X = _csr(x_idx, x_cnt, x_nnz, (n, D))
-    del x_idx, x_cnt
-    idf = np.log((1.0 + n) / (1.0 + np.bincount(X.indices, minlength=D))) + 1.0
-    np.log(X.data, out=X.data)  # in place: memory stays near the output size
-    X.data += 1.0
-    X.data *= idf.astype(np.float32)[X.indices]
-    norms = np.sqrt(np.add.reduceat(np.square(X.data), X.indptr[:-1], dtype=np.float64))
-    X.data /= np.repeat(norms.astype(np.float32), np.diff(X.indptr))
-    return X, _csr(y_idx, None, y_nnz, (n, L))
-
-
-def _first_distinct(rows: np.ndarray, cols: np.ndarray, k: np.ndarray, n_cols: int,
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Keep, per row ``r``, the first ``k[r]`` distinct columns drawn (rows non-decreasing).
-
-    Returns (rows, cols, counts) sorted by (row, col); counts are the draws of each kept pair.
-    """
-    keys, first, counts = np.unique(rows.astype(np.int64) * n_cols + cols, return_index=True,
-                                    return_counts=True)
-    order = np.argsort(first)  # distinct pairs in order of first draw, grouped by row
-    r = keys[order] // n_cols
-    rank = np.arange(r.size) - np.searchsorted(r, r)
-    keep = np.sort(order[rank < k[r]])
-    return keys[keep] // n_cols, keys[keep] % n_cols, counts[keep]
-
-
-def _as_generator(random_state: Any) -> np.random.Generator:
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(0, 2**31 - 1, size=4))
-    if random_state is None:
-        return np.random.default_rng()
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        return np.random.default_rng(check_int(random_state, "random_state", low=0))
-    raise TypeError("The 'random_state' parameter must be None, an int, a numpy Generator or "
-                    f"RandomState. Got {random_state!r} ({type(random_state).__name__}) instead.")
-
+from .synthetic import make_xmc  # noqa: E402  (re-exported: sleec.datasets.make_xmc)
