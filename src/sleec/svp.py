@@ -90,12 +90,12 @@ def svp_embed(G: sp.csr_matrix, n_components: int, *, max_iter: int = 30, tol: f
 
     U = np.zeros((n, r), dtype=np.float32)  # M = U diag(s) U^T
     s = np.zeros(r, dtype=np.float32)
-    A, B = U, U  # the kernel evaluates M on Omega as rowdot(A_i, B_j)
     U_prev, s_prev = U, s
     resid = np.empty_like(g)
     objective = []
     for it in range(max_iter):
-        kernel(indptr, indices, g, A, B, Q, buf, resid)  # buf = R Q, resid = G - P_Omega(M)
+        Us = U * s
+        kernel(indptr, indices, g, Us, U, Q, buf, resid)  # buf = R Q, resid = G - P_Omega(M)
         objective.append(float(np.sqrt(np.einsum("i,i->", resid, resid, dtype=np.float64)))
                          / g_norm)
         if it >= 2 and objective[-2] - objective[-1] < tol * objective[-2]:
@@ -104,14 +104,13 @@ def svp_embed(G: sp.csr_matrix, n_components: int, *, max_iter: int = 30, tol: f
                 objective.pop()
             break
         U_prev, s_prev = U, s
-        Y = step * buf + A @ (B.T @ Q)  # M_hat Q
+        Y = step * buf + Us @ (U.T @ Q)  # M_hat Q
         T = (Q.T @ Y).astype(np.float64)
         theta, W = np.linalg.eigh((T + T.T) / 2)
         order = np.argsort(theta)[::-1]
         theta, W = theta[order], W[:, order].astype(np.float32)
         U = Q @ W[:, :r]
         s = np.clip(theta[:r], 0.0, None).astype(np.float32)
-        A, B = U * s, U
         # One power step on the Ritz basis gives the next iteration's warm start.
         Q = _orth(Y @ W)
     logger.debug("SVP: n=%d r=%d iterations=%d objective=%.4f", n, r, len(objective),
