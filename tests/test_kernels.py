@@ -12,7 +12,8 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sleec._kernels import csr_row_topk, residual_matmul, residual_matmul_par, spmm, spmm_par
+from sleec._kernels import (csr_row_topk, residual_matmul, residual_matmul_par, row_smallest_k,
+                            row_smallest_k_par, spmm, spmm_par)
 
 SETTINGS = settings(max_examples=50, deadline=None, derandomize=True, database=None)
 
@@ -204,3 +205,51 @@ def test_parallel_twins_identical_on_larger_input(dtype):
     ref_resid, ref_out = residual_reference(S, A, B, Q)
     np.testing.assert_allclose(o1, ref_out, rtol=TOL[dtype], atol=100 * TOL[dtype])
     np.testing.assert_allclose(r1, ref_resid, rtol=TOL[dtype], atol=10 * TOL[dtype])
+
+
+# -------------------------------------------------------------------------- row_smallest_k
+def smallest_k_reference(D: np.ndarray, k: int):
+    """Per row: columns sorted by (value, column), first k kept."""
+    idx = np.array([sorted(range(D.shape[1]), key=lambda j, i=i: (D[i, j], j))[:k]
+                    for i in range(D.shape[0])], dtype=np.int64).reshape(D.shape[0], k)
+    return idx, np.take_along_axis(D, idx, axis=1)
+
+
+def run_smallest_k(kernel, D: np.ndarray, k: int):
+    idx = np.empty((D.shape[0], k), dtype=np.int64)
+    val = np.empty((D.shape[0], k), dtype=D.dtype)
+    kernel(D, k, idx, val)
+    return idx, val
+
+
+@SETTINGS
+@given(st.integers(0, 2**31 - 1), st.integers(0, 8), st.integers(1, 40), st.integers(1, 40),
+       st.booleans())
+def test_row_smallest_k_matches_reference_with_ties(seed, q, m, k, ties):
+    rng = np.random.default_rng(seed)
+    D = (rng.integers(-3, 4, size=(q, m)) if ties else rng.standard_normal((q, m))).astype(
+        np.float64)
+    k = min(k, m)
+    ref_idx, ref_val = smallest_k_reference(D, k)
+    for kernel in (row_smallest_k, row_smallest_k_par):
+        idx, val = run_smallest_k(kernel, D, k)
+        np.testing.assert_array_equal(idx, ref_idx)
+        np.testing.assert_array_equal(val, ref_val)
+
+
+def test_row_smallest_k_hand_example():
+    # Row 0: 3 smallest of [5, 1, 1, 0, 1] -> 0 (col 3), then the tied 1s at cols 1, 2.
+    # Row 1: all equal -> the first k columns in order.
+    D = np.array([[5.0, 1.0, 1.0, 0.0, 1.0], [2.0, 2.0, 2.0, 2.0, 2.0]])
+    idx, val = run_smallest_k(row_smallest_k, D, 3)
+    np.testing.assert_array_equal(idx, [[3, 1, 2], [0, 1, 2]])
+    np.testing.assert_array_equal(val, [[0.0, 1.0, 1.0], [2.0, 2.0, 2.0]])
+
+
+def test_row_smallest_k_parallel_twin_identical_on_larger_input():
+    D = np.random.default_rng(3).integers(0, 50, size=(500, 700)).astype(np.float64)
+    a = run_smallest_k(row_smallest_k, D, 25)
+    b = run_smallest_k(row_smallest_k_par, D, 25)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    np.testing.assert_array_equal(a[0], smallest_k_reference(D, 25)[0])

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from sleec.regression import fit_l1, fit_l2, prune_embeddings, prune_weights
+from sleec import regression
+from sleec.regression import embed, fit_l1, fit_l2, prune_embeddings, prune_weights
 
 
 def problem(n: int, d: int, r: int = 3, seed: int = 0):
@@ -160,3 +161,16 @@ def test_prune_embeddings_share_per_column(threshold):
         order = np.argsort(np.abs(E[:, c]))
         np.testing.assert_array_equal(out[order[:n_cut], c], 0.0)
         np.testing.assert_array_equal(out[order[n_cut:], c], E[order[n_cut:], c])
+
+
+@pytest.mark.parametrize("dense_limit", [0, 2**24])
+@pytest.mark.parametrize("n_rows", [0, 1, 40])
+def test_embed_equals_the_dense_product_on_both_paths(monkeypatch, dense_limit, n_rows):
+    # dense_limit 0 forces the sparse-times-sparse path; 2**24 lets W be expanded.
+    monkeypatch.setattr(regression, "_DENSE_WEIGHTS", dense_limit)
+    rng = np.random.default_rng(5)
+    X = sp.random(n_rows, 30, density=0.2, format="csr", dtype=np.float32, random_state=1)
+    W = prune_weights(rng.standard_normal((30, 7)), 0.5).astype(np.float32)
+    Z = embed(X, W)
+    assert Z.dtype == np.float32 and Z.shape == (n_rows, 7)
+    np.testing.assert_allclose(Z, X.toarray() @ W.toarray(), rtol=1e-5, atol=1e-6)

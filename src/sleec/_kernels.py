@@ -175,3 +175,64 @@ def _select_topk(cols, vals, k, out_cols, out_vals):
 
 label_knn = njit(cache=True, nogil=True)(_label_knn)
 label_knn_par = njit(cache=True, nogil=True, parallel=True)(_label_knn)
+
+
+def _row_smallest_k(D, k, out_idx, out_val):
+    """The ``k`` smallest entries of each row of a dense (q, m) ``D``, ordered by (value,
+    column): ``out_idx`` (q, k) int64 columns and ``out_val`` (q, k) their values.
+
+    One pass per row with a size-``k`` max-heap keyed by (value, column): columns arrive in
+    increasing order, so an entry equal to the heap's largest never displaces it, which gives
+    ties to the smaller column. A final heap sort orders the ``k`` winners. ``k <= m``.
+    """
+    q, m = D.shape
+    for i in prange(q):
+        hv = out_val[i]
+        hi = out_idx[i]
+        size = 0
+        for j in range(m):
+            v = D[i, j]
+            if size < k:  # sift up
+                c = size
+                size += 1
+                while c > 0:
+                    p = (c - 1) // 2
+                    if hv[p] > v or (hv[p] == v and hi[p] > j):
+                        break
+                    hv[c] = hv[p]
+                    hi[c] = hi[p]
+                    c = p
+                hv[c] = v
+                hi[c] = j
+            elif v < hv[0]:
+                _sift_down(hv, hi, 0, k, v, j)
+        for end in range(k - 1, 0, -1):  # heap sort: the largest goes to the end
+            v, j = hv[end], hi[end]
+            hv[end] = hv[0]
+            hi[end] = hi[0]
+            _sift_down(hv, hi, 0, end, v, j)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sift_down(hv, hi, c, size, v, j):
+    """Place (v, j) at slot ``c`` of the max-heap ``hv[:size]`` and sift it down."""
+    while True:
+        child = 2 * c + 1
+        if child >= size:
+            break
+        right = child + 1
+        if right < size and (hv[right] > hv[child]
+                             or (hv[right] == hv[child] and hi[right] > hi[child])):
+            child = right
+        if hv[child] < v or (hv[child] == v and hi[child] < j):
+            break
+        hv[c] = hv[child]
+        hi[c] = hi[child]
+        c = child
+    hv[c] = v
+    hi[c] = j
+
+
+row_smallest_k = njit(cache=True, nogil=True)(_row_smallest_k)
+row_smallest_k_par = njit(cache=True, nogil=True, parallel=True)(_row_smallest_k)
+

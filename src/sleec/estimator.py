@@ -29,7 +29,7 @@ from .exceptions import ModelFormatError
 from .graph import SIMILARITIES, label_knn_graph
 from .neighbors import METRICS, WEIGHTINGS, nearest_neighbors, top_k_from_scores, vote_matrix
 from .presets import preset_params
-from .regression import fit_l1, fit_l2, prune_embeddings, prune_weights
+from .regression import embed, fit_l1, fit_l2, prune_embeddings, prune_weights
 from .svp import svp_embed
 
 logger = logging.getLogger(__name__)
@@ -268,7 +268,7 @@ class SLEEC(BaseEstimator):
             for members, loc in zip(groups, learner.locals, strict=True):
                 if members.size == 0 or loc.rows.size == 0:
                     continue
-                Zq = np.asarray((Xf[members] @ loc.W).todense(), dtype=np.float32)
+                Zq = embed(Xf[members], loc.W)
                 idx, w = nearest_neighbors(Zq, loc.E, self.n_neighbors, metric=self.metric,
                                            weighting=self.weighting)
                 votes.append((members, loc.rows[idx], w / len(self.learners_)))
@@ -396,7 +396,7 @@ def _fit_local(X: sp.csr_matrix, Y: sp.csr_matrix, rows: np.ndarray, *, seed: in
     if W.shape[1] < n_components:  # tiny cluster: embedding rank <= its size; pad with zeros
         W = np.hstack([W, np.zeros((W.shape[0], n_components - W.shape[1]))])
     W = prune_weights(W, weight_threshold).astype(np.float32)
-    E = prune_embeddings(np.asarray((Xc @ W).todense()), embedding_threshold)
+    E = prune_embeddings(embed(Xc, W), embedding_threshold)
     logger.debug("cluster of %d points fitted in %.2f s", rows.size, time.perf_counter() - start)
     return LocalModel(rows=rows, W=W, E=E.astype(np.float32))
 

@@ -17,11 +17,12 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ._kernels import csr_row_topk
+from ._kernels import csr_row_topk, row_smallest_k, row_smallest_k_par
 
 METRICS = ("euclidean", "cosine")
 WEIGHTINGS = ("uniform", "distance")
 _BLOCK_ENTRIES = 2**22  # distances held at once per block (float64: 32 MB)
+_PARALLEL_ENTRIES = 2**16  # below this, threads cost more than they save
 
 
 def nearest_neighbors(Zq: np.ndarray, E: np.ndarray, k: int, *, metric: str = "euclidean",
@@ -43,8 +44,9 @@ def nearest_neighbors(Zq: np.ndarray, E: np.ndarray, k: int, *, metric: str = "e
     weights : (q, k') float32, each row summing to 1.
 
     Distances are computed in float64 (``|e|^2 - 2 q.e + |q|^2`` cancels badly in float32 for
-    points far from the origin), in query blocks of at most ``2**22 / m`` rows, so the peak
-    extra memory is about 100 MB (a few block-sized temporaries) whatever the sizes.
+    points far from the origin), in query blocks of at most ``2**22 / m`` rows (32 MB), each
+    scanned once by a numba kernel that keeps the ``k`` smallest per row, so the peak extra
+    memory stays near 50 MB whatever the sizes.
     """
     m = E.shape[0]
     k = min(k, m)
@@ -53,23 +55,25 @@ def nearest_neighbors(Zq: np.ndarray, E: np.ndarray, k: int, *, metric: str = "e
     if metric == "cosine":
         Zq = _unit_rows(Zq)
         E = _unit_rows(E)
-    e_sq = (E * E).sum(axis=1)
-    q = Zq.shape[0]
+    q, r = Zq.shape
+    if k == 0:
+        return np.empty((q, 0), dtype=np.int64), np.empty((q, 0), dtype=np.float32)
+    # Neighbours are ranked by |e|^2 - 2 q.e (the query's own |q|^2 does not change its
+    # ranking), which one product of augmented matrices gives: [q, 1] . [-2 e, |e|^2].
+    E_aug = np.empty((m, r + 1))
+    np.multiply(E, -2.0, out=E_aug[:, :r])
+    E_aug[:, r] = (E * E).sum(axis=1)
+    Zq_aug = np.ones((q, r + 1))
+    Zq_aug[:, :r] = Zq
     idx = np.empty((q, k), dtype=np.int64)
     near = np.empty((q, k), dtype=np.float64)
+    select = row_smallest_k_par if q * m >= _PARALLEL_ENTRIES else row_smallest_k
     step = max(1, _BLOCK_ENTRIES // max(m, 1))
     for a in range(0, q, step):
         b = min(q, a + step)
-        d2 = Zq[a:b] @ E.T
-        d2 *= -2.0
-        d2 += e_sq[None, :]
-        d2 += (Zq[a:b] * Zq[a:b]).sum(axis=1)[:, None]
-        np.maximum(d2, 0.0, out=d2)
-        block = _smallest_k(d2, k)
-        dist = np.take_along_axis(d2, block, axis=1)
-        order = np.lexsort((block, dist), axis=1)
-        idx[a:b] = np.take_along_axis(block, order, axis=1)
-        near[a:b] = np.take_along_axis(dist, order, axis=1)
+        select(Zq_aug[a:b] @ E_aug.T, k, idx[a:b], near[a:b])
+    near += (Zq * Zq).sum(axis=1)[:, None]
+    np.maximum(near, 0.0, out=near)
     if weighting == "uniform":
         weights = np.full(near.shape, 1.0 / max(k, 1), dtype=np.float32)
     else:
@@ -78,22 +82,7 @@ def nearest_neighbors(Zq: np.ndarray, E: np.ndarray, k: int, *, metric: str = "e
         weights = np.exp(-near / scale)
         weights /= weights.sum(axis=1, keepdims=True)
         weights = weights.astype(np.float32)
-    return idx.astype(np.int64), weights
-
-
-def _smallest_k(d: np.ndarray, k: int) -> np.ndarray:
-    """Column indices (q, k) of the ``k`` smallest entries of each row; among entries equal to
-    a row's k-th smallest value, the smaller columns win (``argpartition`` alone picks
-    arbitrarily). Unordered within a row."""
-    q, m = d.shape
-    if k >= m:
-        return np.broadcast_to(np.arange(m), (q, m)).copy()
-    kth = np.partition(d, k - 1, axis=1)[:, k - 1:k]
-    below = d < kth
-    tied = d == kth
-    n_free = k - below.sum(axis=1, keepdims=True)
-    keep = below | (tied & (np.cumsum(tied, axis=1) <= n_free))
-    return np.nonzero(keep)[1].reshape(q, k)
+    return idx, weights
 
 
 def vote_matrix(votes: list[tuple[np.ndarray, np.ndarray, np.ndarray]],

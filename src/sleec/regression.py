@@ -27,6 +27,8 @@ import scipy.sparse as sp
 
 logger = logging.getLogger(__name__)
 
+_DENSE_WEIGHTS = 2**24  # entries of W expanded at most (64 MB float32)
+
 
 class _NormalEquations:
     """Solver for ``(c X^T X + lambda I) W = X^T R`` with one factorisation, reused."""
@@ -161,3 +163,18 @@ def prune_embeddings(E: np.ndarray, threshold: float) -> np.ndarray:
     cuts = np.partition(mags, cut_rank - 1, axis=0)[cut_rank - 1]
     E[mags <= cuts] = 0.0
     return E
+
+
+
+def embed(X: sp.csr_matrix, W: sp.csr_matrix) -> np.ndarray:
+    """Embeddings ``X W`` (q, r) float32 of feature rows ``X`` (q, d) through the sparse
+    regressor ``W`` (d, r); training and test points are embedded by this one function.
+
+    The embeddings are dense, and sparse-times-sparse products build them slowly (index
+    bookkeeping, scattered writes: Bibtex 23 ms), so ``W`` is expanded to a dense array when
+    that costs less than the product itself and fits in ``_DENSE_WEIGHTS`` entries (2 ms).
+    """
+    d, r = W.shape
+    if d <= 8 * X.nnz and d * r <= _DENSE_WEIGHTS:
+        return np.asarray(X @ W.toarray(), dtype=np.float32)
+    return np.asarray((X @ W).todense(), dtype=np.float32)
