@@ -172,3 +172,21 @@ def test_chunking_and_parallel_do_not_change_the_result(monkeypatch):
 def test_unknown_similarity_raises():
     with pytest.raises(ValueError, match="similarity must be one of"):
         label_knn_graph(sp.csr_matrix(np.eye(3)), 2, similarity="jaccard")
+
+
+@pytest.mark.parametrize("similarity", ["cosine", "dot"])
+def test_rows_reaching_few_and_many_points_match_brute_force(similarity):
+    # Rare labels (rows reaching < n/4 points: the kernel's touched-list path) next to two
+    # common labels (rows reaching most points: its dense-scan path), with duplicate rows.
+    rng = np.random.default_rng(4)
+    n = 160
+    Y = (rng.random((n, 120)) < 0.01).astype(np.float32)
+    Y[: n // 2, 0] = 1.0
+    Y[n // 4:, 1] = (rng.random(n - n // 4) < 0.5)
+    Y[10:20] = Y[0]
+    Y = sp.csr_matrix(Y)
+    reach = Y @ np.asarray(Y.sum(axis=0)).ravel()
+    assert (4 * reach < n).sum() >= 10 and (4 * reach >= n).sum() >= 10
+    for k in (1, 7, 40):
+        G = label_knn_graph(Y, k, similarity=similarity, symmetric=False)
+        assert_graph_equal(G, brute_force_graph(Y, k, similarity, symmetric=False))

@@ -97,36 +97,57 @@ def _label_knn(yp, yi, tp, ti, deg, cosine, k, out_cols, out_vals, chunk):
     """Fused ``Y Y^T`` and per-row top-``k`` for a binary Y: the label kNN graph.
 
     ``(yp, yi)`` is the pattern of Y (n, L) in CSR, ``(tp, ti)`` that of ``Y^T`` (L, n),
-    ``deg`` (n,) float64 the label counts. For each row ``i`` the overlaps ``o_ij = <y_i, y_j>``
-    are counted in a dense scratch row over the points ``j`` sharing a label with ``i``. The
-    similarity is ``o_ij`` (dot) or ``o_ij / sqrt(deg_i deg_j)`` (cosine); the cosine ranking
-    within a row uses the key ``o_ij^2 / deg_j``, a correctly rounded quotient of integers, so
-    mathematically equal similarities tie exactly and ties go to the smaller ``j``. The ``k``
-    best are written to ``out_cols[i]`` / ``out_vals[i]`` (n, k), padded with -1 / 0. Rows are
-    processed in chunks with one scratch each, so the twin runs chunks in parallel.
+    ``deg`` (n,) float64 the label counts (at least 1). For each row ``i`` the overlaps
+    ``o_ij = <y_i, y_j>`` are counted in an integer scratch row over the points ``j`` sharing
+    a label with ``i``. The similarity is ``o_ij`` (dot) or ``o_ij / sqrt(deg_i deg_j)``
+    (cosine); within a row, cosine ranks by the key ``o_ij^2 / deg_j``, a correctly rounded
+    quotient of integers, so mathematically equal similarities tie exactly and ties go to the
+    smaller ``j``. The ``k`` best are written to ``out_cols[i]`` / ``out_vals[i]`` (n, k),
+    best first, padded with -1 / 0.
+
+    A row whose labels reach many points reads all ``n`` counts in one branch-free pass (a
+    list of touched points mispredicts a branch per point: Delicious 1.1 s -> 0.2 s); a row
+    reaching few keeps the list. Rows are processed in chunks with one scratch each, so the
+    twin runs chunks in parallel.
     """
     n = yp.shape[0] - 1
     n_chunks = (n + chunk - 1) // chunk
     for c in prange(n_chunks):
-        acc = np.zeros(n, dtype=np.float64)
-        touched = np.empty(n, dtype=np.int64)
+        acc = np.zeros(n, dtype=np.int64)
+        cols = np.empty(n, dtype=np.int64)
+        keys = np.empty(n, dtype=np.float64)
         for i in range(c * chunk, min(n, (c + 1) * chunk)):
-            m = 0
+            reach = 0
             for p in range(yp[i], yp[i + 1]):
-                lab = yi[p]
-                for q in range(tp[lab], tp[lab + 1]):
-                    j = ti[q]
-                    if acc[j] == 0.0:
-                        touched[m] = j
-                        m += 1
-                    acc[j] += 1.0
-            cols = touched[:m].copy()
-            keys = np.empty(m, dtype=np.float64)
-            for t in range(m):
-                j = cols[t]
-                keys[t] = acc[j] * acc[j] / deg[j] if cosine else acc[j]
-                acc[j] = 0.0
-            _select_topk(cols, keys, k, out_cols[i], out_vals[i])
+                reach += tp[yi[p] + 1] - tp[yi[p]]
+            m = 0
+            if 4 * reach >= n:
+                for p in range(yp[i], yp[i + 1]):
+                    lab = yi[p]
+                    for q in range(tp[lab], tp[lab + 1]):
+                        acc[ti[q]] += 1
+                for j in range(n):  # compaction without branches: cols ascending
+                    cols[m] = j
+                    keys[m] = acc[j]
+                    m += acc[j] != 0
+                    acc[j] = 0
+            else:
+                for p in range(yp[i], yp[i + 1]):
+                    lab = yi[p]
+                    for q in range(tp[lab], tp[lab + 1]):
+                        j = ti[q]
+                        if acc[j] == 0:
+                            cols[m] = j
+                            m += 1
+                        acc[j] += 1
+                cols[:m].sort()
+                for t in range(m):
+                    keys[t] = acc[cols[t]]
+                    acc[cols[t]] = 0
+            if cosine:
+                for t in range(m):
+                    keys[t] = keys[t] * keys[t] / deg[cols[t]]
+            _select_topk(cols[:m], keys[:m], k, out_cols[i], out_vals[i])
             if cosine:
                 for t in range(k):
                     if out_cols[i, t] >= 0:
@@ -134,43 +155,35 @@ def _label_knn(yp, yi, tp, ti, deg, cosine, k, out_cols, out_vals, chunk):
 
 
 @njit(cache=True, nogil=True)
-def _select_topk(cols, vals, k, out_cols, out_vals):
-    """Write the ``k`` largest ``vals`` (ties: smaller ``cols``) in decreasing order."""
+def _select_topk(cols, keys, k, out_cols, out_vals):
+    """Write the ``k`` largest ``keys`` (ties: smaller ``cols``; ``cols`` ascending) in
+    decreasing order to ``out_cols`` / ``out_vals``, padded with -1 / 0. Selection by one
+    partition and branch-free compaction; only the ``k`` winners are sorted."""
     m = cols.shape[0]
     out_cols[:] = -1
     out_vals[:] = 0.0
-    if m == 0:
-        return
     if m > k:
-        kth = np.partition(vals, m - k)[m - k]  # the k-th largest value
-        n_above = 0
-        for t in range(m):
-            if vals[t] > kth:
-                n_above += 1
-        keep = np.empty(k, dtype=np.int64)
-        tied = np.empty(m, dtype=np.int64)
-        o = 0
-        n_tied = 0
-        for t in range(m):
-            if vals[t] > kth:
-                keep[o] = t
-                o += 1
-            elif vals[t] == kth:
-                tied[n_tied] = t
-                n_tied += 1
-        tied = tied[:n_tied]
-        tied = tied[np.argsort(cols[tied], kind="mergesort")]
-        for t in range(k - n_above):
-            keep[o] = tied[t]
-            o += 1
-        cols = cols[keep]
-        vals = vals[keep]
-        m = k
-    order = np.argsort(cols, kind="mergesort")
-    order = order[np.argsort(-vals[order], kind="mergesort")]
+        kth = np.partition(keys, m - k)[m - k]  # the k-th largest key
+        sel_cols = np.empty(k, dtype=np.int64)
+        sel_keys = np.empty(k, dtype=np.float64)
+        s = 0
+        for t in range(m):  # fewer than k keys exceed kth: s stays < k while writing
+            sel_cols[s] = cols[t]
+            sel_keys[s] = keys[t]
+            s += keys[t] > kth
+        for t in range(m):  # then the ties, smaller columns first
+            if s == k:
+                break
+            if keys[t] == kth:
+                sel_cols[s] = cols[t]
+                sel_keys[s] = keys[t]
+                s += 1
+        cols, keys, m = sel_cols, sel_keys, k
+    # A stable sort on the key keeps ascending columns among equal keys.
+    order = np.argsort(-keys, kind="mergesort")
     for t in range(m):
         out_cols[t] = cols[order[t]]
-        out_vals[t] = vals[order[t]]
+        out_vals[t] = keys[order[t]]
 
 
 label_knn = njit(cache=True, nogil=True)(_label_knn)

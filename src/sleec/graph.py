@@ -50,7 +50,7 @@ def label_knn_graph(Y: sp.csr_matrix, n_neighbors: int, *, similarity: str = "co
     Yb = sp.csr_matrix(Y, dtype=np.float64)
     Yb.sort_indices()
     YbT = Yb.T.tocsr()
-    deg = np.diff(Yb.indptr).astype(np.float64)
+    deg = np.maximum(np.diff(Yb.indptr), 1).astype(np.float64)  # label-free rows: never read
     cols = np.empty((n, k), dtype=np.int32)
     vals = np.empty((n, k), dtype=np.float32)
     kernel = label_knn_par if parallel else label_knn
