@@ -145,6 +145,19 @@ def test_larger_step_converges_faster_to_the_same_matrix():
     assert 0 < iters[1.5] < iters[1.0]
 
 
+@pytest.mark.parametrize("n", [30, 400], ids=["dense", "subspace"])
+def test_overshooting_step_falls_back_to_the_paper_step(n):
+    # Step 3 (beyond what SLEEC accepts) overshoots at once: the worse iterate is dropped and
+    # SVP carries on with step 1, so the record stays monotone and ends where step 1 does.
+    G = label_knn_graph(label_problem(n=n), 10)
+    long = svp_embed(G, R, max_iter=40, tol=0.0, seed=0, step=3.0)
+    paper = svp_embed(G, R, max_iter=40, tol=0.0, seed=0, step=1.0)
+    if n == 30:  # the dense path's first step overshoots: one iteration spent on the retry
+        assert long.objective.size < 40
+    assert np.all(np.diff(long.objective) <= 1e-9)
+    assert long.objective[-1] <= paper.objective[-1] * 1.05
+
+
 # ------------------------------------------------------------------------ objective record
 @pytest.mark.parametrize("n", [30, 400], ids=["dense", "subspace"])
 def test_objective_definition_and_monotone_decrease(n):

@@ -63,13 +63,17 @@ class SLEEC(BaseEstimator):
     label_similarity : {"cosine", "dot"}, default="cosine"
         Similarity of label vectors in the graph and in the fitted Gram matrix: cosine (authors'
         code) or inner product (paper).
-    svp_max_iter : int, default=30
-        SVP iterations at most.
+    svp_max_iter : int, default=10
+        SVP iterations at most. Chosen on held-out 80/20 splits of the training sets with
+        ``svp_step=1.5``: against 30 iterations of step 1, P@1/3/5 moved by -0.14/-0.10/+0.04
+        on Bibtex (5 splits, sd 0.8) and -0.19/+0.10/+0.15 on Delicious (3 splits, sd 0.5),
+        for a third of the SVP time.
     svp_tol : float, default=1e-3
         SVP stops when its relative objective improves by less than this in one iteration.
-    svp_step : float, default=1.0
-        SVP gradient step eta (paper: 1). Steps up to ~1.5 converge faster; 2 and more may
-        diverge.
+    svp_step : float, default=1.5
+        SVP gradient step eta (paper: 1). 1.5 reaches in 10 iterations the objective that
+        step 1 reaches in about 15; a step that makes the objective worse is dropped and SVP
+        goes on with step 1.
     l2_reg : float, default=2.5
         lambda of the regressor; the authors' ``cost`` maps to ``1 / (2 cost)``.
     l1_reg : float, default=0.0
@@ -128,7 +132,7 @@ class SLEEC(BaseEstimator):
     def __init__(self, *, n_learners: int = 3, n_clusters: int | str = "auto",
                  n_components: int = 100, n_graph_neighbors: int = 100,
                  n_neighbors: int = 25, label_similarity: str = "cosine",
-                 svp_max_iter: int = 30, svp_tol: float = 1e-3, svp_step: float = 1.0,
+                 svp_max_iter: int = 10, svp_tol: float = 1e-3, svp_step: float = 1.5,
                  l2_reg: float = 2.5,
                  l1_reg: float = 0.0, admm_rho: float = 1.0, admm_max_iter: int = 50,
                  weight_threshold: float = 0.01, embedding_threshold: float = 0.01,
@@ -386,7 +390,8 @@ def _fit_local(X: sp.csr_matrix, Y: sp.csr_matrix, rows: np.ndarray, *, seed: in
     _single_threaded_blas()
     start = time.perf_counter()
     Xc, Yc = X[rows], Y[rows]
-    G = label_knn_graph(Yc, n_graph_neighbors, similarity=label_similarity)
+    G = label_knn_graph(Yc, n_graph_neighbors, similarity=label_similarity,
+                        parallel=parallel_kernels)
     Z = svp_embed(G, n_components, max_iter=svp_max_iter, tol=svp_tol, step=svp_step,
                   seed=seed, parallel=parallel_kernels).Z
     if l1_reg > 0:

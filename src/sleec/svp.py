@@ -61,7 +61,9 @@ def svp_embed(G: sp.csr_matrix, n_components: int, *, max_iter: int = 30, tol: f
     init_power : block power steps on ``G`` for the start subspace (``M = 0`` so ``M_hat = G``).
     seed : seed of the random start subspace.
     parallel : use the row-parallel kernels (only when no other task runs concurrently).
-    step : gradient step ``eta`` in ``M_hat = M + eta (G - P_Omega(M))`` (paper: 1).
+    step : gradient step ``eta`` in ``M_hat = M + eta (G - P_Omega(M))`` (paper: 1). If a
+        step longer than 1 makes the objective worse, the iterate is dropped and SVP goes on
+        from the previous one with step 1.
 
     Returns
     -------
@@ -93,13 +95,23 @@ def svp_embed(G: sp.csr_matrix, n_components: int, *, max_iter: int = 30, tol: f
     U_prev, s_prev = U, s
     resid = np.empty_like(g)
     objective = []
+    retried = False
     for it in range(max_iter):
         Us = U * s
         kernel(indptr, indices, g, Us, U, Q, buf, resid)  # buf = R Q, resid = G - P_Omega(M)
         objective.append(float(np.sqrt(np.einsum("i,i->", resid, resid, dtype=np.float64)))
                          / g_norm)
-        if it >= 2 and objective[-2] - objective[-1] < tol * objective[-2]:
-            if objective[-1] > objective[-2]:  # a step at the rounding floor: keep the best
+        worse = it >= 1 and objective[-1] > objective[-2]
+        if retried:  # the previous iterate's residual again, recomputed for its R Q
+            objective.pop()
+            retried = False
+        elif worse and step > 1.0:  # a long step overshot: retry with the paper's step
+            U, s = U_prev, s_prev
+            objective.pop()
+            step, retried = 1.0, True
+            continue
+        elif it >= 2 and objective[-2] - objective[-1] < tol * objective[-2]:
+            if worse:  # a step at the rounding floor: keep the best iterate
                 U, s = U_prev, s_prev
                 objective.pop()
             break
@@ -133,8 +145,15 @@ def _svp_dense(G: sp.csr_matrix, r: int, max_iter: int, tol: float,
     for it in range(max_iter):
         resid = np.where(mask, Gd - M, 0.0)
         objective.append(float(np.linalg.norm(resid)) / g_norm)
-        if it >= 2 and objective[-2] - objective[-1] < tol * objective[-2]:
-            if objective[-1] > objective[-2]:
+        worse = it >= 1 and objective[-1] > objective[-2]
+        if worse and step > 1.0:  # as in svp_embed: retry with the paper's step
+            Z = Z_prev
+            objective.pop()
+            M = Z @ Z.T
+            resid = np.where(mask, Gd - M, 0.0)
+            step = 1.0
+        elif it >= 2 and objective[-2] - objective[-1] < tol * objective[-2]:
+            if worse:
                 Z = Z_prev
                 objective.pop()
             break
