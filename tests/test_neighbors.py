@@ -8,7 +8,8 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sleec.neighbors import nearest_neighbors, top_k_from_scores, vote_matrix
+from sleec import neighbors
+from sleec.neighbors import nearest_neighbors, top_k_from_scores, top_k_labels, vote_matrix
 
 SETTINGS = settings(max_examples=50, deadline=None, derandomize=True, database=None)
 
@@ -205,3 +206,39 @@ def test_vote_matrix_sums_duplicates_and_places_votes():
 def test_vote_matrix_empty():
     V = vote_matrix([], (4, 6))
     assert V.shape == (4, 6) and V.nnz == 0
+
+
+# ----------------------------------------------------------------------------- top_k_labels
+@SETTINGS
+@given(st.integers(0, 2**31 - 1), st.integers(0, 9), st.integers(1, 12), st.integers(1, 10),
+       st.integers(1, 8), st.booleans())
+def test_top_k_labels_equals_selection_from_the_product(seed, q, n, n_labels, k, small_chunks):
+    # Votes with ties (quarters) and exact zeros, labels with empty rows: the fused kernel must
+    # return exactly top_k_from_scores(votes @ Y), scores bit for bit.
+    rng = np.random.default_rng(seed)
+    V = rng.integers(0, 4, size=(q, n)).astype(np.float32) / 4
+    V[rng.random((q, n)) < 0.5] = 0
+    V = sp.csr_matrix(V)
+    V.data[rng.random(V.nnz) < 0.2] = 0.0  # explicit zeros: votes that underflowed
+    Y = sp.csr_matrix((rng.random((n, n_labels)) < 0.4).astype(np.float32))
+    if small_chunks:  # several chunks: the parallel twin with its per-chunk scratch rows
+        neighbors._LABEL_CHUNK, saved = 2, neighbors._LABEL_CHUNK
+    try:
+        ids, scores = top_k_labels(V, Y, k)
+    finally:
+        if small_chunks:
+            neighbors._LABEL_CHUNK = saved
+    ref_ids, ref_scores = top_k_from_scores(V @ Y, k)
+    assert ids.dtype == np.int32 and scores.dtype == np.float32
+    np.testing.assert_array_equal(ids, ref_ids)
+    np.testing.assert_array_equal(scores, ref_scores)
+
+
+def test_top_k_labels_hand_example():
+    # Query 0 votes 0.5 for point 0 (labels 0, 2) and 0.5 for point 1 (label 2):
+    # scores label 2 = 1.0, label 0 = 0.5. Query 1 has no votes: padding only.
+    V = sp.csr_matrix(np.array([[0.5, 0.5], [0.0, 0.0]], np.float32))
+    Y = sp.csr_matrix(np.array([[1, 0, 1], [0, 0, 1]], np.float32))
+    ids, scores = top_k_labels(V, Y, 3)
+    np.testing.assert_array_equal(ids, [[2, 0, -1], [-1, -1, -1]])
+    np.testing.assert_array_equal(scores, [[1.0, 0.5, -np.inf], [-np.inf] * 3])

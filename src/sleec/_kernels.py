@@ -202,28 +202,33 @@ def _row_smallest_k(D, k, out_idx, out_val):
     for i in prange(q):
         hv = out_val[i]
         hi = out_idx[i]
-        size = 0
-        for j in range(m):
+        for j in range(k):
+            _sift_up(hv, hi, j, D[i, j], j)
+        top = hv[0]  # the k-th smallest so far, kept in a register for the long scan
+        for j in range(k, m):
             v = D[i, j]
-            if size < k:  # sift up
-                c = size
-                size += 1
-                while c > 0:
-                    p = (c - 1) // 2
-                    if hv[p] > v or (hv[p] == v and hi[p] > j):
-                        break
-                    hv[c] = hv[p]
-                    hi[c] = hi[p]
-                    c = p
-                hv[c] = v
-                hi[c] = j
-            elif v < hv[0]:
+            if v < top:
                 _sift_down(hv, hi, 0, k, v, j)
+                top = hv[0]
         for end in range(k - 1, 0, -1):  # heap sort: the largest goes to the end
             v, j = hv[end], hi[end]
             hv[end] = hv[0]
             hi[end] = hi[0]
             _sift_down(hv, hi, 0, end, v, j)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sift_up(hv, hi, c, v, j):
+    """Place (v, j) at the free slot ``c`` of the max-heap ``hv[:c]`` and sift it up."""
+    while c > 0:
+        p = (c - 1) // 2
+        if hv[p] > v or (hv[p] == v and hi[p] > j):
+            break
+        hv[c] = hv[p]
+        hi[c] = hi[p]
+        c = p
+    hv[c] = v
+    hi[c] = j
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -249,3 +254,65 @@ def _sift_down(hv, hi, c, size, v, j):
 row_smallest_k = njit(cache=True, nogil=True)(_row_smallest_k)
 row_smallest_k_par = njit(cache=True, nogil=True, parallel=True)(_row_smallest_k)
 
+
+
+def _vote_label_topk(vp, vi, vd, yp, yi, yd, n_labels, k, out_ids, out_scores, chunk):
+    """Top-``k`` labels of each row of ``V @ Y`` without forming the product.
+
+    ``(vp, vi, vd)`` is the CSR (q, n) matrix of neighbour votes, ``(yp, yi, yd)`` the CSR
+    (n, L) training labels, ``n_labels`` = L. Row ``i``'s label scores are accumulated in float32 in a dense
+    scratch row, in the order SciPy's sparse product uses (so the sums are bit-identical);
+    labels scoring exactly 0 are not stored there and not returned here either. The ``k``
+    best, by decreasing score and then increasing label id, go to ``out_ids`` (q, k) int32
+    and ``out_scores`` (q, k) float32, padded with -1 / -inf. Rows are processed in chunks
+    with one scratch row each, so the twin runs chunks in parallel.
+    """
+    q = vp.shape[0] - 1
+    n_chunks = (q + chunk - 1) // chunk
+    for c in prange(n_chunks):
+        acc = np.zeros(n_labels, dtype=np.float32)
+        seen = np.zeros(n_labels, dtype=np.bool_)
+        touched = np.empty(n_labels, dtype=np.int64)
+        hv = np.empty(k, dtype=np.float32)  # max-heap of (-score, label): the worst on top
+        hi = np.empty(k, dtype=np.int64)
+        for i in range(c * chunk, min(q, (c + 1) * chunk)):
+            m = 0
+            for p in range(vp[i], vp[i + 1]):
+                j = vi[p]
+                w = vd[p]
+                for s in range(yp[j], yp[j + 1]):
+                    lab = yi[s]
+                    if not seen[lab]:
+                        seen[lab] = True
+                        touched[m] = lab
+                        m += 1
+                    acc[lab] += w * yd[s]
+            size = 0
+            for t in range(m):
+                lab = touched[t]
+                v = -acc[lab]
+                acc[lab] = 0.0
+                seen[lab] = False
+                if v == 0.0:
+                    continue
+                if size < k:
+                    _sift_up(hv, hi, size, v, lab)
+                    size += 1
+                elif v < hv[0] or (v == hv[0] and lab < hi[0]):
+                    _sift_down(hv, hi, 0, k, v, lab)
+            for end in range(size - 1, 0, -1):  # heap sort: the worst goes to the end
+                v, lab = hv[end], hi[end]
+                hv[end] = hv[0]
+                hi[end] = hi[0]
+                _sift_down(hv, hi, 0, end, v, lab)
+            for t in range(k):
+                if t < size:
+                    out_ids[i, t] = hi[t]
+                    out_scores[i, t] = -hv[t]
+                else:
+                    out_ids[i, t] = -1
+                    out_scores[i, t] = -np.inf
+
+
+vote_label_topk = njit(cache=True, nogil=True)(_vote_label_topk)
+vote_label_topk_par = njit(cache=True, nogil=True, parallel=True)(_vote_label_topk)

@@ -27,7 +27,7 @@ from ._state import Learner, LocalModel, check_packed, pack_learners, unpack_lea
 from .clustering import assign_to_centers, cluster_members, partition, unit_rows
 from .exceptions import ModelFormatError
 from .graph import SIMILARITIES, label_knn_graph
-from .neighbors import METRICS, WEIGHTINGS, nearest_neighbors, top_k_from_scores, vote_matrix
+from .neighbors import METRICS, WEIGHTINGS, nearest_neighbors, top_k_labels, vote_matrix
 from .presets import preset_params
 from .regression import embed, fit_l1, fit_l2, prune_embeddings, prune_weights
 from .svp import svp_embed
@@ -245,8 +245,8 @@ class SLEEC(BaseEstimator):
         scores = np.empty((X.shape[0], k), dtype=np.float32)
         for start in range(0, X.shape[0], batch_size):
             stop = min(X.shape[0], start + batch_size)
-            ids[start:stop], scores[start:stop] = top_k_from_scores(
-                self._label_scores(X[start:stop]), k)
+            ids[start:stop], scores[start:stop] = top_k_labels(
+                self._votes(X[start:stop]), self.train_labels_, k)
         return ids, scores
 
     def predict(self, X, k: int = 5) -> sp.csr_matrix:
@@ -260,8 +260,9 @@ class SLEEC(BaseEstimator):
         return sp.csr_matrix((scores[rows, cols], (rows, ids[rows, cols])),
                              shape=(ids.shape[0], self.n_labels_), dtype=np.float32)
 
-    def _label_scores(self, X: sp.csr_matrix) -> sp.csr_matrix:
-        """Ensemble label scores (q, L) for one batch of validated feature rows."""
+    def _votes(self, X: sp.csr_matrix) -> sp.csr_matrix:
+        """Ensemble neighbour votes (q, n_train) for one batch of validated feature rows: the
+        label scores are their product with ``train_labels_``."""
         q = X.shape[0]
         Xf = self._features(X)
         Xc = Xf if self.normalize else unit_rows(X)
@@ -276,8 +277,7 @@ class SLEEC(BaseEstimator):
                 idx, w = nearest_neighbors(Zq, loc.E, self.n_neighbors, metric=self.metric,
                                            weighting=self.weighting)
                 votes.append((members, loc.rows[idx], w / len(self.learners_)))
-        votes = vote_matrix(votes, (q, self.train_labels_.shape[0]))
-        return (votes @ self.train_labels_).tocsr()
+        return vote_matrix(votes, (q, self.train_labels_.shape[0]))
 
     # ------------------------------------------------------------ save/load
     def save(self, path: str | os.PathLike) -> None:

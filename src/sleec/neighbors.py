@@ -17,12 +17,14 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ._kernels import csr_row_topk, row_smallest_k, row_smallest_k_par
+from ._kernels import (csr_row_topk, row_smallest_k, row_smallest_k_par, vote_label_topk,
+                       vote_label_topk_par)
 
 METRICS = ("euclidean", "cosine")
 WEIGHTINGS = ("uniform", "distance")
 _BLOCK_ENTRIES = 2**22  # distances held at once per block (float64: 32 MB)
 _PARALLEL_ENTRIES = 2**16  # below this, threads cost more than they save
+_LABEL_CHUNK = 256  # query rows per scratch row in top_k_labels
 
 
 def nearest_neighbors(Zq: np.ndarray, E: np.ndarray, k: int, *, metric: str = "euclidean",
@@ -118,6 +120,26 @@ def top_k_from_scores(S: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]
     cols = np.arange(indices.size) - np.repeat(indptr[:-1], counts)
     ids[rows, cols] = indices
     scores[rows, cols] = data
+    return ids, scores
+
+
+def top_k_labels(votes: sp.csr_matrix, Y: sp.csr_matrix,
+                 k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top ``k`` labels of each row of ``votes @ Y`` without forming the product.
+
+    ``votes`` (q, n) float32 neighbour votes (:func:`vote_matrix`), ``Y`` (n, L) the training
+    labels. Same result as ``top_k_from_scores(votes @ Y, k)`` (the scores are summed in the
+    same order, so they are bit-identical), in one pass with one dense scratch row of L
+    floats per thread instead of a sparse (q, L) product, its sorting and its selection.
+    """
+    votes = sp.csr_matrix(votes, dtype=np.float32)
+    Y = sp.csr_matrix(Y, dtype=np.float32)
+    q = votes.shape[0]
+    ids = np.empty((q, k), dtype=np.int32)
+    scores = np.empty((q, k), dtype=np.float32)
+    kernel = vote_label_topk_par if q >= 2 * _LABEL_CHUNK else vote_label_topk
+    kernel(votes.indptr, votes.indices, votes.data, Y.indptr, Y.indices, Y.data, Y.shape[1], k,
+           ids, scores, _LABEL_CHUNK)
     return ids, scores
 
 
