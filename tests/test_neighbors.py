@@ -242,3 +242,29 @@ def test_top_k_labels_hand_example():
     ids, scores = top_k_labels(V, Y, 3)
     np.testing.assert_array_equal(ids, [[2, 0, -1], [-1, -1, -1]])
     np.testing.assert_array_equal(scores, [[1.0, 0.5, -np.inf], [-np.inf] * 3])
+
+
+@pytest.mark.parametrize("offset", [0.0, 50.0])
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_float32_screen_then_exact_rerank_matches_brute_force(offset, metric):
+    # m = 600 rows, k = 12: the float32 screen keeps 28 candidates, re-ranked in float64.
+    # Far from the origin (offset 50) the centring keeps the screen accurate.
+    rng = np.random.default_rng(12)
+    E = offset + rng.standard_normal((600, 16))
+    Zq = offset + rng.standard_normal((40, 16))
+    idx, _ = nearest_neighbors(Zq, E, 12, metric=metric)
+    ref_idx, _ = brute_knn(Zq, E, 12, metric)
+    np.testing.assert_array_equal(idx, ref_idx)
+
+
+def test_screen_keeps_exact_ties_in_index_order():
+    # 300 rows on an integer grid, many at equal distance from the integer queries, tie
+    # groups larger than the screen's margin: the screen's float32 arithmetic stays exact
+    # (coarse centre), so the rows kept at the k-th distance are the smallest, as in the
+    # brute force.
+    rng = np.random.default_rng(2)
+    E = rng.integers(-1, 2, size=(300, 3)).astype(np.float32)  # ~11 rows per grid cell
+    Zq = rng.integers(-1, 3, size=(20, 3)).astype(np.float32)
+    idx, _ = nearest_neighbors(Zq, E, 30)  # screen keeps 46 of the ~60 tied at the cut
+    ref_idx, _ = brute_knn(Zq, E, 30, "euclidean")
+    np.testing.assert_array_equal(idx, ref_idx)

@@ -316,3 +316,36 @@ def _vote_label_topk(vp, vi, vd, yp, yi, yd, n_labels, k, out_ids, out_scores, c
 
 vote_label_topk = njit(cache=True, nogil=True)(_vote_label_topk)
 vote_label_topk_par = njit(cache=True, nogil=True, parallel=True)(_vote_label_topk)
+
+
+def _rerank_nearest(Zq, E, cand, k, out_idx, out_val):
+    """Exact float64 squared distances ``|Zq_i - E_j|^2`` of each query's candidate rows
+    ``cand`` (q, c), and the ``k`` nearest of them ordered by (distance, row): ``out_idx``
+    (q, k) int64 rows of ``E``, ``out_val`` (q, k) float64 distances. The difference form
+    has no cancellation, and candidates may come in any order (ties: smaller row first)."""
+    q, c = cand.shape
+    r = E.shape[1]
+    for i in prange(q):
+        hv = out_val[i]
+        hi = out_idx[i]
+        size = 0
+        for t in range(c):
+            j = cand[i, t]
+            d = 0.0
+            for f in range(r):
+                diff = Zq[i, f] - E[j, f]
+                d += diff * diff
+            if size < k:
+                _sift_up(hv, hi, size, d, j)
+                size += 1
+            elif d < hv[0] or (d == hv[0] and j < hi[0]):
+                _sift_down(hv, hi, 0, k, d, j)
+        for end in range(k - 1, 0, -1):  # heap sort: the largest goes to the end
+            d, j = hv[end], hi[end]
+            hv[end] = hv[0]
+            hi[end] = hi[0]
+            _sift_down(hv, hi, 0, end, d, j)
+
+
+rerank_nearest = njit(cache=True, nogil=True)(_rerank_nearest)
+rerank_nearest_par = njit(cache=True, nogil=True, parallel=True)(_rerank_nearest)

@@ -17,12 +17,13 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ._kernels import (csr_row_topk, row_smallest_k, row_smallest_k_par, vote_label_topk,
-                       vote_label_topk_par)
+from ._kernels import (csr_row_topk, rerank_nearest, rerank_nearest_par, row_smallest_k,
+                       row_smallest_k_par, vote_label_topk, vote_label_topk_par)
 
 METRICS = ("euclidean", "cosine")
 WEIGHTINGS = ("uniform", "distance")
-_BLOCK_ENTRIES = 2**22  # distances held at once per block (float64: 32 MB)
+_BLOCK_ENTRIES = 2**22  # screening distances held at once per block (float32: 16 MB)
+_SCREEN_EXTRA = 16  # candidates beyond k kept by the float32 screen (at least)
 _PARALLEL_ENTRIES = 2**16  # below this, threads cost more than they save
 _LABEL_CHUNK = 256  # query rows per scratch row in top_k_labels
 
@@ -45,10 +46,13 @@ def nearest_neighbors(Zq: np.ndarray, E: np.ndarray, k: int, *, metric: str = "e
     idx : (q, k') int64 rows of ``E``, nearest first (ties: smaller row first).
     weights : (q, k') float32, each row summing to 1.
 
-    Distances are computed in float64 (``|e|^2 - 2 q.e + |q|^2`` cancels badly in float32 for
-    points far from the origin), in query blocks of at most ``2**22 / m`` rows (32 MB), each
-    scanned once by a numba kernel that keeps the ``k`` smallest per row, so the peak extra
-    memory stays near 50 MB whatever the sizes.
+    Two stages, so that the large product runs in float32 and the answer is still exact:
+    a float32 screen ranks every stored row by ``|e - c|^2 - 2 (z - c).(e - c)`` (``c``
+    about the mean stored row: centring keeps the float32 cancellation small) and keeps the
+    ``k + max(16, k / 4)`` best candidates (ties: smaller rows); their distances are then recomputed in float64
+    as ``|z - e|^2`` (no cancellation) and the ``k`` nearest are kept. The screen works in
+    query blocks of at most ``2**22 / m`` rows (16 MB), each scanned once by a numba kernel,
+    so the extra memory stays near 40 MB whatever the sizes.
     """
     m = E.shape[0]
     k = min(k, m)
@@ -60,22 +64,15 @@ def nearest_neighbors(Zq: np.ndarray, E: np.ndarray, k: int, *, metric: str = "e
     q, r = Zq.shape
     if k == 0:
         return np.empty((q, 0), dtype=np.int64), np.empty((q, 0), dtype=np.float32)
-    # Neighbours are ranked by |e|^2 - 2 q.e (the query's own |q|^2 does not change its
-    # ranking), which one product of augmented matrices gives: [q, 1] . [-2 e, |e|^2].
-    E_aug = np.empty((m, r + 1))
-    np.multiply(E, -2.0, out=E_aug[:, :r])
-    E_aug[:, r] = (E * E).sum(axis=1)
-    Zq_aug = np.ones((q, r + 1))
-    Zq_aug[:, :r] = Zq
+    n_cand = min(m, k + max(_SCREEN_EXTRA, k // 4))
+    cand = np.broadcast_to(np.arange(m), (q, m))  # few rows: every row is a candidate
+    if n_cand < m:
+        cand = _screen(Zq, E, n_cand)
     idx = np.empty((q, k), dtype=np.int64)
     near = np.empty((q, k), dtype=np.float64)
-    select = row_smallest_k_par if q * m >= _PARALLEL_ENTRIES else row_smallest_k
-    step = max(1, _BLOCK_ENTRIES // max(m, 1))
-    for a in range(0, q, step):
-        b = min(q, a + step)
-        select(Zq_aug[a:b] @ E_aug.T, k, idx[a:b], near[a:b])
-    near += (Zq * Zq).sum(axis=1)[:, None]
-    np.maximum(near, 0.0, out=near)
+    rerank = rerank_nearest_par if q * n_cand * r >= _PARALLEL_ENTRIES else rerank_nearest
+    rerank(np.ascontiguousarray(Zq), np.ascontiguousarray(E), np.ascontiguousarray(cand), k,
+           idx, near)
     if weighting == "uniform":
         weights = np.full(near.shape, 1.0 / max(k, 1), dtype=np.float32)
     else:
@@ -85,6 +82,39 @@ def nearest_neighbors(Zq: np.ndarray, E: np.ndarray, k: int, *, metric: str = "e
         weights /= weights.sum(axis=1, keepdims=True)
         weights = weights.astype(np.float32)
     return idx, weights
+
+
+def _screen(Zq: np.ndarray, E: np.ndarray, n_cand: int) -> np.ndarray:
+    """Rows (q, n_cand) of ``E`` (m, r) nearest each query of ``Zq`` (q, r) by float32
+    distances (see :func:`nearest_neighbors`); unordered."""
+    (q, r), m = Zq.shape, E.shape[0]
+    center = _coarse_center(E)
+    # Ranking by |e|^2 - 2 z.e (|z|^2 does not change a query's ranking) is one product of
+    # augmented matrices: [z, 1] . [-2 e, |e|^2].
+    E_aug = np.empty((m, r + 1), dtype=np.float32)
+    Ec = E - center
+    E_aug[:, :r] = -2.0 * Ec
+    E_aug[:, r] = (Ec * Ec).sum(axis=1)
+    Zq_aug = np.ones((q, r + 1), dtype=np.float32)
+    Zq_aug[:, :r] = Zq - center
+    cand = np.empty((q, n_cand), dtype=np.int64)
+    dist = np.empty((q, n_cand), dtype=np.float32)
+    select = row_smallest_k_par if q * m >= _PARALLEL_ENTRIES else row_smallest_k
+    step = max(1, _BLOCK_ENTRIES // max(m, 1))
+    for a in range(0, q, step):
+        b = min(q, a + step)
+        select(Zq_aug[a:b] @ E_aug.T, n_cand, cand[a:b], dist[a:b])
+    return cand
+
+
+def _coarse_center(E: np.ndarray) -> np.ndarray:
+    """The mean row of ``E`` (m, r), rounded per column to a multiple of 2**-8 of the
+    column's spread (a power of two): centred values keep few significant bits, so data on a
+    coarse grid (small integers) stays exact in float32 and its distance ties stay ties."""
+    mean = E.mean(axis=0)
+    spread = np.abs(E - mean).max(axis=0)
+    grid = np.exp2(np.floor(np.log2(np.where(spread > 0, spread, 1.0))) - 8)
+    return np.round(mean / grid) * grid
 
 
 def vote_matrix(votes: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
