@@ -2,7 +2,8 @@
 
 Prints one JSON object: top-5 precision and propensity-scored precision, training seconds
 (first fit in the process), prediction milliseconds per point (whole test set, batched where
-the library allows, after an untimed warm-up call on a few points), model size on disk. Peak memory is measured by the parent from this process's rusage.
+the library allows, after an untimed warm-up call on a few points), model size on disk. Peak
+memory is measured by the parent from this process's rusage.
 """
 
 from __future__ import annotations

@@ -12,8 +12,15 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sleec._kernels import (csr_row_topk, residual_matmul, residual_matmul_par, row_smallest_k,
-                            row_smallest_k_par, spmm, spmm_par)
+from sleec._kernels import (
+    csr_row_topk,
+    residual_matmul,
+    residual_matmul_par,
+    row_smallest_k,
+    row_smallest_k_par,
+    spmm,
+    spmm_par,
+)
 
 SETTINGS = settings(max_examples=50, deadline=None, derandomize=True, database=None)
 

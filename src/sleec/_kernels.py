@@ -260,12 +260,12 @@ def _vote_label_topk(vp, vi, vd, yp, yi, yd, n_labels, k, out_ids, out_scores, c
     """Top-``k`` labels of each row of ``V @ Y`` without forming the product.
 
     ``(vp, vi, vd)`` is the CSR (q, n) matrix of neighbour votes, ``(yp, yi, yd)`` the CSR
-    (n, L) training labels, ``n_labels`` = L. Row ``i``'s label scores are accumulated in float32 in a dense
-    scratch row, in the order SciPy's sparse product uses (so the sums are bit-identical);
-    labels scoring exactly 0 are not stored there and not returned here either. The ``k``
-    best, by decreasing score and then increasing label id, go to ``out_ids`` (q, k) int32
-    and ``out_scores`` (q, k) float32, padded with -1 / -inf. Rows are processed in chunks
-    with one scratch row each, so the twin runs chunks in parallel.
+    (n, L) training labels, ``n_labels`` = L. Row ``i``'s label scores are accumulated in
+    float32 in a dense scratch row, in the order SciPy's sparse product uses (so the sums are
+    bit-identical); labels scoring exactly 0 are not stored there and not returned here
+    either. The ``k`` best, by decreasing score and then increasing label id, go to
+    ``out_ids`` (q, k) int32 and ``out_scores`` (q, k) float32, padded with -1 / -inf. Rows
+    are processed in chunks with one scratch row each, so the twin runs chunks in parallel.
     """
     q = vp.shape[0] - 1
     n_chunks = (q + chunk - 1) // chunk

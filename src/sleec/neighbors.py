@@ -17,8 +17,15 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ._kernels import (csr_row_topk, rerank_nearest, rerank_nearest_par, row_smallest_k,
-                       row_smallest_k_par, vote_label_topk, vote_label_topk_par)
+from ._kernels import (
+    csr_row_topk,
+    rerank_nearest,
+    rerank_nearest_par,
+    row_smallest_k,
+    row_smallest_k_par,
+    vote_label_topk,
+    vote_label_topk_par,
+)
 
 METRICS = ("euclidean", "cosine")
 WEIGHTINGS = ("uniform", "distance")
@@ -49,10 +56,10 @@ def nearest_neighbors(Zq: np.ndarray, E: np.ndarray, k: int, *, metric: str = "e
     Two stages, so that the large product runs in float32 and the answer is still exact:
     a float32 screen ranks every stored row by ``|e - c|^2 - 2 (z - c).(e - c)`` (``c``
     about the mean stored row: centring keeps the float32 cancellation small) and keeps the
-    ``k + max(16, k / 4)`` best candidates (ties: smaller rows); their distances are then recomputed in float64
-    as ``|z - e|^2`` (no cancellation) and the ``k`` nearest are kept. The screen works in
-    query blocks of at most ``2**22 / m`` rows (16 MB), each scanned once by a numba kernel,
-    so the extra memory stays near 40 MB whatever the sizes.
+    ``k + max(16, k / 4)`` best candidates (ties: smaller rows); their distances are then
+    recomputed in float64 as ``|z - e|^2`` (no cancellation) and the ``k`` nearest kept. The
+    screen works in query blocks of at most ``2**22 / m`` rows (16 MB), each scanned once by
+    a numba kernel, so the extra memory stays near 40 MB whatever the sizes.
     """
     m = E.shape[0]
     k = min(k, m)

@@ -98,7 +98,11 @@ def svp_embed(G: sp.csr_matrix, n_components: int, *, max_iter: int = 30, tol: f
     retried = False
     for it in range(max_iter):
         Us = U * s
-        kernel(indptr, indices, g, Us, U, Q, buf, resid)  # buf = R Q, resid = G - P_Omega(M)
+        if it == 0:  # M = 0: the residual is G itself, no sampled products to compute
+            product(indptr, indices, g, Q, buf)
+            resid[:] = g
+        else:
+            kernel(indptr, indices, g, Us, U, Q, buf, resid)  # buf = R Q, resid = G - P_Omega(M)
         objective.append(float(np.sqrt(np.einsum("i,i->", resid, resid, dtype=np.float64)))
                          / g_norm)
         worse = it >= 1 and objective[-1] > objective[-2]
