@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from .datasets import load_bibtex, make_xmc, read_xc, read_xc_split, write_xc
+from .distributed import predict_topk_distributed
 from .estimator import SLEEC
 from .exceptions import DataFormatError, ModelFormatError
 from .metrics import (
@@ -24,5 +25,6 @@ __version__ = "0.1.0"
 __all__ = [
     "SLEEC", "DataFormatError", "ModelFormatError", "__version__", "evaluate",
     "inverse_propensity", "load_bibtex", "make_xmc", "ndcg_at_k", "precision_at_k",
-    "psndcg_at_k", "psprecision_at_k", "read_xc", "read_xc_split", "write_xc",
+    "predict_topk_distributed", "psndcg_at_k", "psprecision_at_k", "read_xc", "read_xc_split",
+    "write_xc",
 ]

@@ -25,6 +25,7 @@ from . import _validation as v
 from ._persist import load_model, save_model
 from ._state import Learner, LocalModel, check_packed, pack_learners, unpack_learners
 from .clustering import assign_to_centers, cluster_members, partition, unit_rows
+from .distributed import send_if_dask
 from .exceptions import ModelFormatError
 from .graph import SIMILARITIES, label_knn_graph
 from .neighbors import METRICS, WEIGHTINGS, nearest_neighbors, top_k_labels, vote_matrix
@@ -199,8 +200,11 @@ class SLEEC(BaseEstimator):
                     self.n_learners, n_clusters, len(tasks), n_workers)
         config = self._local_config(parallel_kernels=n_workers == 1)
         run = Parallel(n_jobs=self.n_jobs, prefer="threads", return_as="generator")
-        jobs = (delayed(_fit_local)(Xf, Y, rows, seed=_task_seed(seeds[li], c), **config)
-                for li, c, rows in tasks)
+        # On a Dask cluster: the data goes to the cluster once, the tasks get futures of it
+        # (kept alive here until every task is done).
+        Xs, Ys, *task_rows = send_if_dask(Xf, Y, *(rows for _, _, rows in tasks))
+        jobs = (delayed(_fit_local)(Xs, Ys, rows, seed=_task_seed(seeds[li], c), **config)
+                for (li, c, _), rows in zip(tasks, task_rows, strict=True))
         results = []
         # BLAS runs single-threaded during training: the numba kernels (or the parallel
         # tasks) own the cores, OpenBLAS threads competing with them made fits slower (Bibtex
