@@ -18,8 +18,9 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -49,6 +50,8 @@ PUBLISHED_BIBTEX = {
 }
 _PROPENSITY_A, _PROPENSITY_B = 0.55, 1.5
 _LARGE_FILE = 64 << 20
+_SCHEDULER_HELP = ("address of a running Dask scheduler, e.g. tcp://host:8786 (needs the dask "
+                   "extra: pip install 'sleec[dask]')")
 
 
 # --------------------------------------------------------------------------------------------
@@ -191,6 +194,29 @@ def _expected_tasks(model: SLEEC, n_samples: int) -> int | None:
         return None
 
 
+@contextlib.contextmanager
+def _cluster(address: str | None) -> Iterator[Any]:
+    """A Dask client of the scheduler at ``address`` for the command's duration (None: none)."""
+    if address is None:
+        yield None
+        return
+    from .distributed import connect
+
+    with connect(address) as client:
+        logger.info("connected to the Dask scheduler at %s (%d workers, %d threads)", address,
+                    len(client.nthreads()), sum(client.nthreads().values()))
+        yield client
+
+
+def _backend(client: Any) -> contextlib.AbstractContextManager:
+    """joblib's Dask backend on ``client`` (fit's tasks run on its workers); else nothing."""
+    if client is None:
+        return contextlib.nullcontext()
+    import joblib
+
+    return joblib.parallel_config(backend="dask", client=client)
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     flags = {spec["name"]: getattr(args, spec["name"]) for spec in _param_specs()}
     params = resolve_params(args.preset, args.params, flags)
@@ -200,13 +226,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(json.dumps(params, indent=2))
         return 0
     _check_output_path(args.model)
-    X, Y = _read_data(args.train, args.train_split, args.split_column, "training data")
-    logger.info("parameters: %s", json.dumps(params, sort_keys=True))
-    start = time.perf_counter()
-    with _Progress("training", enabled=False if args.no_progress else None,
-                   total=_expected_tasks(model, X.shape[0])) as progress:
-        model.fit(X, Y, callback=progress)
-    seconds = time.perf_counter() - start
+    with _cluster(args.scheduler) as client:
+        X, Y = _read_data(args.train, args.train_split, args.split_column, "training data")
+        logger.info("parameters: %s", json.dumps(params, sort_keys=True))
+        start = time.perf_counter()
+        with _Progress("training", enabled=False if args.no_progress else None,
+                       total=_expected_tasks(model, X.shape[0])) as progress, \
+                _backend(client):
+            model.fit(X, Y, callback=progress)
+        seconds = time.perf_counter() - start
     logger.info("training took %.2f s", seconds)
     model.save(args.model)
     _status(f"trained on {X.shape[0]} points ({X.shape[1]} features, {Y.shape[1]} labels) in "
@@ -217,10 +245,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_predict(args: argparse.Namespace) -> int:
     _check_output_path(args.out)
     model = SLEEC.load(args.model)
-    X, _ = _read_data(args.test, args.test_split, args.split_column, "test data")
-    start = time.perf_counter()
-    ids, scores = model.predict_topk(X, args.k)
-    seconds = time.perf_counter() - start
+    with _cluster(args.scheduler) as client:
+        X, _ = _read_data(args.test, args.test_split, args.split_column, "test data")
+        start = time.perf_counter()
+        if client is None:
+            ids, scores = model.predict_topk(X, args.k)
+        else:
+            from .distributed import PREDICT_CHUNK, predict_topk_distributed
+
+            ids, scores = predict_topk_distributed(
+                model, X, args.k, client=client,
+                chunk_size=PREDICT_CHUNK if args.chunk_size is None else args.chunk_size)
+        seconds = time.perf_counter() - start
     write_predictions(args.out, ids, scores)
     per_point = 1000 * seconds / max(X.shape[0], 1)
     logger.info("prediction took %.2f s (%.3f ms per point)", seconds, per_point)
@@ -364,6 +400,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="print the resolved parameters as JSON and exit")
     cfg.add_argument("--no-progress", action="store_true",
                      help="no progress bar (shown by default when stderr is a terminal)")
+    cfg.add_argument("--scheduler", metavar="ADDRESS", help=_SCHEDULER_HELP
+                     + "; the (learner, cluster) tasks run on its workers, --n-jobs is unused")
     est = train.add_argument_group(
         "estimator parameters", "Unset flags keep the value of --params, else of --preset, "
                                 "else the estimator's default (shown).")
@@ -392,6 +430,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="use only the rows listed in this split file")
     predict.add_argument("--split-column", metavar="N", type=_parse_positive_int, default=1,
                          help="column of the split file to use (default: 1)")
+    predict.add_argument("--scheduler", metavar="ADDRESS", help=_SCHEDULER_HELP
+                         + "; the test points are predicted on its workers in chunks")
+    predict.add_argument("--chunk-size", metavar="N", type=_parse_positive_int, default=None,
+                         help="test points per task with --scheduler (default: 16384)")
     predict.set_defaults(handler=_cmd_predict, parser=predict)
 
     # evaluate --------------------------------------------------------------------------------
@@ -473,8 +515,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.parser.error(f"the following arguments are required: {', '.join(missing)}")
             except SystemExit as exc:
                 return int(exc.code)
+    if args.command == "predict" and args.chunk_size is not None and args.scheduler is None:
+        try:
+            args.parser.error("--chunk-size needs --scheduler (local prediction works in "
+                              "batches by itself)")
+        except SystemExit as exc:
+            return int(exc.code)
+    # ImportError: --scheduler without the dask extra (the message says what to install).
     expected = (OSError, DataFormatError, ModelFormatError, ValueError, TypeError,
-                NotFittedError, MemoryError)
+                NotFittedError, MemoryError, ImportError)
     with _configure_logging(args.verbose_global + args.verbose):
         try:
             return args.handler(args)
