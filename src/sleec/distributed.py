@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["connect", "predict_topk_distributed", "send_if_dask"]
 
-# Rows per prediction task: a multiple of predict_topk's 4096-row batches, so that every
+# Rows per prediction task: a multiple of predict_topk's 16384-row batches, so that every
 # batch holds the same rows as in a local predict_topk (bitwise equal results even with a
 # BLAS whose rounding depends on the block shape).
 PREDICT_CHUNK = 16384

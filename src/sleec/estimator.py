@@ -36,7 +36,9 @@ from .svp import svp_embed
 logger = logging.getLogger(__name__)
 
 POINTS_PER_CLUSTER = 6000  # n_clusters="auto" gives max(1, n // 6000), the paper's rule
-_PREDICT_BATCH = 4096
+# Rows per prediction batch: each (learner, cluster) group of a batch pays a fixed cost of
+# O(cluster size x n_components), so batches must hold many points per cluster.
+_PREDICT_BATCH = 16384
 
 
 class SLEEC(BaseEstimator):
@@ -233,9 +235,9 @@ class SLEEC(BaseEstimator):
 
         Works through ``X`` in batches of ``batch_size`` rows, so memory does not grow with the
         number of test points: per batch, the votes (``batch_size x n_neighbors x
-        n_learners``), their sparse label scores, and distance blocks of at most 2**22
-        entries (~100 MB with temporaries). No (n_test x n_train) or dense (n_test x L)
-        matrix is ever formed.
+        n_learners``, 16 bytes each: 20 MB for the defaults), one scratch row of L floats per
+        thread, and float32 distance blocks of at most 2**22 entries (16 MB). No (n_test x
+        n_train) or dense (n_test x L) matrix is ever formed.
 
         Returns
         -------
