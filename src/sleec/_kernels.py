@@ -210,11 +210,7 @@ def _row_smallest_k(D, k, out_idx, out_val):
             if v < top:
                 _sift_down(hv, hi, 0, k, v, j)
                 top = hv[0]
-        for end in range(k - 1, 0, -1):  # heap sort: the largest goes to the end
-            v, j = hv[end], hi[end]
-            hv[end] = hv[0]
-            hi[end] = hi[0]
-            _sift_down(hv, hi, 0, end, v, j)
+        _heap_sort(hv, hi, k)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -250,6 +246,28 @@ def _sift_down(hv, hi, c, size, v, j):
     hv[c] = v
     hi[c] = j
 
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _heap_offer(hv, hi, size, k, v, j):
+    """Offer (v, j) to the max-heap ``hv[:size]`` of the ``k`` smallest (value, index) pairs
+    seen so far (indices in any order); returns the new size."""
+    if size < k:
+        _sift_up(hv, hi, size, v, j)
+        return size + 1
+    if v < hv[0] or (v == hv[0] and j < hi[0]):
+        _sift_down(hv, hi, 0, k, v, j)
+    return size
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _heap_sort(hv, hi, size):
+    """Order the max-heap ``hv[:size]`` ascending by (value, index), in place."""
+    for end in range(size - 1, 0, -1):  # the largest goes to the end
+        v, j = hv[end], hi[end]
+        hv[end] = hv[0]
+        hi[end] = hi[0]
+        _sift_down(hv, hi, 0, end, v, j)
 
 row_smallest_k = njit(cache=True, nogil=True)(_row_smallest_k)
 row_smallest_k_par = njit(cache=True, nogil=True, parallel=True)(_row_smallest_k)
@@ -293,18 +311,9 @@ def _vote_label_topk(vp, vi, vd, yp, yi, yd, n_labels, k, out_ids, out_scores, c
                 v = -acc[lab]
                 acc[lab] = 0.0
                 seen[lab] = False
-                if v == 0.0:
-                    continue
-                if size < k:
-                    _sift_up(hv, hi, size, v, lab)
-                    size += 1
-                elif v < hv[0] or (v == hv[0] and lab < hi[0]):
-                    _sift_down(hv, hi, 0, k, v, lab)
-            for end in range(size - 1, 0, -1):  # heap sort: the worst goes to the end
-                v, lab = hv[end], hi[end]
-                hv[end] = hv[0]
-                hi[end] = hi[0]
-                _sift_down(hv, hi, 0, end, v, lab)
+                if v != 0.0:
+                    size = _heap_offer(hv, hi, size, k, v, lab)
+            _heap_sort(hv, hi, size)
             for t in range(k):
                 if t < size:
                     out_ids[i, t] = hi[t]
@@ -335,16 +344,8 @@ def _rerank_nearest(Zq, E, cand, k, out_idx, out_val):
             for f in range(r):
                 diff = Zq[i, f] - E[j, f]
                 d += diff * diff
-            if size < k:
-                _sift_up(hv, hi, size, d, j)
-                size += 1
-            elif d < hv[0] or (d == hv[0] and j < hi[0]):
-                _sift_down(hv, hi, 0, k, d, j)
-        for end in range(k - 1, 0, -1):  # heap sort: the largest goes to the end
-            d, j = hv[end], hi[end]
-            hv[end] = hv[0]
-            hi[end] = hi[0]
-            _sift_down(hv, hi, 0, end, d, j)
+            size = _heap_offer(hv, hi, size, k, d, j)
+        _heap_sort(hv, hi, k)
 
 
 rerank_nearest = njit(cache=True, nogil=True)(_rerank_nearest)
