@@ -6,10 +6,11 @@ A test point ``x`` is sent to its learner's nearest cluster, embedded as ``z = V
 .. math:: s(x) = \\sum_{\\text{learners}} \\sum_{j \\in N_k(z)} w_j\\, y_j,
           \\qquad \\sum_{j} w_j = 1 \\ \\text{per learner}
 
-The work is vectorised per (learner, cluster) group of test points: one sparse product for
-the embeddings, one dense block of distances, a partial selection of the neighbours; the
-votes of all learners are collected in one sparse (n_test x n_train) weight matrix, and the
-label scores are its product with the training label matrix.
+The work is vectorised per (learner, cluster) group of test points: one product for the
+embeddings, a float32 screen of the distances with an exact re-rank of the candidates
+(:func:`nearest_neighbors`); the votes of all learners are collected in one sparse (n_test x
+n_train) weight matrix, and the top labels are read off its product with the training label
+matrix without forming it (:func:`top_k_labels`).
 """
 
 from __future__ import annotations

@@ -165,7 +165,6 @@ def prune_embeddings(E: np.ndarray, threshold: float) -> np.ndarray:
     return E
 
 
-
 def embed(X: sp.csr_matrix, W: sp.csr_matrix) -> np.ndarray:
     """Embeddings ``X W`` (q, r) float32 of feature rows ``X`` (q, d) through the sparse
     regressor ``W`` (d, r); training and test points are embedded by this one function.
