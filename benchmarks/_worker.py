@@ -27,15 +27,26 @@ SHARED = Path(os.environ.get("SLEEC_SHARED_DATA", HERE.parent.parent / "shared" 
 
 
 def load_dataset(name: str):
-    """(X_train, Y_train, X_test, Y_test) for bibtex, delicious, synthetic:N or TRAIN,TEST."""
+    """(X_train, Y_train, X_test, Y_test) for bibtex, delicious, wordnet, synthetic:N or
+    TRAIN,TEST."""
     from sleec import datasets
 
     if name == "bibtex":
         return datasets.load_bibtex()
     if name == "delicious":
         d = SHARED / "delicious"
-        return datasets.read_xc_split(d / "Delicious_data.txt.xz", d / "delicious_trSplit.txt.xz",
-                                      d / "delicious_tstSplit.txt.xz", column=1)
+        return datasets.read_xc_split(
+            d / "Delicious_data.txt.xz",
+            d / "delicious_trSplit.txt.xz",
+            d / "delicious_tstSplit.txt.xz",
+            column=1,
+        )
+    if name == "wordnet":
+        d = SHARED / "wordnet"
+        return (
+            *datasets.read_xc(d / "wordnet_train.txt.xz"),
+            *datasets.read_xc(d / "wordnet_test.txt.xz"),
+        )
     if name.startswith("synthetic:"):
         n = int(float(name.split(":", 1)[1]))
         n_labels = max(100, min(100_000, n // 10))
@@ -80,16 +91,23 @@ def run_omikuji(Xtr, Ytr, Xte, k, threads, workdir, params):
     t0 = time.perf_counter()
     model = omikuji.Model.train_on_data(str(train_file), hp, n_threads=threads)
     train_s = time.perf_counter() - t0
-    rows = [list(zip(Xte.indices[Xte.indptr[i]:Xte.indptr[i + 1]].tolist(),
-                     Xte.data[Xte.indptr[i]:Xte.indptr[i + 1]].tolist(), strict=True))
-            for i in range(Xte.shape[0])]
+    rows = [
+        list(
+            zip(
+                Xte.indices[Xte.indptr[i] : Xte.indptr[i + 1]].tolist(),
+                Xte.data[Xte.indptr[i] : Xte.indptr[i + 1]].tolist(),
+                strict=True,
+            )
+        )
+        for i in range(Xte.shape[0])
+    ]
     [model.predict(r, top_k=k) for r in rows[:WARMUP]]
     t0 = time.perf_counter()
     preds = [model.predict(r, top_k=k) for r in rows]
     predict_s = time.perf_counter() - t0
     ids = np.full((Xte.shape[0], k), -1, dtype=np.int64)
     for i, p in enumerate(preds):
-        ids[i, :len(p)] = [lab for lab, _ in p]
+        ids[i, : len(p)] = [lab for lab, _ in p]
     model.save(str(workdir / "omikuji_model"))
     return ids, train_s, predict_s, dir_size(workdir / "omikuji_model")
 
@@ -97,7 +115,7 @@ def run_omikuji(Xtr, Ytr, Xte, k, threads, workdir, params):
 def run_napkinxc(Xtr, Ytr, Xte, k, threads, workdir, params):
     from napkinxc.models import PLT
 
-    labels = [Ytr.indices[Ytr.indptr[i]:Ytr.indptr[i + 1]].tolist() for i in range(Ytr.shape[0])]
+    labels = [Ytr.indices[Ytr.indptr[i] : Ytr.indptr[i + 1]].tolist() for i in range(Ytr.shape[0])]
     model = PLT(str(workdir / "plt"), threads=threads)
     t0 = time.perf_counter()
     model.fit(Xtr, labels)
@@ -108,7 +126,7 @@ def run_napkinxc(Xtr, Ytr, Xte, k, threads, workdir, params):
     predict_s = time.perf_counter() - t0
     ids = np.full((Xte.shape[0], k), -1, dtype=np.int64)
     for i, p in enumerate(preds):
-        ids[i, :len(p)] = p[:k]
+        ids[i, : len(p)] = p[:k]
     return ids, train_s, predict_s, dir_size(workdir / "plt")
 
 
@@ -168,8 +186,13 @@ def run_libmultilabel(Xtr, Ytr, Xte, k, threads, workdir, params):
     return ids, train_s, predict_s, dir_size(path)
 
 
-RUNNERS = {"sleec": run_sleec, "omikuji": run_omikuji, "napkinxc": run_napkinxc,
-           "pecos": run_pecos, "libmultilabel": run_libmultilabel}
+RUNNERS = {
+    "sleec": run_sleec,
+    "omikuji": run_omikuji,
+    "napkinxc": run_napkinxc,
+    "pecos": run_pecos,
+    "libmultilabel": run_libmultilabel,
+}
 
 
 def main() -> int:
@@ -189,14 +212,21 @@ def main() -> int:
     if "preset" not in params:  # the dataset's preset where one exists, else the defaults
         params["preset"] = args.dataset if args.dataset in ("bibtex", "delicious") else None
     with tempfile.TemporaryDirectory() as tmp:
-        ids, train_s, predict_s, size = RUNNERS[args.lib](Xtr, Ytr, Xte, args.k, args.threads,
-                                                          Path(tmp), params)
+        ids, train_s, predict_s, size = RUNNERS[args.lib](
+            Xtr, Ytr, Xte, args.k, args.threads, Path(tmp), params
+        )
     scores = evaluate(Yte, ids, args.k, inv_prop=inverse_propensity(Ytr))
     out = {
-        "lib": args.lib, "dataset": args.dataset, "threads": args.threads, "seed": args.seed,
+        "lib": args.lib,
+        "dataset": args.dataset,
+        "threads": args.threads,
+        "seed": args.seed,
         **{name: scores[name].tolist() for name in ("P", "nDCG", "PSP", "PSnDCG")},
-        "train_s": train_s, "predict_ms_per_point": 1000 * predict_s / Xte.shape[0],
-        "model_bytes": size, "n_train": Xtr.shape[0], "n_test": Xte.shape[0],
+        "train_s": train_s,
+        "predict_ms_per_point": 1000 * predict_s / Xte.shape[0],
+        "model_bytes": size,
+        "n_train": Xtr.shape[0],
+        "n_test": Xte.shape[0],
     }
     print("\n" + json.dumps(out))
     return 0

@@ -30,18 +30,34 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-MODULES = {"sleec": "sleec", "omikuji": "omikuji", "napkinxc": "napkinxc", "pecos": "pecos",
-           "libmultilabel": "libmultilabel"}
+MODULES = {
+    "sleec": "sleec",
+    "omikuji": "omikuji",
+    "napkinxc": "napkinxc",
+    "pecos": "pecos",
+    "libmultilabel": "libmultilabel",
+}
 
 
 def run_once(lib: str, dataset: str, threads: int, sleec_params: str, seed: int = 0) -> dict:
     """Run the worker in a subprocess; its peak RSS comes from ``wait4``'s rusage."""
     env = dict(os.environ)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                "NUMBA_NUM_THREADS"):
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         env[var] = str(threads)
-    cmd = [sys.executable, str(HERE / "_worker.py"), "--lib", lib, "--dataset", dataset,
-           "--threads", str(threads), "--sleec-params", sleec_params, "--seed", str(seed)]
+    cmd = [
+        sys.executable,
+        str(HERE / "_worker.py"),
+        "--lib",
+        lib,
+        "--dataset",
+        dataset,
+        "--threads",
+        str(threads),
+        "--sleec-params",
+        sleec_params,
+        "--seed",
+        str(seed),
+    ]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
@@ -58,14 +74,18 @@ def run_once(lib: str, dataset: str, threads: int, sleec_params: str, seed: int 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dataset", default="bibtex",
-                    help="bibtex, delicious, synthetic:N, or TRAIN,TEST XC files")
+    ap.add_argument(
+        "--dataset", default="bibtex", help="bibtex, delicious, synthetic:N, or TRAIN,TEST XC files"
+    )
     ap.add_argument("--libs", nargs="+", default=list(MODULES))
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--sleec-params", default="{}",
-                    help="JSON: SLEEC parameters; 'preset': NAME or null (library defaults); "
-                    "by default the dataset's preset where one exists")
+    ap.add_argument(
+        "--sleec-params",
+        default="{}",
+        help="JSON: SLEEC parameters; 'preset': NAME or null (library defaults); "
+        "by default the dataset's preset where one exists",
+    )
     ap.add_argument("--json", type=Path, help="write the results here as JSON")
     args = ap.parse_args(argv)
 
@@ -79,19 +99,26 @@ def main(argv=None) -> int:
         for rep in range(args.repeats):
             t0 = time.perf_counter()
             try:
-                runs.append(run_once(lib, args.dataset, args.threads, args.sleec_params,
-                                     seed=rep))
+                runs.append(run_once(lib, args.dataset, args.threads, args.sleec_params, seed=rep))
             except RuntimeError as exc:
                 skipped[lib] = str(exc).splitlines()[-1]
                 print(f"skipping {lib}: {exc}", file=sys.stderr)
                 break
-            print(f"{lib} run {rep + 1}/{args.repeats} done in "
-                  f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
+            print(
+                f"{lib} run {rep + 1}/{args.repeats} done in {time.perf_counter() - t0:.1f} s",
+                file=sys.stderr,
+            )
         if runs:
             rows[lib] = _median(runs)
-    report = {"dataset": args.dataset, "threads": args.threads, "repeats": args.repeats,
-              "machine": _machine(), "versions": _versions(rows), "results": rows,
-              "skipped": skipped}
+    report = {
+        "dataset": args.dataset,
+        "threads": args.threads,
+        "repeats": args.repeats,
+        "machine": _machine(),
+        "versions": _versions(rows),
+        "results": rows,
+        "skipped": skipped,
+    }
     print(format_table(rows, args))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
@@ -109,15 +136,21 @@ def _median(runs: list[dict]) -> dict:
 
 
 def format_table(rows: dict, args) -> str:
-    head = (f"{'library':<14}{'P@1':>7}{'P@3':>7}{'P@5':>7}{'N@3':>7}{'N@5':>7}"
-            f"{'PSP@1':>7}{'PSP@3':>7}"
-            f"{'PSP@5':>7}{'train s':>9}{'ms/pt':>8}{'RSS MB':>8}{'model MB':>9}"
-            f"{'train x':>9}{'pred x':>8}{'RSS x':>7}{'size x':>8}")
-    lines = [f"dataset {args.dataset}, threads {args.threads}, median of {args.repeats} runs "
-             "(sleec: random_state = run index); N = nDCG; 'x' columns are ratios to sleec "
-             "(> 1: the peer is slower/larger)", head]
+    head = (
+        f"{'library':<14}{'P@1':>7}{'P@3':>7}{'P@5':>7}{'N@3':>7}{'N@5':>7}"
+        f"{'PSP@1':>7}{'PSP@3':>7}"
+        f"{'PSP@5':>7}{'train s':>9}{'ms/pt':>8}{'RSS MB':>8}{'model MB':>9}"
+        f"{'train x':>9}{'pred x':>8}{'RSS x':>7}{'size x':>8}"
+    )
+    lines = [
+        f"dataset {args.dataset}, threads {args.threads}, median of {args.repeats} runs "
+        "(sleec: random_state = run index); N = nDCG; 'x' columns are ratios to sleec "
+        "(> 1: the peer is slower/larger)",
+        head,
+    ]
     base = rows.get("sleec")
     for lib, r in rows.items():
+
         def ratio(key, r=r):
             return f"{r[key] / base[key]:.2f}" if base and base[key] else "-"
 
@@ -129,20 +162,30 @@ def format_table(rows: dict, args) -> str:
             f"{ps[4]:>7.2f}{r['train_s']:>9.2f}{r['predict_ms_per_point']:>8.3f}"
             f"{r['peak_rss_mb']:>8.0f}{r['model_bytes'] / 1e6:>9.2f}{ratio('train_s'):>9}"
             f"{ratio('predict_ms_per_point'):>8}{ratio('peak_rss_mb'):>7}"
-            f"{ratio('model_bytes'):>8}")
+            f"{ratio('model_bytes'):>8}"
+        )
     return "\n".join(lines)
 
 
 def _machine() -> dict:
-    return {"cpu_count": os.cpu_count(), "platform": platform.platform(),
-            "python": platform.python_version(), "processor": platform.processor()}
+    return {
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "processor": platform.processor(),
+    }
 
 
 def _versions(rows: dict) -> dict:
     from importlib import metadata
 
-    names = {"sleec": "sleec", "omikuji": "omikuji", "napkinxc": "napkinxc",
-             "pecos": "libpecos", "libmultilabel": "libmultilabel"}
+    names = {
+        "sleec": "sleec",
+        "omikuji": "omikuji",
+        "napkinxc": "napkinxc",
+        "pecos": "libpecos",
+        "libmultilabel": "libmultilabel",
+    }
     out = {}
     for lib in list(rows) + ["numpy", "scipy", "numba"]:
         try:

@@ -53,8 +53,10 @@ def model_differences(a: SLEEC, b: SLEEC) -> list[str]:
             if not np.array_equal(ca.rows, cb.rows):
                 out.append(f"learner {i} cluster {c}: rows")
             elif not np.array_equal(ca.E, cb.E) or (ca.W != cb.W).nnz:
-                out.append(f"learner {i} cluster {c} ({ca.rows.size} points): max |dE| "
-                           f"{np.abs(ca.E - cb.E).max():.3g}, {(ca.W != cb.W).nnz} W entries")
+                out.append(
+                    f"learner {i} cluster {c} ({ca.rows.size} points): max |dE| "
+                    f"{np.abs(ca.E - cb.E).max():.3g}, {(ca.W != cb.W).nnz} W entries"
+                )
     return out
 
 
@@ -81,9 +83,12 @@ def local_vs_cluster(n_samples: int, n_workers: int) -> dict:
 
     reset_peak()
     start = time.perf_counter()
-    with distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         out["cluster_start_s"] = time.perf_counter() - start
         with joblib.parallel_config(backend="dask"):
             SLEEC(**params, n_clusters=2).fit(warm_X, warm_Y)
@@ -91,9 +96,14 @@ def local_vs_cluster(n_samples: int, n_workers: int) -> dict:
             with distributed.get_task_stream(client) as stream:
                 remote = SLEEC(**params).fit(X, Y)
             out["cluster_fit_s"] = time.perf_counter() - start
-        out["task_s"] = sorted(round(sum(s["stop"] - s["start"] for s in task["startstops"]
-                                         if s["action"] == "compute"), 2)
-                               for task in stream.data if "_fit_local" in task["key"])
+        out["task_s"] = sorted(
+            round(
+                sum(s["stop"] - s["start"] for s in task["startstops"] if s["action"] == "compute"),
+                2,
+            )
+            for task in stream.data
+            if "_fit_task" in task["key"]
+        )
         out["worker_peak_rss_mb"] = sorted(client.run(peak_rss_mb).values())
     out["client_and_scheduler_peak_rss_mb"] = peak_rss_mb()
     out["differences"] = model_differences(local, remote)
@@ -108,7 +118,7 @@ def _source_stamps() -> dict[str, int]:
     import sleec
 
     root = Path(sleec.__file__).parent
-    return {p.name: p.stat().st_mtime_ns for p in sorted(root.glob("*.py"))}
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in sorted(root.rglob("*.py"))}
 
 
 def task_memory(n_c: int, n_features: int) -> dict:
@@ -116,24 +126,28 @@ def task_memory(n_c: int, n_features: int) -> dict:
     import gc
     import tracemalloc
 
-    from sleec.clustering import unit_rows
-    from sleec.estimator import _fit_local
+    from sleec.cluster_model import fit_cluster, prepare_features
+    from sleec.params import ClusterConfig
 
     X, Y = make_xmc(n_c, n_features, 10_000, random_state=0)
-    Xf = unit_rows(X)
-    config = SLEEC()._local_config(parallel_kernels=False)
-    _fit_local(Xf[:300], Y[:300], np.arange(300, dtype=np.int32), seed=1, **config)  # warm-up
+    Xf, _ = prepare_features(X, normalize=True)
+    config = ClusterConfig.from_params(SLEEC().validated_params(), parallel_kernels=False)
+    fit_cluster(Xf[:300], Y[:300], np.arange(300, dtype=np.int32), config, seed=1)  # warm-up
     gc.collect()
     reset_peak()
     base_mb = _proc_status_mb("VmRSS")
     tracemalloc.start()
     start = time.perf_counter()
-    _fit_local(Xf, Y, np.arange(n_c, dtype=np.int32), seed=1, **config)
+    fit_cluster(Xf, Y, np.arange(n_c, dtype=np.int32), config, seed=1)
     seconds = time.perf_counter() - start
     traced_peak = tracemalloc.get_traced_memory()[1] / 2**20
-    return {"n_c": n_c, "n_features": n_features, "seconds": seconds,
-            "rss_peak_minus_start_mb": _proc_status_mb("VmHWM") - base_mb,
-            "numpy_peak_mb": traced_peak}
+    return {
+        "n_c": n_c,
+        "n_features": n_features,
+        "seconds": seconds,
+        "rss_peak_minus_start_mb": _proc_status_mb("VmHWM") - base_mb,
+        "numpy_peak_mb": traced_peak,
+    }
 
 
 def _proc_status_mb(field: str) -> float:
@@ -148,8 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-samples", type=int, default=100_000)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--task-memory", action="store_true",
-                    help="measure one task's peak memory instead (one subprocess per size)")
+    ap.add_argument(
+        "--task-memory",
+        action="store_true",
+        help="measure one task's peak memory instead (one subprocess per size)",
+    )
     ap.add_argument("--n-c", type=int, default=6000, help="points of the task's cluster")
     ap.add_argument("--n-features", type=int, nargs="+", default=[5000, 20_000, 100_000])
     ap.add_argument("--one", action="store_true", help=argparse.SUPPRESS)  # subprocess mode
@@ -160,22 +177,44 @@ def main(argv: list[str] | None = None) -> int:
     if args.task_memory:
         env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
         for d in args.n_features:
-            line = subprocess.run([sys.executable, __file__, "--task-memory", "--one", "--n-c",
-                                   str(args.n_c), "--n-features", str(d)], env=env, check=True,
-                                  capture_output=True, text=True).stdout.strip().splitlines()[-1]
+            line = (
+                subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--task-memory",
+                        "--one",
+                        "--n-c",
+                        str(args.n_c),
+                        "--n-features",
+                        str(d),
+                    ],
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                )
+                .stdout.strip()
+                .splitlines()[-1]
+            )
             result = json.loads(line)
-            print(f"n_c={result['n_c']} d={result['n_features']}: "
-                  f"{result['rss_peak_minus_start_mb']:.0f} MB resident above the start "
-                  f"({result['numpy_peak_mb']:.0f} MB NumPy allocations at the peak), "
-                  f"{result['seconds']:.1f} s", flush=True)
+            print(
+                f"n_c={result['n_c']} d={result['n_features']}: "
+                f"{result['rss_peak_minus_start_mb']:.0f} MB resident above the start "
+                f"({result['numpy_peak_mb']:.0f} MB NumPy allocations at the peak), "
+                f"{result['seconds']:.1f} s",
+                flush=True,
+            )
         return 0
     result = local_vs_cluster(args.n_samples, args.workers)
-    print(f"{result['n_samples']} points, {result['tasks']} tasks; local (n_jobs=2): "
-          f"{result['local_fit_s']:.1f} s; LocalCluster ({args.workers} workers x 1 thread): "
-          f"start {result['cluster_start_s']:.1f} s, fit {result['cluster_fit_s']:.1f} s; "
-          f"identical models: {result['identical']}; task seconds (cluster) "
-          f"{min(result['task_s'])}..{max(result['task_s'])}, sum {sum(result['task_s']):.1f}"
-          + (f"; WARNING: {result['warning']}" if "warning" in result else ""))
+    print(
+        f"{result['n_samples']} points, {result['tasks']} tasks; local (n_jobs=2): "
+        f"{result['local_fit_s']:.1f} s; LocalCluster ({args.workers} workers x 1 thread): "
+        f"start {result['cluster_start_s']:.1f} s, fit {result['cluster_fit_s']:.1f} s; "
+        f"identical models: {result['identical']}; task seconds (cluster) "
+        f"{min(result['task_s'])}..{max(result['task_s'])}, sum {sum(result['task_s']):.1f}"
+        + (f"; WARNING: {result['warning']}" if "warning" in result else "")
+    )
     print(json.dumps(result))
     return 0 if result["identical"] else 1
 

@@ -39,8 +39,11 @@ def holdout_scores(name: str, variant: dict, seeds: list[int]) -> tuple[np.ndarr
         perm = np.random.default_rng(100 + seed).permutation(X.shape[0])
         cut = int(0.8 * perm.size)
         fit_rows, val_rows = perm[:cut], perm[cut:]
-        model = (SLEEC.from_preset(preset, random_state=seed, **params) if preset
-                 else SLEEC(random_state=seed, **params))
+        model = (
+            SLEEC.from_preset(preset, random_state=seed, **params)
+            if preset
+            else SLEEC(random_state=seed, **params)
+        )
         t0 = time.perf_counter()
         model.fit(X[fit_rows], Y[fit_rows])
         seconds.append(time.perf_counter() - t0)
@@ -58,9 +61,12 @@ def main(argv=None) -> int:
     for variant in json.loads(args.variants):
         scores, seconds = holdout_scores(args.dataset, variant, list(range(args.seeds)))
         mean, sd = scores.mean(0), scores.std(0)
-        print(f"{args.dataset} {json.dumps(variant)}: P@1/3/5 "
-              f"{mean[0]:.2f}/{mean[1]:.2f}/{mean[2]:.2f} (sd {sd[0]:.2f}/{sd[1]:.2f}/"
-              f"{sd[2]:.2f}), fit {seconds:.1f} s", flush=True)
+        print(
+            f"{args.dataset} {json.dumps(variant)}: P@1/3/5 "
+            f"{mean[0]:.2f}/{mean[1]:.2f}/{mean[2]:.2f} (sd {sd[0]:.2f}/{sd[1]:.2f}/"
+            f"{sd[2]:.2f}), fit {seconds:.1f} s",
+            flush=True,
+        )
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: a seeded RNG and the location of the real data (``../shared/data``)."""
+"""Shared fixtures: a seeded RNG, a planted toy XMC problem, the real data's location."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,3 +34,40 @@ def shared_data() -> Path:
             "(set SLEEC_SHARED_DATA or place ../shared/data beside the repository)"
         )
     return SHARED_DATA
+
+
+# ------------------------------------------------------------------------------- toy data
+TOY_GROUPS, TOY_WORDS, TOY_LABELS, TOY_NOISE_WORDS = 4, 15, 5, 40
+TOY_N_LABELS = TOY_GROUPS * TOY_LABELS
+TOY_N_FEATURES = TOY_GROUPS * TOY_WORDS + TOY_NOISE_WORDS
+
+
+def make_toy_xmc(n: int, seed: int = 0):
+    """A planted toy problem with 4 groups. Features: 2 of the group's 15 words + 6 of 40
+    shared noise words. Labels: the group's anchor label always, each of its 4 other labels
+    with probability 1/2, and a random label (any group) for 10% of the points.
+
+    Returns X (n, 100), Y (n, 20) as float32 CSR and the group (n,) of each point.
+    """
+    rng = np.random.default_rng(seed)
+    group = rng.integers(0, TOY_GROUPS, n)
+    X = np.zeros((n, TOY_N_FEATURES), np.float32)
+    Y = np.zeros((n, TOY_N_LABELS), np.float32)
+    for i, g in enumerate(group):
+        X[i, g * TOY_WORDS + rng.choice(TOY_WORDS, 2, replace=False)] = rng.uniform(0.5, 1.5, 2)
+        X[i, TOY_GROUPS * TOY_WORDS + rng.choice(TOY_NOISE_WORDS, 6, replace=False)] = rng.uniform(
+            0.5, 1.5, 6
+        )
+        Y[i, g * TOY_LABELS] = 1
+        Y[i, g * TOY_LABELS + 1 + np.flatnonzero(rng.random(TOY_LABELS - 1) < 0.5)] = 1
+        if rng.random() < 0.1:
+            Y[i, rng.integers(TOY_N_LABELS)] = 1
+    return sp.csr_matrix(X), sp.csr_matrix(Y), group
+
+
+@pytest.fixture(scope="session")
+def toy_xmc():
+    """600 planted points split 400 / 200: ``(X_train, Y_train, X_test, Y_test, test_groups)``.
+    Treat as read-only (shared by the whole session)."""
+    X, Y, group = make_toy_xmc(600, seed=0)
+    return X[:400], Y[:400], X[400:], Y[400:], group[400:]

@@ -6,7 +6,7 @@
   the old or the new model (reference predictions written by the child beforehand). Stale
   temporary files ``.m.npz.*.tmp`` may remain after a SIGKILL, but never replace the target.
 * KeyboardInterrupt in-process, after part of the data was written: SLEEC.save,
-  sleec.cli.write_predictions (.npz and text), sleec.datasets.write_xc (plain and .xz) and the
+  sleec.datasets.write_predictions (.npz and text), sleec.datasets.write_xc (plain and .xz) and the
   CLI's ``predict`` keep the old file intact and leave no temporary file.
 """
 
@@ -91,29 +91,38 @@ CHILD = textwrap.dedent("""
 
 # (mode, delay after the marker in seconds): one kill in the middle of writing the temporary
 # file for sure, four at random moments of a loop of saves (writing, fsync, rename).
-KILLS = [("midwrite", 0.0)] + [("loop", float(t)) for t in
-                               np.random.default_rng(2024).uniform(0.0, 0.8, 4)]
+KILLS = [("midwrite", 0.0)] + [
+    ("loop", float(t)) for t in np.random.default_rng(2024).uniform(0.0, 0.8, 4)
+]
 
 
 def _start(work: Path, mode: str) -> subprocess.Popen:
     work.mkdir()
     with open(work / "stderr.txt", "wb") as err:
-        return subprocess.Popen([sys.executable, "-c", CHILD, str(work), mode], cwd=work,
-                                stdout=subprocess.PIPE, stderr=err)
+        return subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(work), mode],
+            cwd=work,
+            stdout=subprocess.PIPE,
+            stderr=err,
+        )
 
 
 def test_sigkill_mid_save_leaves_old_or_new_model(tmp_path):
     """Children run side by side; each is killed when its moment comes."""
     start = time.monotonic()
-    procs = [(_start(tmp_path / f"run{i}", mode), mode, delay)
-             for i, (mode, delay) in enumerate(KILLS)]
+    procs = [
+        (_start(tmp_path / f"run{i}", mode), mode, delay) for i, (mode, delay) in enumerate(KILLS)
+    ]
     try:
         kill_at: dict[int, float] = {}
         output = {i: b"" for i in range(len(procs))}
         while len(kill_at) < len(procs) or any(p.poll() is None for p, _, _ in procs):
             assert time.monotonic() - start < 300, f"children stuck: {output}"
-            fds = {p.stdout.fileno(): i for i, (p, _, _) in enumerate(procs)
-                   if i not in kill_at and p.poll() is None}
+            fds = {
+                p.stdout.fileno(): i
+                for i, (p, _, _) in enumerate(procs)
+                if i not in kill_at and p.poll() is None
+            }
             for fd in select.select(list(fds), [], [], 0.005)[0] if fds else []:
                 i = fds[fd]
                 output[i] += os.read(fd, 4096)
@@ -148,7 +157,12 @@ def test_sigkill_mid_save_leaves_old_or_new_model(tmp_path):
         temps = sorted(work.glob(".m.npz.*.tmp"))
         assert len(temps) <= 1  # at most the one being written when killed
         assert sorted(f.name for f in work.iterdir() if f not in temps) == [
-            "m.npz", "query.npy", "ref_new.npy", "ref_old.npy", "stderr.txt"]
+            "m.npz",
+            "query.npy",
+            "ref_new.npy",
+            "ref_old.npy",
+            "stderr.txt",
+        ]
         if mode == "midwrite":
             assert is_old  # the new model was only partly written
             assert len(temps) == 1 and temps[0].stat().st_size > 0
@@ -166,8 +180,14 @@ def _model(seed: int, n_components: int) -> tuple[SLEEC, sp.csr_matrix]:
     X = sp.csr_matrix(((r.random((30, 10)) < 0.4) * r.random((30, 10))).astype(np.float32))
     Y = (r.random((30, 5)) < 0.3).astype(np.float32)
     Y[np.arange(30), r.integers(0, 5, 30)] = 1.0
-    model = SLEEC(n_learners=1, n_components=n_components, n_graph_neighbors=5, n_neighbors=3,
-                  svp_max_iter=5, random_state=seed)
+    model = SLEEC(
+        n_learners=1,
+        n_components=n_components,
+        n_graph_neighbors=5,
+        n_neighbors=3,
+        svp_max_iter=5,
+        random_state=seed,
+    )
     return model.fit(X, Y), X
 
 
@@ -200,7 +220,8 @@ def _interrupt_after(monkeypatch, module, n_writes: int = 1) -> None:
         with atomic_write(path, mode) as fh:
             yield Interrupting(fh)
 
-    monkeypatch.setattr(module, "atomic_write", interrupting)
+    name = "_atomic_write" if hasattr(module, "_atomic_write") else "atomic_write"
+    monkeypatch.setattr(module, name, interrupting)
 
 
 def _only(directory: Path, *names: str) -> None:
@@ -221,40 +242,47 @@ def test_keyboard_interrupt_during_model_save(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert path.read_bytes() == before
     _only(tmp_path, "m.npz")
-    np.testing.assert_array_equal(SLEEC.load(path).predict_topk(X, 3)[0],
-                                  old.predict_topk(X, 3)[0])
+    np.testing.assert_array_equal(SLEEC.load(path).predict_topk(X, 3)[0], old.predict_topk(X, 3)[0])
 
 
 @pytest.mark.parametrize("name", ["pred.npz", "pred.txt"])
 def test_keyboard_interrupt_during_write_predictions(tmp_path, monkeypatch, name):
     path = tmp_path / name
     ids_old = np.array([[0, 1], [2, -1], [1, 0]], np.int32)
-    cli.write_predictions(str(path), ids_old, np.array([[2, 1], [3, -np.inf], [1, 0.5]]))
+    datasets.write_predictions(str(path), ids_old, np.array([[2, 1], [3, -np.inf], [1, 0.5]]))
     before = path.read_bytes()
     ids_new = np.array([[3, 4], [0, 1], [2, 3]], np.int32)
     if name.endswith(".npz"):
-        monkeypatch.setattr(cli.np, "savez", _interrupted_savez)
+        monkeypatch.setattr(datasets.np, "savez", _interrupted_savez)
     else:
-        _interrupt_after(monkeypatch, cli)  # after the first of three lines
+        _interrupt_after(monkeypatch, datasets)  # after the first of three lines
     with pytest.raises(KeyboardInterrupt):
-        cli.write_predictions(str(path), ids_new, np.ones((3, 2)))
+        datasets.write_predictions(str(path), ids_new, np.ones((3, 2)))
     monkeypatch.undo()
     assert path.read_bytes() == before
     _only(tmp_path, name)
-    np.testing.assert_array_equal(cli.read_predictions(str(path)), ids_old)
+    np.testing.assert_array_equal(datasets.read_predictions(str(path)), ids_old)
 
 
-def test_keyboard_interrupt_in_cli_predict_keeps_old_predictions(tmp_path, monkeypatch,
-                                                                 capsys):
+def test_keyboard_interrupt_in_cli_predict_keeps_old_predictions(tmp_path, monkeypatch, capsys):
     model, X = _model(0, 4)
     model.save(tmp_path / "m.npz")
     write_xc(tmp_path / "test.txt", X, sp.csr_matrix((X.shape[0], 5), dtype=np.float32))
     pred = tmp_path / "pred.npz"
-    cli.write_predictions(str(pred), np.zeros((2, 1), np.int32), np.zeros((2, 1)))
+    datasets.write_predictions(str(pred), np.zeros((2, 1), np.int32), np.zeros((2, 1)))
     before = pred.read_bytes()
-    monkeypatch.setattr(cli.np, "savez", _interrupted_savez)
-    code = cli.main(["predict", "--model", str(tmp_path / "m.npz"), "--test",
-                     str(tmp_path / "test.txt"), "--out", str(pred)])
+    monkeypatch.setattr(datasets.np, "savez", _interrupted_savez)
+    code = cli.main(
+        [
+            "predict",
+            "--model",
+            str(tmp_path / "m.npz"),
+            "--test",
+            str(tmp_path / "test.txt"),
+            "--out",
+            str(pred),
+        ]
+    )
     monkeypatch.undo()
     assert code == 130
     assert capsys.readouterr().err.strip().splitlines()[-1] == "sleec: error: interrupted"
@@ -273,8 +301,11 @@ def test_keyboard_interrupt_during_write_xc(tmp_path, monkeypatch, name):
     _interrupt_after(monkeypatch, datasets)
     with pytest.raises(KeyboardInterrupt):
         # big enough that the compressor also writes more than once
-        write_xc(path, sp.csr_matrix(r.random((5000, 8)).astype(np.float32)),
-                 sp.csr_matrix((r.random((5000, 4)) < 0.5).astype(np.float32)))
+        write_xc(
+            path,
+            sp.csr_matrix(r.random((5000, 8)).astype(np.float32)),
+            sp.csr_matrix((r.random((5000, 4)) < 0.5).astype(np.float32)),
+        )
     monkeypatch.undo()
     assert path.read_bytes() == before
     _only(tmp_path, name)

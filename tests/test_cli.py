@@ -13,14 +13,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sleec import SLEEC, __version__, cli
-from sleec.datasets import make_xmc, read_xc, write_xc
+from sleec import SLEEC, __version__, cli, datasets
+from sleec.cli.progress import Progress
+from sleec.datasets import make_xmc, read_predictions, read_xc, write_predictions, write_xc
 from sleec.metrics import evaluate, inverse_propensity
+from sleec.params import PARAMS
 from sleec.presets import PRESETS
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-SMALL = ["--n-components", "8", "--n-graph-neighbors", "10", "--n-neighbors", "5",
-         "--svp-max-iter", "5", "--random-state", "0"]
+SMALL = [
+    "--n-components",
+    "8",
+    "--n-graph-neighbors",
+    "10",
+    "--n-neighbors",
+    "5",
+    "--svp-max-iter",
+    "5",
+    "--random-state",
+    "0",
+]
 
 
 @pytest.fixture(scope="module")
@@ -33,15 +45,20 @@ def data(tmp_path_factory) -> dict[str, Path]:
     write_xc(d / "all.txt", X, Y)
     (d / "tr_split.txt").write_text("".join(f"{i + 1} {i + 1}\n" for i in range(220)))
     (d / "te_split.txt").write_text("".join(f"{i + 1} {i + 1}\n" for i in range(220, 300)))
-    return {"dir": d, "train": d / "train.txt", "test": d / "test.txt", "all": d / "all.txt",
-            "tr_split": d / "tr_split.txt", "te_split": d / "te_split.txt"}
+    return {
+        "dir": d,
+        "train": d / "train.txt",
+        "test": d / "test.txt",
+        "all": d / "all.txt",
+        "tr_split": d / "tr_split.txt",
+        "te_split": d / "te_split.txt",
+    }
 
 
 @pytest.fixture(scope="module")
 def model(data) -> Path:
     path = data["dir"] / "model.npz"
-    assert cli.main(["train", "--train", str(data["train"]), "--model", str(path),
-                     *SMALL]) == 0
+    assert cli.main(["train", "--train", str(data["train"]), "--model", str(path), *SMALL]) == 0
     return path
 
 
@@ -69,8 +86,9 @@ def test_train_predict_evaluate_round_trip(data, model, tmp_path, capsys):
     assert SLEEC.load(model).n_components == 8
     pred_txt, pred_npz = tmp_path / "pred.txt", tmp_path / "pred.npz"
     for out in (pred_txt, pred_npz):
-        code, stdout, err = run(capsys, "predict", "--model", model, "--test", data["test"],
-                                "--k", 5, "--out", out)
+        code, stdout, err = run(
+            capsys, "predict", "--model", model, "--test", data["test"], "--k", 5, "--out", out
+        )
         assert code == 0, err
         assert out.is_file()
         assert "80 points" in err
@@ -88,8 +106,9 @@ def test_train_predict_evaluate_round_trip(data, model, tmp_path, capsys):
         assert [int(i) for i, _ in pairs] == [int(i) for i in row_ids if i >= 0]
         np.testing.assert_allclose([float(s) for _, s in pairs], row_scores[row_ids >= 0])
 
-    code, table, err = run(capsys, "evaluate", "--truth", data["test"], "--pred", pred_txt,
-                           "--train", data["train"])
+    code, table, err = run(
+        capsys, "evaluate", "--truth", data["test"], "--pred", pred_txt, "--train", data["train"]
+    )
     assert code == 0, err
     rows = {line.split()[0]: line.split()[1:] for line in table.splitlines()}
     assert rows["metric"] == ["@1", "@3", "@5"]
@@ -99,13 +118,21 @@ def test_train_predict_evaluate_round_trip(data, model, tmp_path, capsys):
     expected = evaluate(Y_test, ids, 5, inverse_propensity(Y_train, 0.55, 1.5))
     assert float(rows["P"][0]) == pytest.approx(100 * expected["P"][0], abs=0.006)
     for pred in (pred_txt, pred_npz):
-        code, out, err = run(capsys, "evaluate", "--truth", data["test"], "--pred", pred,
-                             "--train", data["train"], "--json")
+        code, out, err = run(
+            capsys,
+            "evaluate",
+            "--truth",
+            data["test"],
+            "--pred",
+            pred,
+            "--train",
+            data["train"],
+            "--json",
+        )
         assert code == 0, err
         got = json.loads(out)
         assert list(got)[:3] == ["P@1", "P@3", "P@5"]
-        assert set(got) == {f"{m}@{j}" for m in ("P", "nDCG", "PSP", "PSnDCG")
-                            for j in (1, 3, 5)}
+        assert set(got) == {f"{m}@{j}" for m in ("P", "nDCG", "PSP", "PSnDCG") for j in (1, 3, 5)}
         for key, value in got.items():
             name, j = key.split("@")
             assert 0.0 <= value <= 1.0
@@ -115,13 +142,26 @@ def test_train_predict_evaluate_round_trip(data, model, tmp_path, capsys):
 
 def test_evaluate_without_train_and_other_cutoffs(data, model, tmp_path, capsys):
     pred = tmp_path / "pred.npz"
-    assert run(capsys, "predict", "--model", model, "--test", data["test"], "--out", pred,
-               "--k", 2)[0] == 0
-    code, out, err = run(capsys, "evaluate", "--truth", data["test"], "--pred", pred,
-                         "--k", 2, "--json", "--all-metrics")
+    assert (
+        run(capsys, "predict", "--model", model, "--test", data["test"], "--out", pred, "--k", 2)[0]
+        == 0
+    )
+    code, out, err = run(
+        capsys,
+        "evaluate",
+        "--truth",
+        data["test"],
+        "--pred",
+        pred,
+        "--k",
+        2,
+        "--json",
+        "--all-metrics",
+    )
     assert code == 0, err
-    assert set(json.loads(out)) == {f"{m}@{j}" for m in ("P", "nDCG", "R", "coverage")
-                                    for j in (1, 2)}
+    assert set(json.loads(out)) == {
+        f"{m}@{j}" for m in ("P", "nDCG", "R", "coverage") for j in (1, 2)
+    }
     code, out, err = run(capsys, "evaluate", "--truth", data["test"], "--pred", pred, "--k", 8)
     assert code == 0, err
     assert out.splitlines()[0].split() == ["metric", "@1", "@3", "@5", "@8"]
@@ -130,23 +170,53 @@ def test_evaluate_without_train_and_other_cutoffs(data, model, tmp_path, capsys)
 def test_split_files(data, tmp_path, capsys):
     """The single-file + split layout gives the same model as separate files."""
     model_split = tmp_path / "split_model.npz"
-    code, _, err = run(capsys, "train", "--train", data["all"], "--train-split",
-                       data["tr_split"], "--split-column", 2, "--model", model_split, *SMALL)
+    code, _, err = run(
+        capsys,
+        "train",
+        "--train",
+        data["all"],
+        "--train-split",
+        data["tr_split"],
+        "--split-column",
+        2,
+        "--model",
+        model_split,
+        *SMALL,
+    )
     assert code == 0, err
     model_plain = tmp_path / "plain_model.npz"
     assert run(capsys, "train", "--train", data["train"], "--model", model_plain, *SMALL)[0] == 0
     preds = []
     for m in (model_split, model_plain):
         out = tmp_path / f"{m.stem}.npz"
-        code, _, err = run(capsys, "predict", "--model", m, "--test", data["all"],
-                           "--test-split", data["te_split"], "--out", out)
+        code, _, err = run(
+            capsys,
+            "predict",
+            "--model",
+            m,
+            "--test",
+            data["all"],
+            "--test-split",
+            data["te_split"],
+            "--out",
+            out,
+        )
         assert code == 0, err
         with np.load(out) as npz:
             preds.append(npz["ids"])
     assert preds[0].shape == (80, 5)
     assert np.array_equal(preds[0], preds[1])
-    code, out, err = run(capsys, "evaluate", "--truth", data["all"], "--truth-split",
-                         data["te_split"], "--pred", tmp_path / "split_model.npz", "--json")
+    code, out, err = run(
+        capsys,
+        "evaluate",
+        "--truth",
+        data["all"],
+        "--truth-split",
+        data["te_split"],
+        "--pred",
+        tmp_path / "split_model.npz",
+        "--json",
+    )
     assert code == 0, err
     assert 0 <= json.loads(out)["P@1"] <= 1
 
@@ -164,11 +234,24 @@ def test_print_params_precedence(data, tmp_path, capsys):
     assert params == {**SLEEC().get_params(), **PRESETS["eurlex-4k"]}
 
     params_file = tmp_path / "p.json"
-    params_file.write_text(json.dumps({"n_components": 42, "n_neighbors": 7,
-                                       "normalize": False}))
-    code, out, _ = run(capsys, "train", "--print-params", "--preset", "EURLex-4K", "--params",
-                       params_file, "--n-neighbors", "3", "--n-clusters", "auto",
-                       "--normalize", "true", "--random-state", "5")
+    params_file.write_text(json.dumps({"n_components": 42, "n_neighbors": 7, "normalize": False}))
+    code, out, _ = run(
+        capsys,
+        "train",
+        "--print-params",
+        "--preset",
+        "EURLex-4K",
+        "--params",
+        params_file,
+        "--n-neighbors",
+        "3",
+        "--n-clusters",
+        "auto",
+        "--normalize",
+        "true",
+        "--random-state",
+        "5",
+    )
     params = json.loads(out)
     assert code == 0
     assert params["n_learners"] == PRESETS["eurlex-4k"]["n_learners"]  # preset
@@ -186,27 +269,45 @@ def test_print_params_precedence(data, tmp_path, capsys):
 
 
 def test_flags_mirror_every_estimator_parameter(capsys):
-    specs = {spec["name"]: spec for spec in cli._param_specs()}
-    assert set(specs) == set(SLEEC().get_params())
-    assert specs["n_components"]["flag"] == "--n-components"
+    assert {p.name for p in PARAMS} == set(SLEEC().get_params())
     code, out, _ = run(capsys, "train", "--help")
     assert code == 0
-    assert all(spec["flag"] in out for spec in specs.values())
-    code, out, _ = run(capsys, "train", "--print-params", "--metric", "cosine", "--l2-reg",
-                       "0.5", "--n-jobs", "-1", "--normalize", "no")
+    flags = {p.name: "--" + p.name.replace("_", "-") for p in PARAMS}
+    assert flags["n_components"] == "--n-components"
+    assert all(flag in out for flag in flags.values())
+    code, out, _ = run(
+        capsys,
+        "train",
+        "--print-params",
+        "--metric",
+        "cosine",
+        "--l2-reg",
+        "0.5",
+        "--n-jobs",
+        "-1",
+        "--normalize",
+        "no",
+    )
     assert code == 0
     params = json.loads(out)
     assert (params["metric"], params["l2_reg"], params["n_jobs"], params["normalize"]) == (
-        "cosine", 0.5, -1, False)
+        "cosine",
+        0.5,
+        -1,
+        False,
+    )
 
 
-@pytest.mark.parametrize("argv", [
-    ["--n-components", "ten"],
-    ["--normalize", "maybe"],
-    ["--metric", "manhattan"],
-    ["--n-clusters", "many"],
-    ["--preset", "nope"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--n-components", "ten"],
+        ["--normalize", "maybe"],
+        ["--metric", "manhattan"],
+        ["--n-clusters", "many"],
+        ["--preset", "nope"],
+    ],
+)
 def test_unparsable_flags_are_usage_errors(argv, capsys):
     code, _, err = run(capsys, "train", "--print-params", *argv)
     assert code == 2
@@ -224,8 +325,7 @@ def test_train_requires_train_and_model(capsys):
 
 def test_missing_train_file(tmp_path, capsys):
     missing = tmp_path / "nope.txt"
-    code, _, err = run(capsys, "train", "--train", missing, "--model", tmp_path / "m.npz",
-                       *SMALL)
+    code, _, err = run(capsys, "train", "--train", missing, "--model", tmp_path / "m.npz", *SMALL)
     assert_one_line_error(code, err, "No such file or directory", "nope.txt")
     assert not (tmp_path / "m.npz").exists()
 
@@ -241,8 +341,7 @@ def test_garbage_model_file(data, tmp_path, capsys):
     garbage = tmp_path / "model.npz"
     garbage.write_bytes(b"this is not a model\n" * 10)
     out = tmp_path / "pred.txt"
-    code, _, err = run(capsys, "predict", "--model", garbage, "--test", data["test"],
-                       "--out", out)
+    code, _, err = run(capsys, "predict", "--model", garbage, "--test", data["test"], "--out", out)
     assert_one_line_error(code, err, "model.npz")
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]
@@ -256,19 +355,30 @@ def test_prediction_truth_row_mismatch(data, model, tmp_path, capsys):
 
 
 def test_bad_parameter_value(data, tmp_path, capsys):
-    code, _, err = run(capsys, "train", "--train", data["train"], "--model",
-                       tmp_path / "m.npz", "--n-components", "0")
+    code, _, err = run(
+        capsys,
+        "train",
+        "--train",
+        data["train"],
+        "--model",
+        tmp_path / "m.npz",
+        "--n-components",
+        "0",
+    )
     assert_one_line_error(code, err, "n_components")
     code, _, err = run(capsys, "train", "--print-params", "--weight-threshold", "1.5")
     assert_one_line_error(code, err, "weight_threshold")
 
 
-@pytest.mark.parametrize("content, fragment", [
-    ("{not json", "not valid JSON"),
-    ("[1, 2]", "JSON object"),
-    ('{"n_compnents": 3}', "n_compnents"),
-    ('{"n_components": "ten"}', "n_components"),
-])
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "JSON object"),
+        ('{"n_compnents": 3}', "n_compnents"),
+        ('{"n_components": "ten"}', "n_components"),
+    ],
+)
 def test_bad_params_file(content, fragment, tmp_path, capsys):
     params = tmp_path / "p.json"
     params.write_text(content)
@@ -297,15 +407,24 @@ def test_output_directory_missing(data, model, tmp_path, capsys):
     out = tmp_path / "no" / "such" / "dir" / "pred.txt"
     code, _, err = run(capsys, "predict", "--model", model, "--test", data["test"], "--out", out)
     assert_one_line_error(code, err, "pred.txt")
-    code, _, err = run(capsys, "predict", "--model", model, "--test", data["test"], "--out",
-                       tmp_path)
+    code, _, err = run(
+        capsys, "predict", "--model", model, "--test", data["test"], "--out", tmp_path
+    )
     assert_one_line_error(code, err, "Is a directory")
 
 
 def test_debug_shows_the_traceback(tmp_path):
     with pytest.raises(FileNotFoundError):
-        cli.main(["--debug", "train", "--train", str(tmp_path / "nope.txt"), "--model",
-                  str(tmp_path / "m.npz")])
+        cli.main(
+            [
+                "--debug",
+                "train",
+                "--train",
+                str(tmp_path / "nope.txt"),
+                "--model",
+                str(tmp_path / "m.npz"),
+            ]
+        )
 
 
 def test_keyboard_interrupt(data, tmp_path, capsys, monkeypatch):
@@ -327,8 +446,12 @@ def test_predict_writes_atomically(data, model, tmp_path, capsys, monkeypatch):
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     for name in ("pred.txt", "pred.npz"):
-        assert run(capsys, "predict", "--model", model, "--test", data["test"], "--out",
-                   out_dir / name)[0] == 0
+        assert (
+            run(
+                capsys, "predict", "--model", model, "--test", data["test"], "--out", out_dir / name
+            )[0]
+            == 0
+        )
     assert sorted(p.name for p in out_dir.iterdir()) == ["pred.npz", "pred.txt"]
     umask = os.umask(0)
     os.umask(umask)
@@ -340,10 +463,11 @@ def test_predict_writes_atomically(data, model, tmp_path, capsys, monkeypatch):
     def broken_savez(*args, **kwargs):
         raise OSError(28, "No space left on device", "pred")
 
-    monkeypatch.setattr(cli.np, "savez", broken_savez)
+    monkeypatch.setattr(datasets.np, "savez", broken_savez)
     (out_dir / "pred.npz").unlink()
-    code, _, err = run(capsys, "predict", "--model", model, "--test", data["test"], "--out",
-                       out_dir / "pred.npz")
+    code, _, err = run(
+        capsys, "predict", "--model", model, "--test", data["test"], "--out", out_dir / "pred.npz"
+    )
     assert_one_line_error(code, err, "No space left on device")
     assert sorted(p.name for p in out_dir.iterdir()) == ["pred.txt"]
     assert (out_dir / "pred.txt").read_bytes() == before
@@ -351,14 +475,13 @@ def test_predict_writes_atomically(data, model, tmp_path, capsys, monkeypatch):
 
 def test_write_and_read_predictions_with_padding(tmp_path):
     ids = np.array([[3, 1, -1], [-1, -1, -1], [0, 2, 4]], dtype=np.int32)
-    scores = np.array([[0.75, 0.1, -np.inf], [-np.inf] * 3, [1 / 3, 0.2, 0.2]],
-                      dtype=np.float32)
-    cli.write_predictions(tmp_path / "p.txt", ids, scores)
+    scores = np.array([[0.75, 0.1, -np.inf], [-np.inf] * 3, [1 / 3, 0.2, 0.2]], dtype=np.float32)
+    write_predictions(tmp_path / "p.txt", ids, scores)
     lines = (tmp_path / "p.txt").read_text().split("\n")
     assert lines[:3] == ["3:0.75 1:0.1", "", "0:0.33333334 2:0.2 4:0.2"]
-    assert np.array_equal(cli.read_predictions(str(tmp_path / "p.txt")), ids)
-    cli.write_predictions(tmp_path / "p.npz", ids, scores)
-    assert np.array_equal(cli.read_predictions(str(tmp_path / "p.npz")), ids)
+    assert np.array_equal(read_predictions(str(tmp_path / "p.txt")), ids)
+    write_predictions(tmp_path / "p.npz", ids, scores)
+    assert np.array_equal(read_predictions(str(tmp_path / "p.npz")), ids)
 
 
 # --------------------------------------------------------------------------- misc
@@ -367,14 +490,15 @@ def test_write_and_read_predictions_with_padding(tmp_path):
 def test_progress_bar_and_counter():
     for use_tqdm in (True, False):
         stream = io.StringIO()
-        with cli._Progress("training", enabled=True, stream=stream, use_tqdm=use_tqdm,
-                           interval=0.01) as progress:
+        with Progress(
+            "training", enabled=True, stream=stream, use_tqdm=use_tqdm, interval=0.01
+        ) as progress:
             progress(1, 4)
             progress(4, 4)
         text = stream.getvalue()
         assert "training" in text and "4/4" in text and text.endswith("\n")
     stream = io.StringIO()  # not a terminal: nothing by default
-    with cli._Progress("training", stream=stream) as progress:
+    with Progress("training", stream=stream) as progress:
         progress(1, 1)
     assert stream.getvalue() == ""
 
@@ -382,13 +506,15 @@ def test_progress_bar_and_counter():
 def test_verbose_logging_is_configured_and_restored(data, tmp_path, capsys):
     sleec_logger = logging.getLogger("sleec")
     before = (sleec_logger.level, sleec_logger.propagate, list(sleec_logger.handlers))
-    code, _, err = run(capsys, "-v", "train", "--train", data["train"], "--model",
-                       tmp_path / "m.npz", *SMALL)
+    code, _, err = run(
+        capsys, "-v", "train", "--train", data["train"], "--model", tmp_path / "m.npz", *SMALL
+    )
     assert code == 0
     assert "sleec: training took" in err and "sleec: read training data" in err
     assert (sleec_logger.level, sleec_logger.propagate, list(sleec_logger.handlers)) == before
-    code, _, err = run(capsys, "train", "-vv", "--train", data["train"], "--model",
-                       tmp_path / "m.npz", *SMALL)
+    code, _, err = run(
+        capsys, "train", "-vv", "--train", data["train"], "--model", tmp_path / "m.npz", *SMALL
+    )
     assert code == 0 and "DEBUG" in err
 
 
@@ -403,18 +529,45 @@ def test_version_and_help_in_process(capsys):
 
 
 def test_python_dash_m_smoke():
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        [str(SRC), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    done = subprocess.run([sys.executable, "-m", "sleec", "--version"], capture_output=True,
-                          text=True, env=env, timeout=120)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(SRC), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "sleec", "--version"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 0 and done.stdout.strip() == f"sleec {__version__}"
-    done = subprocess.run([sys.executable, "-m", "sleec", "evaluate", "--help"],
-                          capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "sleec", "evaluate", "--help"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 0
     assert "--truth" in done.stdout and "--pred" in done.stdout
-    done = subprocess.run([sys.executable, "-m", "sleec", "predict", "--model", "missing.npz",
-                           "--test", "missing.txt", "--out", "p.txt"], capture_output=True,
-                          text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sleec",
+            "predict",
+            "--model",
+            "missing.npz",
+            "--test",
+            "missing.txt",
+            "--out",
+            "p.txt",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 1
     assert done.stderr.startswith("sleec: error: ") and "Traceback" not in done.stderr
 

@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
-from sleec.clustering import assign_to_centers, partition
+from sleec.clustering import assign_to_centers, partition, unit_rows
 
 
 def random_features(seed: int, n: int = 300, d: int = 20) -> sp.csr_matrix:
@@ -18,8 +18,9 @@ def unit_dense(X: sp.csr_matrix) -> np.ndarray:
     return normalize(X).toarray().astype(np.float64)
 
 
-def check_partition(X: sp.csr_matrix, assign: np.ndarray, centers: np.ndarray, *,
-                    converged: bool = True) -> None:
+def check_partition(
+    X: sp.csr_matrix, assign: np.ndarray, centers: np.ndarray, *, converged: bool = True
+) -> None:
     """Shapes, dtypes, non-empty clusters numbered 0..C-1, rows routed to their own cluster;
     after convergence the centres are also the unit mean directions of their clusters (before
     it, they are those of the previous step's assignment)."""
@@ -48,8 +49,8 @@ def assert_assign_is_argmax(X: sp.csr_matrix, assign: np.ndarray, centers: np.nd
 @pytest.mark.parametrize(("seed", "n_clusters"), [(0, 3), (1, 8), (5, 20)])
 def test_converged_partition_invariants(seed, n_clusters):
     X = random_features(seed)
-    assign, centers = partition(X, n_clusters, seed=seed, n_iter=200)
-    check_partition(X, assign, centers)
+    assign, centers = partition(unit_rows(X), n_clusters, seed=seed, n_iter=200)
+    check_partition(unit_rows(X), assign, centers)
     assert 1 <= centers.shape[0] <= n_clusters
     assert_assign_is_argmax(X, assign, centers)
     np.testing.assert_array_equal(assign_to_centers(normalize(X), centers), assign)
@@ -57,15 +58,15 @@ def test_converged_partition_invariants(seed, n_clusters):
 
 def test_default_partition_assignment_matches_returned_centres():
     X = random_features(0)
-    assign, centers = partition(X, 3, seed=0)  # default n_iter=7 does not converge here
+    assign, centers = partition(unit_rows(X), 3, seed=0)  # default n_iter=7 does not converge here
     assert_assign_is_argmax(X, assign, centers)
 
 
 def test_default_partition_is_valid_and_deterministic():
     X = random_features(2)
-    a1, c1 = partition(X, 6, seed=11)
-    a2, c2 = partition(X, 6, seed=11)
-    check_partition(X, a1, c1, converged=False)
+    a1, c1 = partition(unit_rows(X), 6, seed=11)
+    a2, c2 = partition(unit_rows(X), 6, seed=11)
+    check_partition(unit_rows(X), a1, c1, converged=False)
     np.testing.assert_array_equal(a1, a2)
     np.testing.assert_array_equal(c1, c2)
 
@@ -80,8 +81,8 @@ def test_planted_clusters_are_recovered():
     truth = np.repeat(np.arange(3), 30)
     recovered = 0
     for seed in range(10):
-        assign, centers = partition(X, 3, seed=seed, n_iter=50)
-        check_partition(X, assign, centers)
+        assign, centers = partition(unit_rows(X), 3, seed=seed, n_iter=50)
+        check_partition(unit_rows(X), assign, centers)
         assert_assign_is_argmax(X, assign, centers)
         pairs = {(int(a), int(t)) for a, t in zip(assign, truth, strict=True)}
         recovered += len(pairs) == 3 and centers.shape[0] == 3  # a bijection
@@ -90,16 +91,16 @@ def test_planted_clusters_are_recovered():
 
 def test_n_clusters_larger_than_n_is_clipped():
     X = random_features(3, n=5, d=6)
-    assign, centers = partition(X, 50, seed=0)
-    check_partition(X, assign, centers)
+    assign, centers = partition(unit_rows(X), 50, seed=0)
+    check_partition(unit_rows(X), assign, centers)
     assert centers.shape[0] <= 5
 
 
 def test_single_cluster():
     X = random_features(4, n=20)
-    assign, centers = partition(X, 1, seed=0)
+    assign, centers = partition(unit_rows(X), 1, seed=0)
     np.testing.assert_array_equal(assign, 0)
-    check_partition(X, assign, centers)
+    check_partition(unit_rows(X), assign, centers)
 
 
 def test_all_zero_rows_and_duplicates():
@@ -109,8 +110,8 @@ def test_all_zero_rows_and_duplicates():
     dense[::5] = 0.0  # all-zero rows
     X = sp.csr_matrix(dense)
     for seed in range(4):
-        assign, centers = partition(X, 10, seed=seed, n_iter=100)
-        check_partition(X, assign, centers)
+        assign, centers = partition(unit_rows(X), 10, seed=seed, n_iter=100)
+        check_partition(unit_rows(X), assign, centers)
         assert np.isfinite(centers).all()
         # Zero rows have cosine 0 with every centre: they tie, so they go to cluster 0.
         np.testing.assert_array_equal(assign[::5], 0)

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sleec import _xc_parse, datasets
+from sleec import _xc_parse, _xc_read, datasets
 from sleec.datasets import (
     load_bibtex,
     make_xmc,
@@ -52,7 +52,8 @@ def _assert_same(A: sp.csr_matrix, B: sp.spmatrix) -> None:
 def _random_xy(rng: np.random.Generator, n: int, d: int, l_: int) -> tuple:
     X = sp.random(n, d, density=0.3, format="csr", dtype=np.float32, random_state=rng)
     X.data = (X.data - 0.5).astype(np.float32) * rng.choice([1e-3, 1, 1e5], X.nnz).astype(
-        np.float32)
+        np.float32
+    )
     Y = sp.random(n, l_, density=0.3, format="csr", random_state=rng)
     Y.data[:] = 1
     return X, Y.astype(np.float32)
@@ -90,7 +91,7 @@ def _ref_read(data: bytes) -> tuple[tuple[int, int, int], dict, dict]:
         rest = line
         first = re.match(r"[^ \t\r]*", line).group()
         if first and ":" not in first:
-            rest = line[len(first):]
+            rest = line[len(first) :]
             for t in first.split(","):
                 if not t.isdigit() or int(t) >= l_ or (r, int(t)) in Y:
                     raise ValueError("label")
@@ -129,12 +130,14 @@ def _xc_text(X: np.ndarray, Y: np.ndarray, fmt=repr) -> str:
 
 
 def test_read_hand_written_file(tmp_path):
-    text = ("5 6 4\n"
-            "0,2 1:0.5 4:2\n"
-            " 0:1.5e1 5:-3\n"  # no labels
-            "3\n"  # no features
-            "\n"  # nothing
-            "1,0 3:1 2:.25\r\n")  # unsorted ids, CRLF
+    text = (
+        "5 6 4\n"
+        "0,2 1:0.5 4:2\n"
+        " 0:1.5e1 5:-3\n"  # no labels
+        "3\n"  # no features
+        "\n"  # nothing
+        "1,0 3:1 2:.25\r\n"
+    )  # unsorted ids, CRLF
     X, Y = read_xc(_put(tmp_path / "hand.txt", text))
     X_exp = np.zeros((5, 6), np.float32)
     X_exp[0, [1, 4]] = [0.5, 2]
@@ -159,8 +162,12 @@ def test_write_read_round_trip(tmp_path, rng, ext):
     path = tmp_path / f"data.{ext}"
     write_xc(path, X, Y)
     magic = path.read_bytes()[:6]
-    assert {"gz": magic[:2] == b"\x1f\x8b", "xz": magic == b"\xfd7zXZ\x00",
-            "bz2": magic[:3] == b"BZh", "txt": magic[:3] == b"43 "}[ext.rsplit(".", 1)[-1]]
+    assert {
+        "gz": magic[:2] == b"\x1f\x8b",
+        "xz": magic == b"\xfd7zXZ\x00",
+        "bz2": magic[:3] == b"BZh",
+        "txt": magic[:3] == b"43 ",
+    }[ext.rsplit(".", 1)[-1]]
     X2, Y2 = read_xc(path)
     _assert_same(X2, X)
     _assert_same(Y2, Y)
@@ -189,7 +196,7 @@ def test_small_blocks_give_same_result_and_lines(tmp_path, rng, monkeypatch):
     bad[25] = bad[25] + " 99:1"
     _put(tmp_path / "bad.txt", "\n".join(bad) + "\n")
     for size in (1, 7, 64, 1000):
-        monkeypatch.setattr(datasets, "_BLOCK_SIZE", size)
+        monkeypatch.setattr(_xc_read, "_BLOCK_SIZE", size)
         X2, Y2 = read_xc(path)
         _assert_same(X2, X)
         _assert_same(Y2, Y)
@@ -229,34 +236,37 @@ def test_write_xc_shortest_float32_text(tmp_path):
 # read_xc: errors
 
 
-@pytest.mark.parametrize("content, line, words", [
-    ("", 1, ["empty file", "expected a header"]),
-    ("3 4\n", 1, ["malformed header", "'N D L'"]),
-    ("a 4 5\n", 1, ["malformed header", "non-negative integers"]),
-    ("-1 4 5\n", 1, ["malformed header"]),
-    ("1 4 5 6\n", 1, ["malformed header"]),
-    ("1 3000000000 5\n", 1, ["expected at most"]),
-    ("3 4 2\n0 1:1\n1 2:1\n", 3, ["ends after 2 data row", "N = 3"]),
-    ("1 4 2\n0 1:1\n1 2:1\n", 3, ["more data rows", "N = 1"]),
-    ("1 4 2\n0 4:1\n", 2, ["feature id 4 out of range", "[0, D = 4)"]),
-    ("1 4 2\n2 1:1\n", 2, ["label id 2 out of range", "[0, L = 2)"]),
-    ("1 4 2\n0 -1:1\n", 2, ["negative feature id", "'-1:1'"]),
-    ("1 4 2\n-1 1:1\n", 2, ["negative label id", "'-1'"]),
-    ("2 4 2\n0 1:1\n0 1:1 3:2 1:5\n", 3, ["duplicate feature id 1"]),
-    ("2 4 2\n0 1:1\n1,0,1 1:1\n", 3, ["duplicate label id 1"]),
-    ("1 4 2\n0 x:1\n", 2, ["bad feature token 'x:1'", "'index:value'"]),
-    ("1 4 2\n0 3:\n", 2, ["bad value", "'3:'", "number"]),
-    ("1 4 2\n0 3:abc\n", 2, ["bad value", "'3:abc'"]),
-    ("1 4 2\n0 3 1:1\n", 2, ["bad feature token '3'", "'index:value'"]),
-    ("1 4 2\na 1:1\n", 2, ["bad label id 'a'", "label ids"]),
-    ("1 4 2\n0,,1 1:1\n", 2, ["bad label id", "label ids"]),
-    ("1 4 2\n0 1:nan\n", 2, ["non-finite value", "'1:nan'", "finite number"]),
-    ("1 4 2\n0 1:-Infinity\n", 2, ["non-finite value"]),
-    ("1 4 2\n0 1:1e39\n", 2, ["non-finite value", "'1:1e39'", "float32"]),
-    ("1 4 2\n0 1:1e400\n", 2, ["non-finite value"]),
-    ("2 4 2\n0 1:1\n0 1:\x00\x01\n", 3, ["not a text file"]),
-    ("1 4 2\n0 1:\xe9t\xe9\n", 2, ["not a text file"]),
-])
+@pytest.mark.parametrize(
+    "content, line, words",
+    [
+        ("", 1, ["empty file", "expected a header"]),
+        ("3 4\n", 1, ["malformed header", "'N D L'"]),
+        ("a 4 5\n", 1, ["malformed header", "non-negative integers"]),
+        ("-1 4 5\n", 1, ["malformed header"]),
+        ("1 4 5 6\n", 1, ["malformed header"]),
+        ("1 3000000000 5\n", 1, ["expected at most"]),
+        ("3 4 2\n0 1:1\n1 2:1\n", 3, ["ends after 2 data row", "N = 3"]),
+        ("1 4 2\n0 1:1\n1 2:1\n", 3, ["more data rows", "N = 1"]),
+        ("1 4 2\n0 4:1\n", 2, ["feature id 4 out of range", "[0, D = 4)"]),
+        ("1 4 2\n2 1:1\n", 2, ["label id 2 out of range", "[0, L = 2)"]),
+        ("1 4 2\n0 -1:1\n", 2, ["negative feature id", "'-1:1'"]),
+        ("1 4 2\n-1 1:1\n", 2, ["negative label id", "'-1'"]),
+        ("2 4 2\n0 1:1\n0 1:1 3:2 1:5\n", 3, ["duplicate feature id 1"]),
+        ("2 4 2\n0 1:1\n1,0,1 1:1\n", 3, ["duplicate label id 1"]),
+        ("1 4 2\n0 x:1\n", 2, ["bad feature token 'x:1'", "'index:value'"]),
+        ("1 4 2\n0 3:\n", 2, ["bad value", "'3:'", "number"]),
+        ("1 4 2\n0 3:abc\n", 2, ["bad value", "'3:abc'"]),
+        ("1 4 2\n0 3 1:1\n", 2, ["bad feature token '3'", "'index:value'"]),
+        ("1 4 2\na 1:1\n", 2, ["bad label id 'a'", "label ids"]),
+        ("1 4 2\n0,,1 1:1\n", 2, ["bad label id", "label ids"]),
+        ("1 4 2\n0 1:nan\n", 2, ["non-finite value", "'1:nan'", "finite number"]),
+        ("1 4 2\n0 1:-Infinity\n", 2, ["non-finite value"]),
+        ("1 4 2\n0 1:1e39\n", 2, ["non-finite value", "'1:1e39'", "float32"]),
+        ("1 4 2\n0 1:1e400\n", 2, ["non-finite value"]),
+        ("2 4 2\n0 1:1\n0 1:\x00\x01\n", 3, ["not a text file"]),
+        ("1 4 2\n0 1:\xe9t\xe9\n", 2, ["not a text file"]),
+    ],
+)
 def test_read_xc_errors(tmp_path, content, line, words):
     path = _put(tmp_path / "bad_file.txt", content.encode("latin-1"))
     with pytest.raises(DataFormatError) as info:
@@ -279,7 +289,7 @@ def test_read_xc_truncated_compressed(tmp_path, rng, ext, kind):
     path = tmp_path / f"cut.txt.{ext}"
     write_xc(path, *_random_xy(rng, 300, 50, 20))
     data = path.read_bytes()
-    _put(path, data[:len(data) // 2])
+    _put(path, data[: len(data) // 2])
     with pytest.raises(DataFormatError, match=rf"cut\.txt\.{ext}: truncated or corrupt {kind}"):
         read_xc(path)
 
@@ -302,8 +312,15 @@ def test_read_xc_missing_file(tmp_path):
 
 def _random_value(rng: np.random.Generator) -> str:
     v = float(np.float32(rng.standard_normal() * 10.0 ** rng.integers(-8, 9)))
-    return [repr, str, lambda x: f"{x:.6f}", lambda x: f"{x:e}", lambda x: f"{x:.17g}",
-            lambda x: str(int(x)), lambda x: f"{x:.3E}"][rng.integers(7)](v)
+    return [
+        repr,
+        str,
+        lambda x: f"{x:.6f}",
+        lambda x: f"{x:e}",
+        lambda x: f"{x:.17g}",
+        lambda x: str(int(x)),
+        lambda x: f"{x:.3E}",
+    ][rng.integers(7)](v)
 
 
 def test_kernel_matches_reference(rng):
@@ -311,8 +328,8 @@ def test_kernel_matches_reference(rng):
         n, d, l_ = rng.integers(1, 20), rng.integers(1, 50), rng.integers(1, 30)
         rows = []
         for _ in range(n):
-            labels = rng.permutation(l_)[:rng.integers(0, min(l_, 5) + 1)]
-            feats = rng.permutation(d)[:rng.integers(0, min(d, 8) + 1)]
+            labels = rng.permutation(l_)[: rng.integers(0, min(l_, 5) + 1)]
+            feats = rng.permutation(d)[: rng.integers(0, min(d, 8) + 1)]
             lab = ",".join(map(str, labels))
             sep = rng.choice([" ", "\t", "  "])
             toks = [f"{j}:{_random_value(rng)}" for j in feats]
@@ -326,31 +343,51 @@ def test_kernel_matches_reference(rng):
         l_idx = np.empty(text.count(",") + n + 1, np.int32)
         slow = np.empty((cap, 3), np.int64)
         code, n_r, n_f, n_l, n_s, _, _, unsorted = _xc_parse.parse_xc_block(
-            buf, d, l_, n, f_idx, f_val, f_cnt, l_idx, l_cnt, slow)
+            buf, d, l_, n, f_idx, f_val, f_cnt, l_idx, l_cnt, slow
+        )
         assert code == _xc_parse.OK and n_r == n
         assert n_f == f_cnt[:n].sum() and n_l == l_cnt[:n].sum()
         for s in range(n_s):  # values left to Python: exponent beyond +-22 or many digits
-            f_val[slow[s, 0]] = np.float32(float(text[slow[s, 1]:slow[s, 2]]))
+            f_val[slow[s, 0]] = np.float32(float(text[slow[s, 1] : slow[s, 2]]))
         rows_f = np.repeat(np.arange(n), f_cnt[:n])
-        got = {(int(r), int(c)): v for r, c, v in zip(rows_f, f_idx[:n_f], f_val[:n_f],
-                                                       strict=True) if v != 0}
+        got = {
+            (int(r), int(c)): v
+            for r, c, v in zip(rows_f, f_idx[:n_f], f_val[:n_f], strict=True)
+            if v != 0
+        }
         assert got == X_ref
         rows_l = np.repeat(np.arange(n), l_cnt[:n])
         assert {(int(r), int(c)) for r, c in zip(rows_l, l_idx[:n_l], strict=True)} == set(Y_ref)
         expect = False  # ids in file order are kept: some row not strictly increasing?
         for idx, cnt in ((f_idx, f_cnt[:n]), (l_idx, l_cnt[:n])):
             ends = np.cumsum(cnt)
-            expect |= any(np.any(np.diff(idx[e - c:e]) <= 0) for c, e in zip(cnt, ends,
-                                                                              strict=True))
+            expect |= any(
+                np.any(np.diff(idx[e - c : e]) <= 0) for c, e in zip(cnt, ends, strict=True)
+            )
         assert bool(unsorted) == expect
 
 
 def test_kernel_value_parsing_is_exact():
-    values = ["1", "-2.5", "+.5", "5.", "1e3", "1E-3", "0.1", "123456789012345", "3.4028235e+38",
-              "1e-45", "1.17549435e-38", "0.000001", "1234567890123456789012", "-0", "00012.50"]
+    values = [
+        "1",
+        "-2.5",
+        "+.5",
+        "5.",
+        "1e3",
+        "1E-3",
+        "0.1",
+        "123456789012345",
+        "3.4028235e+38",
+        "1e-45",
+        "1.17549435e-38",
+        "0.000001",
+        "1234567890123456789012",
+        "-0",
+        "00012.50",
+    ]
     text = " " + " ".join(f"{j}:{v}" for j, v in enumerate(values))
     path_vals = np.array([float(v) for v in values]).astype(np.float32)
-    X, _ = datasets._parse_block(text.encode(), "v", 2, (1, 1), len(values), 1)[:2]
+    X, _ = _xc_read._parse_block(text.encode(), "v", 2, (1, 1), len(values), 1)[:2]
     got = np.zeros(len(values), np.float32)
     got[X[0]] = X[1]
     assert np.array_equal(got, path_vals)
@@ -361,12 +398,17 @@ def test_kernel_value_parsing_is_exact():
 
 
 @HYP
-@given(data=st.one_of(st.binary(max_size=300),
-                      st.tuples(st.sampled_from([b"2 5 3\n", b"1 4 4\n0", b"\xfd7zXZ\x00",
-                                                 b"\x1f\x8b", b"BZh9"]),
-                                st.binary(max_size=200)).map(b"".join),
-                      st.binary(max_size=200).map(lzma.compress),
-                      st.binary(max_size=200).map(lambda b: gzip.compress(b"2 3 4\n" + b))))
+@given(
+    data=st.one_of(
+        st.binary(max_size=300),
+        st.tuples(
+            st.sampled_from([b"2 5 3\n", b"1 4 4\n0", b"\xfd7zXZ\x00", b"\x1f\x8b", b"BZh9"]),
+            st.binary(max_size=200),
+        ).map(b"".join),
+        st.binary(max_size=200).map(lzma.compress),
+        st.binary(max_size=200).map(lambda b: gzip.compress(b"2 3 4\n" + b)),
+    )
+)
 def test_random_bytes_parse_or_data_format_error(tmp_path_factory, data):
     path = tmp_path_factory.mktemp("fuzz") / "f.txt"
     path.write_bytes(data)
@@ -384,14 +426,20 @@ _ALPHABET = "0123456789:,. \n\t-+eE.xna"
 def _near_valid(draw):
     n, d, l_ = draw(st.integers(1, 4)), draw(st.integers(1, 6)), draw(st.integers(1, 5))
     vals = st.sampled_from([0.0, 0.0, 0.0, 1.0, 0.5, -2.25, 1e-3, 3e20, 7.0])
-    X = np.array(draw(st.lists(st.lists(vals, min_size=d, max_size=d), min_size=n, max_size=n)),
-                 np.float32).reshape(n, d)
-    Y = np.array(draw(st.lists(st.lists(st.booleans(), min_size=l_, max_size=l_), min_size=n,
-                               max_size=n)), np.float32).reshape(n, l_)
+    X = np.array(
+        draw(st.lists(st.lists(vals, min_size=d, max_size=d), min_size=n, max_size=n)), np.float32
+    ).reshape(n, d)
+    Y = np.array(
+        draw(st.lists(st.lists(st.booleans(), min_size=l_, max_size=l_), min_size=n, max_size=n)),
+        np.float32,
+    ).reshape(n, l_)
     tokens = re.split(r"([ \n,:])", _xc_text(X, Y))
     body = tokens.index("\n") + 1  # mutate the header in about 1 case out of 8
-    i = draw(st.integers(0, len(tokens) - 1) if draw(st.integers(0, 7)) == 3
-             else st.integers(min(body, len(tokens) - 1), len(tokens) - 1))
+    i = draw(
+        st.integers(0, len(tokens) - 1)
+        if draw(st.integers(0, 7)) == 3
+        else st.integers(min(body, len(tokens) - 1), len(tokens) - 1)
+    )
     action = draw(st.sampled_from(["replace", "delete", "duplicate", "insert"]))
     new = draw(st.text(_ALPHABET, max_size=4))
     if action == "replace":
@@ -425,8 +473,13 @@ def test_near_valid_files_parse_correctly_or_fail_cleanly(tmp_path_factory, data
 
 
 @HYP
-@given(n=st.integers(0, 6), d=st.integers(0, 5), l_=st.integers(0, 4),
-       ext=st.sampled_from(["txt", "gz", "xz", "bz2"]), data=st.data())
+@given(
+    n=st.integers(0, 6),
+    d=st.integers(0, 5),
+    l_=st.integers(0, 4),
+    ext=st.sampled_from(["txt", "gz", "xz", "bz2"]),
+    data=st.data(),
+)
 def test_valid_matrices_round_trip(tmp_path_factory, n, d, l_, ext, data):
     floats = st.floats(width=32, allow_nan=False, allow_infinity=False)
     X = np.array(data.draw(st.lists(floats, min_size=n * d, max_size=n * d)), np.float32)
@@ -448,14 +501,20 @@ def test_read_split_columns_and_errors(tmp_path):
     assert read_split(path).tolist() == [2, 0, 1]
     assert read_split(path, column=3).tolist() == [1, 4, 6]
     assert read_split(path).dtype == np.int64
-    with pytest.raises(DataFormatError, match=r"split\.txt, line 1: column 4 out of range; "
-                                              "the file has 3 columns"):
+    with pytest.raises(
+        DataFormatError,
+        match=r"split\.txt, line 1: column 4 out of range; "
+        "the file has 3 columns",
+    ):
         read_split(path, column=4)
     with pytest.raises(ValueError, match="column"):
         read_split(path, column=0)
     bad = _put(tmp_path / "bad.txt", "3 1\n1 x\n")
-    with pytest.raises(DataFormatError, match=r"bad\.txt, line 2: bad row number 'x'; "
-                                              "expected a positive integer"):
+    with pytest.raises(
+        DataFormatError,
+        match=r"bad\.txt, line 2: bad row number 'x'; "
+        "expected a positive integer",
+    ):
         read_split(bad, column=2)
     for tok in ("0", "-3", "2.0"):
         with pytest.raises(DataFormatError, match="line 2: bad row number"):
@@ -477,8 +536,11 @@ def test_read_xc_split_selects_rows_and_checks_range(tmp_path, rng):
     _assert_same(Xte, X[[5, 2]])
     _assert_same(Yte, Y[[5, 2]])
     te_bad = _put(tmp_path / "te_bad.txt", "2\n7\n")
-    with pytest.raises(DataFormatError, match=r"te_bad\.txt, line 2: row number 7 beyond the "
-                                              r"data; expected at most 6"):
+    with pytest.raises(
+        DataFormatError,
+        match=r"te_bad\.txt, line 2: row number 7 beyond the "
+        r"data; expected at most 6",
+    ):
         read_xc_split(tmp_path / "all.txt.xz", tr, te_bad)
 
 
@@ -487,8 +549,9 @@ def test_read_xc_split_selects_rows_and_checks_range(tmp_path, rng):
 
 
 def test_read_svmlight_multilabel(tmp_path):
-    path = _put(tmp_path / "s.svm", "1,2 0:1 3:2.5\n\n# comment\n 1:5  # no labels\n"
-                                   "3 qid:7 2:1\n0\n")
+    path = _put(
+        tmp_path / "s.svm", "1,2 0:1 3:2.5\n\n# comment\n 1:5  # no labels\n3 qid:7 2:1\n0\n"
+    )
     X, Y = read_svmlight_multilabel(path)
     _assert_same(X, np.array([[1, 0, 0, 2.5], [0, 5, 0, 0], [0, 0, 1, 0], [0, 0, 0, 0]]))
     _assert_same(Y, np.array([[0, 1, 1, 0], [0, 0, 0, 0], [0, 0, 0, 1], [1, 0, 0, 0]]))
@@ -498,14 +561,17 @@ def test_read_svmlight_multilabel(tmp_path):
     assert (X2 != X[:, :4]).nnz == 0 and Y2.shape == (4, 4)
 
 
-@pytest.mark.parametrize("content, kwargs, words", [
-    ("1 0:1\n\n2 1:x\n", {}, ["line 3", "bad value", "'1:x'"]),
-    ("1 0:1\n1.5 1:1\n", {}, ["line 2", "bad label id '1.5'"]),
-    ("1 0:1 0:2\n", {}, ["line 1", "duplicate feature id 0"]),
-    ("1 0:1 5:2\n", {"n_features": 5}, ["line 1", "feature id 5 out of range"]),
-    ("3 0:1\n", {"n_labels": 3}, ["line 1", "label id 3 out of range"]),
-    ("1 0:nan\n", {}, ["line 1", "non-finite"]),
-])
+@pytest.mark.parametrize(
+    "content, kwargs, words",
+    [
+        ("1 0:1\n\n2 1:x\n", {}, ["line 3", "bad value", "'1:x'"]),
+        ("1 0:1\n1.5 1:1\n", {}, ["line 2", "bad label id '1.5'"]),
+        ("1 0:1 0:2\n", {}, ["line 1", "duplicate feature id 0"]),
+        ("1 0:1 5:2\n", {"n_features": 5}, ["line 1", "feature id 5 out of range"]),
+        ("3 0:1\n", {"n_labels": 3}, ["line 1", "label id 3 out of range"]),
+        ("1 0:nan\n", {}, ["line 1", "non-finite"]),
+    ],
+)
 def test_read_svmlight_errors(tmp_path, content, kwargs, words):
     path = _put(tmp_path / "bad.svm", content)
     with pytest.raises(DataFormatError) as info:
@@ -581,9 +647,12 @@ def test_delicious_split(shared_data, tmp_path):
     d = shared_data / "delicious"
     read_xc(_put(tmp_path / "warm.txt", "1 1 1\n0 0:1\n"))  # compile/load the kernel first
     t0 = time.perf_counter()
-    Xtr, Ytr, Xte, Yte = read_xc_split(d / "Delicious_data.txt.xz",
-                                       d / "delicious_trSplit.txt.xz",
-                                       d / "delicious_tstSplit.txt.xz", column=1)
+    Xtr, Ytr, Xte, Yte = read_xc_split(
+        d / "Delicious_data.txt.xz",
+        d / "delicious_trSplit.txt.xz",
+        d / "delicious_tstSplit.txt.xz",
+        column=1,
+    )
     elapsed = time.perf_counter() - t0
     print(f"Delicious read + split: {elapsed:.3f} s")
     assert Xtr.shape == (12920, 500) and Xte.shape == (3185, 500)
@@ -594,8 +663,11 @@ def test_delicious_split(shared_data, tmp_path):
 
 def test_bibtex_split_equals_ready_files(shared_data):
     d = shared_data / "bibtex"
-    parts = read_xc_split(d / "Bibtex_data.txt.xz", d / "bibtex_mulan_trSplit.txt.xz",
-                          d / "bibtex_mulan_tstSplit.txt.xz")
+    parts = read_xc_split(
+        d / "Bibtex_data.txt.xz",
+        d / "bibtex_mulan_trSplit.txt.xz",
+        d / "bibtex_mulan_tstSplit.txt.xz",
+    )
     ready = [*read_xc(d / "bibtex_mulan_train.txt.xz"), *read_xc(d / "bibtex_mulan_test.txt.xz")]
     for got, want in zip(parts, ready, strict=True):
         _assert_same(got, want)
@@ -610,7 +682,7 @@ def test_read_xc_reports_progress_in_file_bytes(tmp_path, monkeypatch):
     for name in ("data.txt", "data.txt.gz"):
         path = tmp_path / name
         write_xc(path, X, Y)
-        monkeypatch.setattr(ds, "_BLOCK_SIZE", 1024)  # many blocks
+        monkeypatch.setattr(_xc_read, "_BLOCK_SIZE", 1024)  # many blocks
         calls: list[tuple[int, int]] = []
         X2, Y2 = read_xc(path, progress=lambda done, total, seen=calls: seen.append((done, total)))
         size = path.stat().st_size

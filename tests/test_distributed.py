@@ -22,8 +22,8 @@ import pytest
 import scipy.sparse as sp
 
 from sleec import SLEEC, cli, make_xmc, predict_topk_distributed
+from sleec._dask import send_if_dask
 from sleec.datasets import write_xc
-from sleec.distributed import send_if_dask
 
 distributed = pytest.importorskip("distributed")
 dask_array = pytest.importorskip("dask.array")
@@ -32,13 +32,21 @@ dask_bag = pytest.importorskip("dask.bag")
 # A second cluster's scheduler finds the first one's HTTP port taken and picks another.
 pytestmark = pytest.mark.filterwarnings("ignore:Port 8787 is already in use:UserWarning")
 
-PARAMS = {"n_learners": 2, "n_clusters": 3, "n_components": 16, "n_graph_neighbors": 20,
-          "n_neighbors": 10, "svp_max_iter": 10, "random_state": 0}
+PARAMS = {
+    "n_learners": 2,
+    "n_clusters": 3,
+    "n_components": 16,
+    "n_graph_neighbors": 20,
+    "n_neighbors": 10,
+    "svp_max_iter": 10,
+    "random_state": 0,
+}
 
 
 def new_cluster() -> distributed.LocalCluster:
-    return distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                    dashboard_address=None)
+    return distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    )
 
 
 @pytest.fixture(scope="module")
@@ -88,16 +96,21 @@ def test_dask_backend_trains_the_local_model(client, data, local):
     with distributed.get_task_stream(client) as stream, joblib.parallel_config(backend="dask"):
         remote = SLEEC(**PARAMS).fit(Xtr, Ytr)
     # The (learner, cluster) tasks really ran on the cluster's workers.
-    assert sum("_fit_local" in task["key"] for task in stream.data) >= 2
+    assert sum("_fit_task" in task["key"] for task in stream.data) >= 2
     assert_same_model(local, remote)
     assert_same_predictions(local.predict_topk(Xte, 5), remote.predict_topk(Xte, 5))
 
 
 def _fit_tasks(dask_scheduler) -> list[dict]:
     """Per (learner, cluster) task on the scheduler: its own pickled size and its inputs."""
-    return [{"spec": len(pickle.dumps(ts.run_spec)),
-             "deps": {str(d.key): (d.nbytes, d.run_spec is not None) for d in ts.dependencies}}
-            for ts in dask_scheduler.tasks.values() if "_fit_local" in str(ts.key)]
+    return [
+        {
+            "spec": len(pickle.dumps(ts.run_spec)),
+            "deps": {str(d.key): (d.nbytes, d.run_spec is not None) for d in ts.dependencies},
+        }
+        for ts in dask_scheduler.tasks.values()
+        if "_fit_task" in str(ts.key)
+    ]
 
 
 @contextlib.contextmanager
@@ -122,14 +135,15 @@ def polling(poll: Callable[[], list], into: list) -> Iterator[None]:
 def test_training_data_is_sent_once_not_with_every_task(client, data):
     Xtr, Ytr, _ = data
     seen: list[dict] = []
-    with polling(lambda: client.run_on_scheduler(_fit_tasks), seen), \
-            joblib.parallel_config(backend="dask"):
+    with (
+        polling(lambda: client.run_on_scheduler(_fit_tasks), seen),
+        joblib.parallel_config(backend="dask"),
+    ):
         SLEEC(**PARAMS).fit(Xtr, Ytr)
     assert seen
     x_bytes = Xtr.data.nbytes + Xtr.indices.nbytes
     rows_bytes = 8 * Xtr.shape[0]  # a cluster's int32 row indices take less
-    big = {key for task in seen for key, (nbytes, _) in task["deps"].items()
-           if nbytes > rows_bytes}
+    big = {key for task in seen for key, (nbytes, _) in task["deps"].items() if nbytes > rows_bytes}
     # X and Y: one key each, shared by every task, restorable by the scheduler.
     assert len(big) == 2 and all(key.startswith("sleec-data-") for key in big)
     for task in seen:
@@ -144,13 +158,14 @@ def test_send_if_dask_leaves_arrays_alone_without_the_dask_backend(data):
     assert sent[0] is Xtr and sent[1] is Ytr
 
 
-def _kill_a_busy_worker(client: distributed.Client, stop: threading.Event,
-                        killed: dict[str, str]) -> None:
+def _kill_a_busy_worker(
+    client: distributed.Client, stop: threading.Event, killed: dict[str, str]
+) -> None:
     """SIGKILL a worker while it runs a (learner, cluster) task; record its address and the
     task's key in ``killed``. Polls until ``stop`` is set."""
 
     def executing(dask_worker) -> list[str]:
-        return [str(ts.key) for ts in dask_worker.state.executing if "_fit_local" in str(ts.key)]
+        return [str(ts.key) for ts in dask_worker.state.executing if "_fit_task" in str(ts.key)]
 
     pids = client.run(os.getpid)
     dropped = False
@@ -176,8 +191,7 @@ def test_worker_killed_mid_training_gives_the_local_model():
         killed: dict[str, str] = {}
         stop = threading.Event()
         killer = threading.Thread(target=_kill_a_busy_worker, args=(client, stop, killed))
-        with distributed.get_task_stream(client) as stream, \
-                joblib.parallel_config(backend="dask"):
+        with distributed.get_task_stream(client) as stream, joblib.parallel_config(backend="dask"):
             killer.start()
             try:
                 remote = SLEEC(**params).fit(X, Y)
@@ -186,8 +200,9 @@ def test_worker_killed_mid_training_gives_the_local_model():
                 killer.join()
         assert killed, "no worker was running a task during the fit"
         # The killed task ran again elsewhere; the nanny brought the worker back.
-        assert any(t["key"] == killed["key"] and t["worker"] != killed["worker"]
-                   for t in stream.data)
+        assert any(
+            t["key"] == killed["key"] and t["worker"] != killed["worker"] for t in stream.data
+        )
         client.wait_for_workers(2, timeout=60)
     assert_same_model(local, remote)
 
@@ -220,8 +235,9 @@ def test_predict_distributed_equals_local_prediction(client, data, local, kind):
 
 def test_predict_distributed_uses_the_default_client(client, data, local):
     _, _, Xte = data
-    assert_same_predictions(local.predict_topk(Xte[:10], 3),
-                            predict_topk_distributed(local, Xte[:10], 3))
+    assert_same_predictions(
+        local.predict_topk(Xte[:10], 3), predict_topk_distributed(local, Xte[:10], 3)
+    )
     ids, scores = predict_topk_distributed(local, [], 3)
     assert ids.shape == scores.shape == (0, 3)
 
@@ -238,8 +254,9 @@ def test_predict_distributed_rejects_bad_inputs(client, data, local):
     with pytest.raises(ValueError, match=rf"data\[1\] has shape \(3, 5\); expected \(n, {d}\)"):
         predict_topk_distributed(local, [Xte, Xte[:3, :5]], client=client)
     with pytest.raises(ValueError, match="1 block along the columns|rechunk"):
-        predict_topk_distributed(local, dask_array.from_array(Xte.toarray(), chunks=(50, 100)),
-                                 client=client)
+        predict_topk_distributed(
+            local, dask_array.from_array(Xte.toarray(), chunks=(50, 100)), client=client
+        )
     bag = dask_bag.from_sequence([Xte, Xte[:, :5]], npartitions=2)
     with pytest.raises(ValueError, match=r"element 0 of partition 1 of data has shape"):
         predict_topk_distributed(local, bag, client=client)
@@ -263,39 +280,93 @@ def files(tmp_path_factory, data, local):
     return d
 
 
-SMALL_CLI = ["--n-learners", "2", "--n-clusters", "3", "--n-components", "16",
-             "--n-graph-neighbors", "20", "--n-neighbors", "10", "--svp-max-iter", "10",
-             "--random-state", "0"]
+SMALL_CLI = [
+    "--n-learners",
+    "2",
+    "--n-clusters",
+    "3",
+    "--n-components",
+    "16",
+    "--n-graph-neighbors",
+    "20",
+    "--n-neighbors",
+    "10",
+    "--svp-max-iter",
+    "10",
+    "--random-state",
+    "0",
+]
 
 
 def test_cli_train_and_predict_on_the_scheduler_equal_local(cluster, files, capsys):
     d, address = files, cluster.scheduler_address
     for name, extra in (("local", []), ("dask", ["--scheduler", address])):
-        assert cli.main(["train", "--train", str(d / "train.txt"), "--model",
-                         str(d / f"{name}.npz"), *SMALL_CLI, *extra]) == 0
+        assert (
+            cli.main(
+                [
+                    "train",
+                    "--train",
+                    str(d / "train.txt"),
+                    "--model",
+                    str(d / f"{name}.npz"),
+                    *SMALL_CLI,
+                    *extra,
+                ]
+            )
+            == 0
+        )
     with np.load(d / "local.npz") as a, np.load(d / "dask.npz") as b:
         assert sorted(a.files) == sorted(b.files)
         for key in a.files:
             np.testing.assert_array_equal(a[key], b[key])
     for out in ("pred.npz", "pred.txt"):
-        for name, extra in (("local", []),
-                            ("dask", ["--scheduler", address, "--chunk-size", "64"])):
-            assert cli.main(["predict", "--model", str(d / "model.npz"), "--test",
-                             str(d / "test.txt"), "--k", "5", "--out", str(d / f"{name}-{out}"),
-                             *extra]) == 0
+        for name, extra in (
+            ("local", []),
+            ("dask", ["--scheduler", address, "--chunk-size", "64"]),
+        ):
+            assert (
+                cli.main(
+                    [
+                        "predict",
+                        "--model",
+                        str(d / "model.npz"),
+                        "--test",
+                        str(d / "test.txt"),
+                        "--k",
+                        "5",
+                        "--out",
+                        str(d / f"{name}-{out}"),
+                        *extra,
+                    ]
+                )
+                == 0
+            )
         assert (d / f"local-{out}").read_bytes() == (d / f"dask-{out}").read_bytes()
     assert "Traceback" not in capsys.readouterr().err
 
 
-def test_cli_reports_an_unreachable_scheduler_in_one_line(files, tmp_path, capsys,
-                                                          monkeypatch):
+def test_cli_reports_an_unreachable_scheduler_in_one_line(files, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr("sleec.distributed._CONNECT_TIMEOUT", 0.5)
     d = files
     cases = [
-        (["train", "--train", str(d / "train.txt"), "--model", str(tmp_path / "m.npz")],
-         "tcp://127.0.0.1:1", "cannot connect to a Dask scheduler at 'tcp://127.0.0.1:1'"),
-        (["predict", "--model", str(d / "model.npz"), "--test", str(d / "test.txt"), "--out",
-          str(tmp_path / "p.npz")], "nope://host", "bad Dask scheduler address 'nope://host'"),
+        (
+            ["train", "--train", str(d / "train.txt"), "--model", str(tmp_path / "m.npz")],
+            "tcp://127.0.0.1:1",
+            "cannot connect to a Dask scheduler at 'tcp://127.0.0.1:1'",
+        ),
+        (
+            [
+                "predict",
+                "--model",
+                str(d / "model.npz"),
+                "--test",
+                str(d / "test.txt"),
+                "--out",
+                str(tmp_path / "p.npz"),
+            ],
+            "nope://host",
+            "bad Dask scheduler address 'nope://host'",
+        ),
     ]
     for argv, address, message in cases:
         assert cli.main([*argv, "--scheduler", address]) == 1
@@ -305,18 +376,37 @@ def test_cli_reports_an_unreachable_scheduler_in_one_line(files, tmp_path, capsy
     assert not (tmp_path / "m.npz").exists() and not (tmp_path / "p.npz").exists()
 
 
-def test_cli_scheduler_without_the_dask_extra_says_what_to_install(files, tmp_path, capsys,
-                                                                   monkeypatch):
+def test_cli_scheduler_without_the_dask_extra_says_what_to_install(
+    files, tmp_path, capsys, monkeypatch
+):
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed fails
-    argv = ["predict", "--model", str(files / "model.npz"), "--test", str(files / "test.txt"),
-            "--out", str(tmp_path / "p.npz"), "--scheduler", "tcp://127.0.0.1:1"]
+    argv = [
+        "predict",
+        "--model",
+        str(files / "model.npz"),
+        "--test",
+        str(files / "test.txt"),
+        "--out",
+        str(tmp_path / "p.npz"),
+        "--scheduler",
+        "tcp://127.0.0.1:1",
+    ]
     assert cli.main(argv) == 1
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and 'pip install "sleec[dask]"' in err
 
 
 def test_cli_chunk_size_needs_a_scheduler(files, tmp_path, capsys):
-    argv = ["predict", "--model", str(files / "model.npz"), "--test", str(files / "test.txt"),
-            "--out", str(tmp_path / "p.npz"), "--chunk-size", "10"]
+    argv = [
+        "predict",
+        "--model",
+        str(files / "model.npz"),
+        "--test",
+        str(files / "test.txt"),
+        "--out",
+        str(tmp_path / "p.npz"),
+        "--chunk-size",
+        "10",
+    ]
     assert cli.main(argv) == 2
     assert "--chunk-size needs --scheduler" in capsys.readouterr().err

@@ -3,6 +3,9 @@ sklearn contract, presets and input validation."""
 
 from __future__ import annotations
 
+import inspect
+from fractions import Fraction
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -15,38 +18,18 @@ from sklearn.utils.estimator_checks import (
     check_parameters_default_constructible,
 )
 
+from conftest import TOY_LABELS, TOY_N_LABELS
 from sleec import SLEEC
+from sleec.params import PARAMS
 from sleec.presets import PRESETS
 
 SMALL = {"n_learners": 1, "n_components": 10, "n_graph_neighbors": 10, "n_neighbors": 5}
-N_GROUPS, WORDS, LABELS, NOISE_WORDS = 4, 15, 5, 40
-N_LABELS = N_GROUPS * LABELS
-
-
-def make_toy(n: int, seed: int = 0):
-    """4 planted groups. Features: 2 of the group's 15 words + 6 of 40 shared noise words.
-    Labels: the group's anchor label always, each of its 4 other labels with probability 1/2,
-    and a random label (any group) for 10% of the points. Returns X, Y (CSR) and the groups."""
-    rng = np.random.default_rng(seed)
-    d = N_GROUPS * WORDS + NOISE_WORDS
-    group = rng.integers(0, N_GROUPS, n)
-    X = np.zeros((n, d), np.float32)
-    Y = np.zeros((n, N_LABELS), np.float32)
-    for i, g in enumerate(group):
-        X[i, g * WORDS + rng.choice(WORDS, 2, replace=False)] = rng.uniform(0.5, 1.5, 2)
-        X[i, N_GROUPS * WORDS + rng.choice(NOISE_WORDS, 6, replace=False)] = rng.uniform(
-            0.5, 1.5, 6)
-        Y[i, g * LABELS] = 1
-        Y[i, g * LABELS + 1 + np.flatnonzero(rng.random(LABELS - 1) < 0.5)] = 1
-        if rng.random() < 0.1:
-            Y[i, rng.integers(N_LABELS)] = 1
-    return sp.csr_matrix(X), sp.csr_matrix(Y), group
+N_LABELS = TOY_N_LABELS
 
 
 @pytest.fixture(scope="module")
-def toy():
-    X, Y, group = make_toy(600, seed=0)
-    return X[:400], Y[:400], X[400:], Y[400:], group[400:]
+def toy(toy_xmc):
+    return toy_xmc
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +92,7 @@ def test_planted_toy_precision_at_1(fitted, toy):
     ids, _ = fitted.predict_topk(Xte, 3)
     # Measured P@1 = 1.000 (every test point gets its group's anchor label); floor 0.95.
     assert precision_at_1(Yte, ids) >= 0.95
-    assert np.mean(ids[:, 0] // LABELS == group) >= 0.95  # right group
+    assert np.mean(ids[:, 0] // TOY_LABELS == group) >= 0.95  # right group
     # P@3: the best possible is about (1 + 1/2 + 1/2) / 3 = 0.67; measured 0.665 (default
     # distance weighting; 0.660 with uniform votes); floor 0.6.
     hits = np.take_along_axis(Yte.toarray(), np.maximum(ids, 0), axis=1) * (ids >= 0)
@@ -221,9 +204,14 @@ def test_fit_and_predict_leave_inputs_untouched(fitted, toy):
     coo = Xtr.tocoo()
     rows = np.r_[coo.row, coo.row]
     order = np.argsort(rows, kind="stable")
-    X = sp.csr_matrix((np.r_[coo.data, coo.data][order] / 2, np.r_[coo.col, coo.col][order],
-                       np.r_[0, np.cumsum(np.bincount(rows, minlength=Xtr.shape[0]))]),
-                      shape=Xtr.shape)
+    X = sp.csr_matrix(
+        (
+            np.r_[coo.data, coo.data][order] / 2,
+            np.r_[coo.col, coo.col][order],
+            np.r_[0, np.cumsum(np.bincount(rows, minlength=Xtr.shape[0]))],
+        ),
+        shape=Xtr.shape,
+    )
     assert not X.has_canonical_format and abs(X - Xtr).max() == 0
     Y = Ytr.copy()
     Y.data *= 3.0  # counts, not 0/1: treated as labels
@@ -269,8 +257,9 @@ def test_n_jobs_does_not_change_the_result(ensemble, toy):
     two = SLEEC(**{**params, "n_jobs": 2}).fit(Xtr, Ytr)
     n_tasks = sum(len(lr.locals) for lr in one.learners_)
     assert n_tasks >= 4
-    for a, b, c in zip(learner_arrays(one), learner_arrays(two), learner_arrays(ensemble),
-                       strict=True):
+    for a, b, c in zip(
+        learner_arrays(one), learner_arrays(two), learner_arrays(ensemble), strict=True
+    ):
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(a, c)  # n_jobs=None too
     ids1, s1 = one.predict_topk(Xte, 5)
@@ -283,7 +272,8 @@ def test_callback_reports_every_task(toy):
     Xtr, Ytr, *_ = toy
     calls = []
     SLEEC(**{**SMALL, "n_clusters": 2, "n_learners": 2}, random_state=0).fit(
-        Xtr, Ytr, callback=lambda done, total: calls.append((done, total)))
+        Xtr, Ytr, callback=lambda done, total: calls.append((done, total))
+    )
     total = calls[-1][1]
     assert calls == [(i, total) for i in range(1, total + 1)] and total >= 2
 
@@ -298,15 +288,23 @@ def test_l1_path_runs_and_predicts(toy):
     assert precision_at_1(Yte, ids) >= 0.95
     # The L1 path is a different regressor from the ridge one.
     ridge = SLEEC(**SMALL, random_state=0).fit(Xtr, Ytr)
-    assert not np.array_equal(model.learners_[0].locals[0].W.toarray(),
-                              ridge.learners_[0].locals[0].W.toarray())
+    assert not np.array_equal(
+        model.learners_[0].locals[0].W.toarray(), ridge.learners_[0].locals[0].W.toarray()
+    )
 
 
-@pytest.mark.parametrize("override", [
-    {"metric": "cosine"}, {"weighting": "distance"}, {"weighting": "uniform"},
-    {"label_similarity": "dot"},
-    {"normalize": False}, {"weight_threshold": 0.5, "embedding_threshold": 0.5},
-], ids=lambda o: ",".join(o))
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"metric": "cosine"},
+        {"weighting": "distance"},
+        {"weighting": "uniform"},
+        {"label_similarity": "dot"},
+        {"normalize": False},
+        {"weight_threshold": 0.5, "embedding_threshold": 0.5},
+    ],
+    ids=lambda o: ",".join(o),
+)
 def test_variants_fit_and_predict(toy, override):
     Xtr, Ytr, Xte, Yte, _ = toy
     model = SLEEC(**{**SMALL, **override}, random_state=0).fit(Xtr, Ytr)
@@ -319,8 +317,9 @@ def test_variants_fit_and_predict(toy, override):
 def test_more_components_than_cluster_points(toy):
     # Tiny clusters: the embedding rank is clipped to the cluster size and padded with zeros.
     Xtr, Ytr, Xte, _, _ = toy
-    model = SLEEC(n_components=12, n_graph_neighbors=4, n_neighbors=3, n_clusters=2,
-                  random_state=0).fit(Xtr[:10], Ytr[:10])
+    model = SLEEC(
+        n_components=12, n_graph_neighbors=4, n_neighbors=3, n_clusters=2, random_state=0
+    ).fit(Xtr[:10], Ytr[:10])
     for loc in model.learners_[0].locals:
         assert loc.W.shape[1] == 12 and loc.E.shape == (loc.rows.size, 12)
     ids, _ = model.predict_topk(Xte[:5], 3)
@@ -338,15 +337,36 @@ def test_clone_and_get_params_round_trip(fitted):
     assert c.n_neighbors == 7 and c.metric == "cosine"
     assert fitted.n_neighbors == SMALL["n_neighbors"]  # the original is untouched
     assert set(params) >= {  # the documented parameters (more may be added)
-        "n_learners", "n_clusters", "n_components", "n_graph_neighbors", "n_neighbors",
-        "label_similarity", "svp_max_iter", "svp_tol", "l2_reg", "l1_reg", "admm_rho",
-        "admm_max_iter", "weight_threshold", "embedding_threshold", "metric", "weighting",
-        "normalize", "random_state", "n_jobs"}
+        "n_learners",
+        "n_clusters",
+        "n_components",
+        "n_graph_neighbors",
+        "n_neighbors",
+        "label_similarity",
+        "svp_max_iter",
+        "svp_tol",
+        "l2_reg",
+        "l1_reg",
+        "admm_rho",
+        "admm_max_iter",
+        "weight_threshold",
+        "embedding_threshold",
+        "metric",
+        "weighting",
+        "normalize",
+        "random_state",
+        "n_jobs",
+    }
 
 
-@pytest.mark.parametrize("check", [check_no_attributes_set_in_init,
-                                   check_get_params_invariance,
-                                   check_parameters_default_constructible])
+@pytest.mark.parametrize(
+    "check",
+    [
+        check_no_attributes_set_in_init,
+        check_get_params_invariance,
+        check_parameters_default_constructible,
+    ],
+)
 def test_sklearn_contract_checks(check):
     check("SLEEC", SLEEC())
     check("SLEEC", SLEEC(**SMALL, n_clusters=3, random_state=0))
@@ -384,7 +404,7 @@ def test_from_preset(name):
     assert model.weight_threshold == w_t and model.embedding_threshold == sp_t
     assert model.l2_reg == pytest.approx(1 / (2 * cost))
     assert model.n_neighbors == nn and model.normalize is norm
-    model._check_params()  # the preset is a valid configuration
+    model.validated_params()  # the preset is a valid configuration
     # Case-insensitive names and overrides.
     other = SLEEC.from_preset(name.upper(), n_neighbors=3, random_state=5)
     assert other.n_neighbors == 3 and other.random_state == 5
@@ -403,8 +423,9 @@ def test_unknown_preset():
 # ---------------------------------------------------------------------------- validation
 def test_row_mismatch(toy):
     Xtr, Ytr, *_ = toy
-    with pytest.raises(ValueError,
-                       match=r"X and Y have inconsistent numbers of rows: 400 != 399\."):
+    with pytest.raises(
+        ValueError, match=r"X and Y have inconsistent numbers of rows: 400 != 399\."
+    ):
         SLEEC(**SMALL).fit(Xtr, Ytr[:399])
 
 
@@ -423,15 +444,21 @@ def test_negative_y(toy):
     Xtr, Ytr, *_ = toy
     Y = Ytr.toarray()
     Y[5, 2] = -1
-    with pytest.raises(ValueError, match=r"Y must be a label matrix with non-negative entries; "
-                                         r"found a negative entry in row 5"):
+    with pytest.raises(
+        ValueError,
+        match=r"Y must be a label matrix with non-negative entries; "
+        r"found a negative entry in row 5",
+    ):
         SLEEC(**SMALL).fit(Xtr, Y)
 
 
 def test_wrong_n_features_at_predict(fitted, toy):
     *_, Xte, _, _ = toy
-    with pytest.raises(ValueError, match=r"X has 99 features, but SLEEC is expecting 100 "
-                                         r"features as input\."):
+    with pytest.raises(
+        ValueError,
+        match=r"X has 99 features, but SLEEC is expecting 100 "
+        r"features as input\.",
+    ):
         fitted.predict_topk(Xte[:, :99])
     with pytest.raises(ValueError, match="X has 101 features"):
         fitted.predict(sp.hstack([Xte, Xte[:, :1]]).tocsr())
@@ -439,21 +466,35 @@ def test_wrong_n_features_at_predict(fitted, toy):
 
 def test_unfitted_predict_and_save(toy, tmp_path):
     *_, Xte, _, _ = toy
-    for call in (lambda m: m.predict_topk(Xte), lambda m: m.predict(Xte),
-                 lambda m: m.save(tmp_path / "m.npz")):
+    for call in (
+        lambda m: m.predict_topk(Xte),
+        lambda m: m.predict(Xte),
+        lambda m: m.save(tmp_path / "m.npz"),
+    ):
         with pytest.raises(NotFittedError):
             call(SLEEC())
     assert not list(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize(("k", "exc", "match"), [
-    (0, ValueError, r"The 'k' parameter must be an int in the range \[1, inf\)\. Got 0 instead"),
-    (-3, ValueError, r"The 'k' parameter must be an int in the range \[1, inf\)\. Got -3"),
-    (2.5, TypeError, r"The 'k' parameter must be an int in the range \[1, inf\)\. Got 2\.5 "
-                     r"\(float\) instead"),
-    ("5", TypeError, r"The 'k' parameter must be an int"),
-    (True, TypeError, r"The 'k' parameter must be an int"),
-])
+@pytest.mark.parametrize(
+    ("k", "exc", "match"),
+    [
+        (
+            0,
+            ValueError,
+            r"The 'k' parameter must be an int in the range \[1, inf\)\. Got 0 instead",
+        ),
+        (-3, ValueError, r"The 'k' parameter must be an int in the range \[1, inf\)\. Got -3"),
+        (
+            2.5,
+            TypeError,
+            r"The 'k' parameter must be an int in the range \[1, inf\)\. Got 2\.5 "
+            r"\(float\) instead",
+        ),
+        ("5", TypeError, r"The 'k' parameter must be an int"),
+        (True, TypeError, r"The 'k' parameter must be an int"),
+    ],
+)
 def test_bad_k(fitted, toy, k, exc, match):
     *_, Xte, _, _ = toy
     with pytest.raises(exc, match=match):
@@ -462,66 +503,194 @@ def test_bad_k(fitted, toy, k, exc, match):
         fitted.predict(Xte, k)
 
 
-INT_RANGE = r"must be an int in the range \[1, inf\)\. Got {} instead\."
+INT_RANGE = r"must be an int in the range \[1, 2147483647\]\. Got {} instead\."
 UNIT = r"must be a float in the range \[0\.0, 1\.0\)\. Got {} instead\."
 NON_NEG = r"must be a float in the range \[0\.0, inf\)\. Got {} instead\."
-BAD_PARAMS = [
+BAD_PARAMS = [  # the exact messages, written out by hand
     ("n_learners", 0, ValueError, INT_RANGE.format(0)),
-    ("n_clusters", 0, ValueError, INT_RANGE.format(0)),
-    ("n_clusters", "many", ValueError,
-     r"must be an int in the range \[1, inf\) or 'auto'\. Got 'many'"),
+    (
+        "n_clusters",
+        0,
+        ValueError,
+        r"must be an int in the range \[1, 2147483647\] or 'auto'\. "
+        r"Got 0 instead\.",
+    ),
+    (
+        "n_clusters",
+        "many",
+        ValueError,
+        r"must be an int in the range \[1, 2147483647\] or 'auto'\. Got 'many'",
+    ),
     ("n_components", 0, ValueError, INT_RANGE.format(0)),
-    ("n_components", 2.0, TypeError, r"must be an int in the range \[1, inf\)\. Got 2\.0 "
-                                     r"\(float\) instead\."),
+    (
+        "n_components",
+        2.0,
+        TypeError,
+        r"must be an int in the range \[1, 2147483647\]\. Got "
+        r"2\.0 \(float\) instead\.",
+    ),
+    ("n_components", 10**30, ValueError, INT_RANGE.format(10**30)),
     ("n_graph_neighbors", 0, ValueError, INT_RANGE.format(0)),
     ("n_neighbors", -1, ValueError, INT_RANGE.format(-1)),
     ("svp_max_iter", 0, ValueError, INT_RANGE.format(0)),
     ("svp_tol", -0.1, ValueError, NON_NEG.format(-0.1)),
     ("svp_tol", float("nan"), ValueError, NON_NEG.format("nan")),
-    ("svp_step", 0.0, ValueError, r"must be a float in the range \(0\.0, 2\.0\]\. Got 0\.0 "
-                                  r"instead\."),
+    (
+        "svp_step",
+        0.0,
+        ValueError,
+        r"must be a float in the range \(0\.0, 2\.0\]\. Got 0\.0 "
+        r"instead\.",
+    ),
     ("svp_step", 2.5, ValueError, r"must be a float in the range \(0\.0, 2\.0\]\. Got 2\.5"),
     ("l2_reg", -1.0, ValueError, NON_NEG.format(-1.0)),
     ("l2_reg", float("inf"), ValueError, NON_NEG.format("inf")),
     ("l1_reg", -0.5, ValueError, NON_NEG.format(-0.5)),
-    ("admm_rho", 0.0, ValueError, r"must be a float in the range \(0\.0, inf\)\. Got 0\.0 "
-                                  r"instead\."),
+    (
+        "admm_rho",
+        0.0,
+        ValueError,
+        r"must be a float in the range \(0\.0, inf\)\. Got 0\.0 "
+        r"instead\.",
+    ),
     ("admm_max_iter", 0, ValueError, INT_RANGE.format(0)),
     ("weight_threshold", 1.0, ValueError, UNIT.format(1.0)),
     ("weight_threshold", -0.01, ValueError, UNIT.format(-0.01)),
     ("embedding_threshold", 1.5, ValueError, UNIT.format(1.5)),
-    ("label_similarity", "jaccard", ValueError, r"must be one of \['cosine', 'dot'\]\. "
-                                                r"Got 'jaccard' instead\."),
+    (
+        "label_similarity",
+        "jaccard",
+        ValueError,
+        r"must be one of \['cosine', 'dot'\]\. "
+        r"Got 'jaccard' instead\.",
+    ),
     ("metric", "manhattan", ValueError, r"must be one of \['euclidean', 'cosine'\]"),
     ("weighting", "inverse", ValueError, r"must be one of \['uniform', 'distance'\]"),
     ("normalize", "yes", ValueError, r"must be one of \[True, False\]\. Got 'yes' instead\."),
-    ("n_jobs", 1.5, TypeError, r"must be an int\. Got 1\.5 \(float\) instead\."),
-    ("n_jobs", 0, ValueError, r"The 'n_jobs' parameter of SLEEC must be None or a non-zero"),
+    (
+        "n_jobs",
+        1.5,
+        TypeError,
+        r"must be None or an int in the range \[-1024, 1024\] other "
+        r"than 0\. Got 1\.5 \(float\) instead\.",
+    ),
+    (
+        "n_jobs",
+        0,
+        ValueError,
+        r"must be None or an int in the range \[-1024, 1024\] other "
+        r"than 0\. Got 0 instead\.",
+    ),
+    ("n_jobs", 1000000, ValueError, r"must be None or an int .* Got 1000000 instead\."),
+    (
+        "random_state",
+        -1,
+        ValueError,
+        r"must be None, an int in the range \[0, 4294967295\] or "
+        r"a numpy RandomState\. Got -1 instead\.",
+    ),
+    ("l1_reg", float("nan"), ValueError, NON_NEG.format("nan")),
+    ("svp_tol", "0.1", TypeError, r"must be a float in the range .* Got '0\.1' \(str\)"),
+    ("n_learners", True, TypeError, r"must be an int .* Got True \(bool\)"),
+    ("n_jobs", "2", TypeError, r"must be None or an int .* Got '2' \(str\)"),
+    ("normalize", 1, ValueError, r"must be one of \[True, False\]\. Got 1 instead"),
 ]
 
 
-@pytest.mark.parametrize(("name", "value", "exc", "match"), BAD_PARAMS,
-                         ids=[f"{p[0]}={p[1]!r}" if not hasattr(p, "values") else
-                              f"{p.values[0]}={p.values[1]!r}" for p in BAD_PARAMS])
+@pytest.mark.parametrize(
+    ("name", "value", "exc", "match"), BAD_PARAMS, ids=[f"{p[0]}={p[1]!r}" for p in BAD_PARAMS]
+)
 def test_bad_parameter(toy, name, value, exc, match):
     Xtr, Ytr, *_ = toy
     model = SLEEC(**{**SMALL, name: value})
-    with pytest.raises(exc, match=rf"The '{name}' parameter of SLEEC {match}"
-                       if not match.startswith("The") else match):
+    with pytest.raises(exc, match=rf"The '{name}' parameter of SLEEC {match}"):
         model.fit(Xtr[:20], Ytr[:20])
     assert not hasattr(model, "learners_")
 
 
+def table_bad_values():
+    """Bad values derived from each row of the parameter table: the wrong type, and each
+    side just outside its range or choices."""
+    cases = []
+    for p in PARAMS:
+        if p.kind == "choice":
+            cases += [(p.name, "nope", ValueError), (p.name, [p.default], ValueError)]
+            continue
+        if p.kind == "seed":
+            cases += [(p.name, 2**32, ValueError), (p.name, 1.5, TypeError)]
+            continue
+        text_allowed = any(isinstance(x, str) for x in p.also)  # "1" is then a bad value
+        cases += [
+            (p.name, "1", ValueError if text_allowed else TypeError),
+            (p.name, True, TypeError),
+        ]
+        if p.kind == "int":
+            cases.append((p.name, 2.0, TypeError))
+        else:
+            cases.append((p.name, float("nan"), ValueError))
+        if p.low is not None:
+            step = 1 if p.kind == "int" else 1e-9
+            cases.append((p.name, p.low if p.low_open else p.low - step, ValueError))
+        if p.high is not None:
+            step = 1 if p.kind == "int" else 1e-9
+            cases.append((p.name, p.high if p.high_open else p.high + step, ValueError))
+    return cases
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "exc"),
+    table_bad_values(),
+    ids=[f"{c[0]}={c[1]!r}" for c in table_bad_values()],
+)
+def test_every_parameter_refuses_bad_values(toy, name, value, exc):
+    Xtr, Ytr, *_ = toy
+    model = SLEEC(**{**SMALL, name: value})
+    with pytest.raises(
+        exc,
+        match=rf"^The '{name}' parameter of SLEEC must be .+\. Got .+ "
+        r"instead\.$",
+    ):
+        model.fit(Xtr[:20], Ytr[:20])
+
+
+def test_parameter_table_matches_the_signature():
+    # scikit-learn reads names and defaults from __init__; the table is the source for the
+    # rest: both must agree, and the docstring documents every parameter.
+    defaults = SLEEC().get_params()
+    assert [p.name for p in PARAMS] == list(inspect.signature(SLEEC).parameters)
+    assert {p.name: p.default for p in PARAMS} == defaults
+    for p in PARAMS:
+        assert f"\n    {p.name} : " in SLEEC.__doc__, p.name
+        assert p.check(p.default) == p.default  # every default is valid
+
+
+def test_validated_values_are_the_converted_ones(toy):
+    # A Fraction step or a numpy int validates and is then used as a plain float / int.
+    Xtr, Ytr, Xte, _, _ = toy
+    model = SLEEC(
+        **{**SMALL, "svp_step": Fraction(3, 2), "n_neighbors": np.int64(5)}, random_state=0
+    )
+    params = model.validated_params()
+    assert type(params["svp_step"]) is float and params["svp_step"] == 1.5
+    assert type(params["n_neighbors"]) is int
+    ref = SLEEC(**{**SMALL, "svp_step": 1.5}, random_state=0).fit(Xtr, Ytr)
+    np.testing.assert_array_equal(
+        model.fit(Xtr, Ytr).predict_topk(Xte, 3)[0], ref.predict_topk(Xte, 3)[0]
+    )
+
+
 def test_empty_training_set():
-    with pytest.raises(ValueError, match="X and Y are empty: fitting needs at least one "
-                                         "training point"):
+    with pytest.raises(
+        ValueError, match="X and Y are empty: fitting needs at least one training point"
+    ):
         SLEEC(**SMALL).fit(sp.csr_matrix((0, 5)), sp.csr_matrix((0, 3)))
 
 
 def test_all_rows_label_free(toy):
     Xtr, *_ = toy
-    with pytest.raises(ValueError, match="Y has no labels at all: every training point is "
-                                         "label-free"):
+    with pytest.raises(
+        ValueError, match="Y has no labels at all: every training point is label-free"
+    ):
         SLEEC(**SMALL).fit(Xtr, sp.csr_matrix((400, 7)))
 
 

@@ -45,14 +45,20 @@ def brute_force_graph(Y: sp.csr_matrix, k: int, similarity: str, symmetric: bool
     for i in range(n):
         cands = [j for j in range(n) if overlap[i, j] > 0]
         if similarity == "cosine":
+
             def key(j, i=i):
                 return (-Fraction(int(overlap[i, j]) ** 2, int(deg[i] * deg[j])), j)
         else:
+
             def key(j, i=i):
                 return (-int(overlap[i, j]), j)
+
         for j in sorted(cands, key=key)[:k]:
-            G[i, j] = (overlap[i, j] / np.sqrt(deg[i] * deg[j]) if similarity == "cosine"
-                       else overlap[i, j])
+            G[i, j] = (
+                overlap[i, j] / np.sqrt(deg[i] * deg[j])
+                if similarity == "cosine"
+                else overlap[i, j]
+            )
     if symmetric:
         G = np.maximum(G, G.T)
     return G
@@ -75,8 +81,9 @@ def test_hand_example(similarity):
     # y0 = {0,1}, y1 = {0}, y2 = {}, y3 = {0,1}, y4 = {2}
     # dot row 0: y0:2, y3:2, y1:1 -> k=2 keeps 0 and 3 (tie 2 = 2: smaller index first)
     # cosine row 1: y1:1, y0:1/sqrt2, y3:1/sqrt2 -> k=2 keeps 1 and 0 (tie -> smaller index)
-    Y = sp.csr_matrix(np.array([[1, 1, 0], [1, 0, 0], [0, 0, 0], [1, 1, 0], [0, 0, 1]],
-                               dtype=np.float32))
+    Y = sp.csr_matrix(
+        np.array([[1, 1, 0], [1, 0, 0], [0, 0, 0], [1, 1, 0], [0, 0, 1]], dtype=np.float32)
+    )
     G = label_knn_graph(Y, 2, similarity=similarity, symmetric=False).toarray()
     s = 1 / np.sqrt(2)
     if similarity == "dot":
@@ -88,9 +95,15 @@ def test_hand_example(similarity):
 
 
 @SETTINGS
-@given(st.integers(0, 2**31 - 1), st.integers(1, 30), st.integers(1, 8),
-       st.sampled_from([0.1, 0.3, 0.6]), st.integers(1, 12), st.sampled_from(["cosine", "dot"]),
-       st.booleans())
+@given(
+    st.integers(0, 2**31 - 1),
+    st.integers(1, 30),
+    st.integers(1, 8),
+    st.sampled_from([0.1, 0.3, 0.6]),
+    st.integers(1, 12),
+    st.sampled_from(["cosine", "dot"]),
+    st.booleans(),
+)
 def test_matches_brute_force(seed, n, n_labels, density, k, similarity, symmetric):
     Y = random_labels(seed, n, n_labels, density)
     G = label_knn_graph(Y, k, similarity=similarity, symmetric=symmetric)
@@ -117,18 +130,19 @@ def test_label_free_rows_are_empty_and_all_empty_graph():
     free = np.flatnonzero(np.diff(Y.indptr) == 0)
     assert free.size > 0
     for symmetric in (False, True):
-        G = label_knn_graph(Y, 8, symmetric=symmetric)
+        G = label_knn_graph(Y, 8, symmetric=symmetric, similarity="cosine")
         assert np.all(np.diff(G.indptr)[free] == 0)
         assert G[:, free].nnz == 0
-    E = label_knn_graph(sp.csr_matrix((7, 4), dtype=np.float32), 3)
+    E = label_knn_graph(sp.csr_matrix((7, 4), dtype=np.float32), 3, similarity="cosine")
     assert E.shape == (7, 7) and E.nnz == 0
 
 
 def test_self_included_when_labelled():
     # Distinct label rows: each labelled point is its own unique most similar point.
-    Y = sp.csr_matrix(np.array([[1, 0, 0], [1, 1, 0], [0, 1, 1], [1, 1, 1], [0, 0, 0]],
-                               dtype=np.float32))
-    G = label_knn_graph(Y, 1, symmetric=False)
+    Y = sp.csr_matrix(
+        np.array([[1, 0, 0], [1, 1, 0], [0, 1, 1], [1, 1, 1], [0, 0, 0]], dtype=np.float32)
+    )
+    G = label_knn_graph(Y, 1, symmetric=False, similarity="cosine")
     np.testing.assert_array_equal(G.indices, [0, 1, 2, 3])
     np.testing.assert_allclose(G.data, 1.0, rtol=1e-6)
     np.testing.assert_array_equal(np.diff(G.indptr), [1, 1, 1, 1, 0])
@@ -148,7 +162,7 @@ def test_n_neighbors_larger_than_n_is_clipped(similarity):
 
 def test_chunking_and_parallel_do_not_change_the_result(monkeypatch):
     Y = random_labels(13, 300, 15, 0.15)
-    ref = label_knn_graph(Y, 7, symmetric=False)
+    ref = label_knn_graph(Y, 7, symmetric=False, similarity="cosine")
     assert_graph_equal(ref, brute_force_graph(Y, 7, "cosine", symmetric=False))
     variants = []
     if "block_size" in PARAMS:
@@ -157,7 +171,7 @@ def test_chunking_and_parallel_do_not_change_the_result(monkeypatch):
         variants += [{"parallel": True}, {"parallel": False}]
     assert variants, "label_knn_graph has neither block_size nor parallel"
     for kw in variants:
-        G = label_knn_graph(Y, 7, symmetric=False, **kw)
+        G = label_knn_graph(Y, 7, symmetric=False, **kw, similarity="cosine")
         assert (G != ref).nnz == 0, kw
         np.testing.assert_array_equal(G.indptr, ref.indptr)
         np.testing.assert_array_equal(G.indices, ref.indices)
@@ -165,7 +179,7 @@ def test_chunking_and_parallel_do_not_change_the_result(monkeypatch):
     for chunk in (1, 5, 299):
         monkeypatch.setattr(graph, "_CHUNK", chunk, raising=False)
         for kw in [{}] + variants:
-            G = label_knn_graph(Y, 7, symmetric=False, **kw)
+            G = label_knn_graph(Y, 7, symmetric=False, **kw, similarity="cosine")
             np.testing.assert_array_equal(G.toarray(), ref.toarray())
 
 
@@ -182,7 +196,7 @@ def test_rows_reaching_few_and_many_points_match_brute_force(similarity):
     n = 160
     Y = (rng.random((n, 120)) < 0.01).astype(np.float32)
     Y[: n // 2, 0] = 1.0
-    Y[n // 4:, 1] = (rng.random(n - n // 4) < 0.5)
+    Y[n // 4 :, 1] = rng.random(n - n // 4) < 0.5
     Y[10:20] = Y[0]
     Y = sp.csr_matrix(Y)
     reach = Y @ np.asarray(Y.sum(axis=0)).ravel()

@@ -1,4 +1,4 @@
-"""Tests for sleec._kernels: each numba kernel against a short NumPy reference.
+"""Tests for sleec._kernels and sleec._topk: each numba kernel against a short NumPy reference.
 
 Random CSR inputs come from hypothesis (derandomised, so the suite is deterministic) and
 include empty rows, ``k > nnz`` and many ties (values drawn from a few small integers).
@@ -12,21 +12,22 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sleec._kernels import (
-    csr_row_topk,
-    residual_matmul,
-    residual_matmul_par,
-    row_smallest_k,
-    row_smallest_k_par,
-    spmm,
-    spmm_par,
-)
+from sleec._kernels import residual_matmul, residual_matmul_par, spmm, spmm_par
+from sleec._topk import csr_row_topk, row_smallest_k, row_smallest_k_par, top_k_dense
 
 SETTINGS = settings(max_examples=50, deadline=None, derandomize=True, database=None)
 
 
-def random_csr(seed: int, n: int, m: int, density: float, *, ties: bool = True,
-               dtype=np.float64, empty_rows: bool = True) -> sp.csr_matrix:
+def random_csr(
+    seed: int,
+    n: int,
+    m: int,
+    density: float,
+    *,
+    ties: bool = True,
+    dtype=np.float64,
+    empty_rows: bool = True,
+) -> sp.csr_matrix:
     """Canonical CSR (sorted, no duplicates); a third of the rows emptied when asked."""
     rng = np.random.default_rng(seed)
     mask = rng.random((n, m)) < density
@@ -56,8 +57,8 @@ def topk_reference(S: sp.csr_matrix, k: int):
     """Per row: stored entries sorted by (-value, column), first k kept."""
     indptr, indices, data = [0], [], []
     for i in range(S.shape[0]):
-        cols = S.indices[S.indptr[i]:S.indptr[i + 1]]
-        vals = S.data[S.indptr[i]:S.indptr[i + 1]]
+        cols = S.indices[S.indptr[i] : S.indptr[i + 1]]
+        vals = S.data[S.indptr[i] : S.indptr[i + 1]]
         order = sorted(range(cols.size), key=lambda t: (-vals[t], cols[t]))[:k]
         indices.extend(cols[order])
         data.extend(vals[order])
@@ -81,12 +82,16 @@ def assert_topk_equal(S: sp.csr_matrix, k: int) -> None:
 def test_csr_row_topk_hand_example():
     # row 0: values 1, 3, 3, 2 at columns 0, 2, 4, 5 -> top 3: col 2 (3), col 4 (3), col 5 (2)
     # row 1: empty; row 2: one entry (k > nnz) -> kept; row 3: all tied -> smaller columns
-    S = sp.csr_matrix(np.array([
-        [1.0, 0, 3.0, 0, 3.0, 2.0],
-        [0, 0, 0, 0, 0, 0],
-        [0, -4.0, 0, 0, 0, 0],
-        [0, 7.0, 7.0, 0, 7.0, 7.0],
-    ]))
+    S = sp.csr_matrix(
+        np.array(
+            [
+                [1.0, 0, 3.0, 0, 3.0, 2.0],
+                [0, 0, 0, 0, 0, 0],
+                [0, -4.0, 0, 0, 0, 0],
+                [0, 7.0, 7.0, 0, 7.0, 7.0],
+            ]
+        )
+    )
     ip, ix, dv = run_topk(S, 3)
     np.testing.assert_array_equal(ip, [0, 3, 3, 4, 7])
     np.testing.assert_array_equal(ix, [2, 4, 5, 1, 1, 2, 4])
@@ -105,8 +110,9 @@ def test_csr_row_topk_dtypes_and_k_zero():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_csr_row_topk_explicit_zeros_and_negatives(dtype):
     # Stored zeros and negative values are ordinary entries (they rank by value).
-    S = sp.csr_matrix((np.array([0.0, -1.0, 0.0, 2.0], dtype=dtype), [0, 1, 3, 4], [0, 4]),
-                      shape=(1, 5))
+    S = sp.csr_matrix(
+        (np.array([0.0, -1.0, 0.0, 2.0], dtype=dtype), [0, 1, 3, 4], [0, 4]), shape=(1, 5)
+    )
     assert_topk_equal(S, 3)
     ip, ix, dv = run_topk(S, 3)
     np.testing.assert_array_equal(ix, [4, 0, 3])
@@ -117,6 +123,27 @@ def test_csr_row_topk_explicit_zeros_and_negatives(dtype):
 def test_csr_row_topk_matches_reference(params, k, ties, dtype):
     seed, n, m, density = params
     assert_topk_equal(random_csr(seed, n, m, density, ties=ties, dtype=dtype), k)
+
+
+@SETTINGS
+@given(csr_params, st.integers(1, 20), st.booleans())
+def test_top_k_dense_matches_the_sparse_rule(params, k, ties):
+    # Dense rows: every finite entry is a candidate, -inf is "no prediction"; the ranking is
+    # the one csr_row_topk gives the same entries (value desc, then column asc).
+    seed, n, m, density = params
+    S = random_csr(seed, n, m, density, ties=ties)
+    dense = np.where(S.toarray() != 0, S.toarray(), -np.inf)
+    ids = top_k_dense(dense, k)
+    ip, ix, _ = run_topk(S, k)
+    expected = np.full((n, k), -1)
+    for i in range(n):
+        expected[i, : ip[i + 1] - ip[i]] = ix[ip[i] : ip[i + 1]]
+    np.testing.assert_array_equal(ids, expected)
+
+
+def test_top_k_dense_hand_example():
+    S = np.array([[0.5, 2.0, 2.0, -np.inf], [-np.inf] * 4, [1.0, 0.0, -1.0, 3.0]])
+    np.testing.assert_array_equal(top_k_dense(S, 3), [[1, 2, 0], [-1, -1, -1], [3, 0, 1]])
 
 
 # ------------------------------------------------------------------- spmm / residual_matmul
@@ -149,8 +176,12 @@ def test_spmm_matches_scipy_and_twin(params, w, dtype):
 
 
 def residual_reference(S: sp.csr_matrix, A, B, Q):
-    S, A, B, Q = S.astype(np.float64), A.astype(np.float64), B.astype(np.float64), Q.astype(
-        np.float64)
+    S, A, B, Q = (
+        S.astype(np.float64),
+        A.astype(np.float64),
+        B.astype(np.float64),
+        Q.astype(np.float64),
+    )
     rows = np.repeat(np.arange(S.shape[0]), np.diff(S.indptr))
     resid = S.data - np.einsum("pc,pc->p", A[rows], B[S.indices])
     R = sp.csr_matrix((resid, S.indices, S.indptr), shape=S.shape)
@@ -158,8 +189,7 @@ def residual_reference(S: sp.csr_matrix, A, B, Q):
 
 
 @SETTINGS
-@given(csr_params, st.integers(1, 4), st.integers(1, 4), st.sampled_from([np.float32,
-                                                                          np.float64]))
+@given(csr_params, st.integers(1, 4), st.integers(1, 4), st.sampled_from([np.float32, np.float64]))
 def test_residual_matmul_matches_reference_and_twin(params, r, w, dtype):
     seed, n, m, density = params
     # A indexes rows, B and Q index columns (in SVP both are the n points).
@@ -217,8 +247,10 @@ def test_parallel_twins_identical_on_larger_input(dtype):
 # -------------------------------------------------------------------------- row_smallest_k
 def smallest_k_reference(D: np.ndarray, k: int):
     """Per row: columns sorted by (value, column), first k kept."""
-    idx = np.array([sorted(range(D.shape[1]), key=lambda j, i=i: (D[i, j], j))[:k]
-                    for i in range(D.shape[0])], dtype=np.int64).reshape(D.shape[0], k)
+    idx = np.array(
+        [sorted(range(D.shape[1]), key=lambda j, i=i: (D[i, j], j))[:k] for i in range(D.shape[0])],
+        dtype=np.int64,
+    ).reshape(D.shape[0], k)
     return idx, np.take_along_axis(D, idx, axis=1)
 
 
@@ -230,12 +262,18 @@ def run_smallest_k(kernel, D: np.ndarray, k: int):
 
 
 @SETTINGS
-@given(st.integers(0, 2**31 - 1), st.integers(0, 8), st.integers(1, 40), st.integers(1, 40),
-       st.booleans())
+@given(
+    st.integers(0, 2**31 - 1),
+    st.integers(0, 8),
+    st.integers(1, 40),
+    st.integers(1, 40),
+    st.booleans(),
+)
 def test_row_smallest_k_matches_reference_with_ties(seed, q, m, k, ties):
     rng = np.random.default_rng(seed)
     D = (rng.integers(-3, 4, size=(q, m)) if ties else rng.standard_normal((q, m))).astype(
-        np.float64)
+        np.float64
+    )
     k = min(k, m)
     ref_idx, ref_val = smallest_k_reference(D, k)
     for kernel in (row_smallest_k, row_smallest_k_par):

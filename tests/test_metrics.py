@@ -29,8 +29,9 @@ INF = np.inf
 
 
 def close(a, b):
-    np.testing.assert_allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float),
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        np.asarray(a, dtype=float), np.asarray(b, dtype=float), rtol=0, atol=1e-12
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -116,22 +117,24 @@ def test_evaluate_and_ids_vs_scores_identical():
 
 def test_top_k_ids_forms_ties_and_padding():
     S = scores6()
-    np.testing.assert_array_equal(
-        top_k_ids(S, 4), [[2, 1, 0, -1], [0, 3, -1, -1], [3, 4, -1, -1]])
+    np.testing.assert_array_equal(top_k_ids(S, 4), [[2, 1, 0, -1], [0, 3, -1, -1], [3, 4, -1, -1]])
     # dense scores: every entry is a prediction except -inf; +inf ranks first; ties -> smaller id
     dense = np.array([[0.0, 1.0, 1.0, -INF], [-INF, -INF, -INF, -INF], [0.5, INF, 0.5, 2.0]])
     np.testing.assert_array_equal(
-        top_k_ids(dense, 5), [[1, 2, 0, -1, -1], [-1] * 5, [1, 3, 0, 2, -1]])
+        top_k_ids(dense, 5), [[1, 2, 0, -1, -1], [-1] * 5, [1, 3, 0, 2, -1]]
+    )
     np.testing.assert_array_equal(top_k_ids(dense, 1), [[1], [-1], [1]])
     # ids: truncated to k, padded with -1, any negative id -> -1, unsigned accepted
     ids = np.array([[4, -7, 2], [0, 1, 3]])
     np.testing.assert_array_equal(top_k_ids(ids, 2), [[4, -1], [0, 1]])
-    np.testing.assert_array_equal(top_k_ids(ids.clip(0).astype(np.uint16), 4),
-                                  [[4, 0, 2, -1], [0, 1, 3, -1]])
+    np.testing.assert_array_equal(
+        top_k_ids(ids.clip(0).astype(np.uint16), 4), [[4, 0, 2, -1], [0, 1, 3, -1]]
+    )
     assert top_k_ids(ids, 2).dtype == np.int64
     # a non-canonical CSR (duplicate entries) has its duplicates summed
-    dup = sp.csr_matrix((np.array([0.2, 0.5, 0.4]), np.array([0, 1, 0]), np.array([0, 3])),
-                        shape=(1, 2))
+    dup = sp.csr_matrix(
+        (np.array([0.2, 0.5, 0.4]), np.array([0, 1, 0]), np.array([0, 3])), shape=(1, 2)
+    )
     np.testing.assert_array_equal(top_k_ids(dup, 2), [[0, 1]])
 
 
@@ -165,7 +168,7 @@ def test_perfect_ranking_gives_psp_one():
     reverse = sp.csr_matrix(Y.multiply(1.0 / w[None, :]))
     maxlab = int(np.diff(Y.indptr).max())
     psp = psprecision_at_k(Y, reverse, w, k=maxlab + 2)
-    close(psp[maxlab - 1:], 1.0)
+    close(psp[maxlab - 1 :], 1.0)
     assert psp[0] < 1
     # no true label at all: the denominator is 0 -> 0
     close(psprecision_at_k(np.zeros((2, 3)), np.array([[0], [1]]), np.ones(3), k=2), [0, 0])
@@ -348,8 +351,10 @@ def ref_rankings(pred, k):
             ranked = [c for _, c in entries][:k]
             out.append(ranked + [None] * (k - len(ranked)))
         return out
-    return [[int(x) if x >= 0 else None for x in row[:k]] + [None] * (k - len(row[:k]))
-            for row in pred.tolist()]
+    return [
+        [int(x) if x >= 0 else None for x in row[:k]] + [None] * (k - len(row[:k]))
+        for row in pred.tolist()
+    ]
 
 
 def reference(Y, pred, k, w):
@@ -371,16 +376,21 @@ def reference(Y, pred, k, w):
                 idcg = sum(1 / math.log2(r + 2) for r in range(min(j, len(true))))
                 res["nDCG"][j - 1] += dcg / idcg / n
             res["pn"][j - 1] += sum(w[c] for c, h in zip(top, hits, strict=True) if h) / j
-            res["pd"][j - 1] += sum(w[c] / math.log2(r + 2)
-                                    for r, (c, h) in enumerate(zip(top, hits, strict=True)) if h)
+            res["pd"][j - 1] += sum(
+                w[c] / math.log2(r + 2) for r, (c, h) in enumerate(zip(top, hits, strict=True)) if h
+            )
             res["bn"][j - 1] += sum(best[:j]) / j
             res["bd"][j - 1] += sum(x / math.log2(r + 2) for r, x in enumerate(best[:j]))
             hit_sets[j - 1] |= {c for c, h in zip(top, hits, strict=True) if h}
     present = int(Y.any(axis=0).sum())
-    out = {"P": res["P"], "nDCG": res["nDCG"], "R": res["R"],
-           "coverage": [len(s) / present if present else 0.0 for s in hit_sets],
-           "PSP": [a / b if b > 0 else 0.0 for a, b in zip(res["pn"], res["bn"], strict=True)],
-           "PSnDCG": [a / b if b > 0 else 0.0 for a, b in zip(res["pd"], res["bd"], strict=True)]}
+    out = {
+        "P": res["P"],
+        "nDCG": res["nDCG"],
+        "R": res["R"],
+        "coverage": [len(s) / present if present else 0.0 for s in hit_sets],
+        "PSP": [a / b if b > 0 else 0.0 for a, b in zip(res["pn"], res["bn"], strict=True)],
+        "PSnDCG": [a / b if b > 0 else 0.0 for a, b in zip(res["pd"], res["bd"], strict=True)],
+    }
     return out
 
 
@@ -398,7 +408,7 @@ def problems(draw):
         width = draw(st.integers(0, 9))
         pred = np.full((n, width), -1, dtype=np.int64)
         for i in range(n):
-            perm = rng.permutation(L)[: width]
+            perm = rng.permutation(L)[:width]
             pred[i, : perm.size] = perm
             rng.shuffle(pred[i])  # spreads padding (-1) through the row
         pred[pred < 0] = rng.integers(-5, 0, size=int((pred < 0).sum()))
@@ -424,8 +434,9 @@ def test_matches_bruteforce_reference(problem):
     close(precision_at_k(Y, pred, k), ref["P"])
     close(psndcg_at_k(Y, pred, w, k), ref["PSnDCG"])
     rk = ref_rankings(pred, k)
-    np.testing.assert_array_equal(top_k_ids(pred, k),
-                                  [[-1 if c is None else c for c in row] for row in rk])
+    np.testing.assert_array_equal(
+        top_k_ids(pred, k), [[-1 if c is None else c for c in row] for row in rk]
+    )
 
 
 @settings(max_examples=100, deadline=None)

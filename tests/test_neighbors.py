@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sleec import neighbors
-from sleec.neighbors import nearest_neighbors, top_k_from_scores, top_k_labels, vote_matrix
+from sleec._topk import top_k_from_scores
+from sleec.neighbors import nearest_neighbors, top_k_labels, vote_matrix
 
 SETTINGS = settings(max_examples=50, deadline=None, derandomize=True, database=None)
 
@@ -19,27 +20,39 @@ def brute_knn(Zq: np.ndarray, E: np.ndarray, k: int, metric: str):
     Zq = Zq.astype(np.float64)
     E = E.astype(np.float64)
     if metric == "cosine":
+
         def unit(A):
             nrm = np.linalg.norm(A, axis=1, keepdims=True)
             return A / np.where(nrm > 0, nrm, 1.0)
+
         Zq, E = unit(Zq), unit(E)
     d2 = ((Zq[:, None, :] - E[None, :, :]) ** 2).sum(-1)
     k = min(k, E.shape[0])
-    idx = np.array([sorted(range(E.shape[0]), key=lambda j, i=i: (d2[i, j], j))[:k]
-                    for i in range(Zq.shape[0])], dtype=np.int64).reshape(Zq.shape[0], k)
+    idx = np.array(
+        [
+            sorted(range(E.shape[0]), key=lambda j, i=i: (d2[i, j], j))[:k]
+            for i in range(Zq.shape[0])
+        ],
+        dtype=np.int64,
+    ).reshape(Zq.shape[0], k)
     return idx, np.take_along_axis(d2, idx, axis=1)
 
 
 # ---------------------------------------------------------------------- nearest_neighbors
 @SETTINGS
-@given(st.integers(0, 2**31 - 1), st.integers(1, 6), st.integers(1, 25), st.integers(1, 4),
-       st.integers(1, 30))
+@given(
+    st.integers(0, 2**31 - 1),
+    st.integers(1, 6),
+    st.integers(1, 25),
+    st.integers(1, 4),
+    st.integers(1, 30),
+)
 def test_euclidean_matches_brute_force_with_ties(seed, q, m, r, k):
     # Small integer coordinates: float32 arithmetic is exact, so ties are exact ties.
     rng = np.random.default_rng(seed)
     Zq = rng.integers(-2, 3, size=(q, r)).astype(np.float32)
     E = rng.integers(-2, 3, size=(m, r)).astype(np.float32)
-    idx, w = nearest_neighbors(Zq, E, k)
+    idx, w = nearest_neighbors(Zq, E, k, metric="euclidean", weighting="uniform")
     ref_idx, ref_d2 = brute_knn(Zq, E, k, "euclidean")
     assert idx.dtype == np.int64 and w.dtype == np.float32
     assert idx.shape == w.shape == (q, min(k, m))
@@ -61,7 +74,9 @@ def test_euclidean_matches_brute_force_with_ties(seed, q, m, r, k):
 def test_ties_at_the_kth_neighbour_prefer_smaller_index():
     # Query 2 (1-D): rows 8 and 10 are both at distance 0; k = 1 must give row 8.
     E = np.array([1, 0, -1, -1, -2, -2, -2, -2, 2, 1, 2], np.float32)[:, None]
-    idx, _ = nearest_neighbors(np.array([[2.0]], np.float32), E, 1)
+    idx, _ = nearest_neighbors(
+        np.array([[2.0]], np.float32), E, 1, metric="euclidean", weighting="uniform"
+    )
     np.testing.assert_array_equal(idx, [[8]])
 
 
@@ -70,7 +85,7 @@ def test_cosine_matches_brute_force(k):
     rng = np.random.default_rng(8)
     Zq = rng.standard_normal((7, 5)).astype(np.float32)
     E = rng.standard_normal((30, 5)).astype(np.float32) * rng.uniform(0.1, 10, (30, 1))
-    idx, w = nearest_neighbors(Zq, E, k, metric="cosine")
+    idx, w = nearest_neighbors(Zq, E, k, metric="cosine", weighting="uniform")
     ref_idx, _ = brute_knn(Zq, E, k, "cosine")
     np.testing.assert_array_equal(idx, ref_idx)
     np.testing.assert_allclose(w.sum(axis=1), 1.0, rtol=1e-6)
@@ -80,12 +95,12 @@ def test_cosine_ties_scale_invariance_and_zero_query():
     # Rows 0, 2, 3 point the same way (cosine distance 0): ties -> smaller index first.
     E = np.array([[3.0, 0.0], [0.0, 1.0], [1.0, 0.0], [5.0, 0.0], [-1.0, 0.0]], np.float32)
     Zq = np.array([[2.0, 0.0], [0.0, 0.0]], np.float32)
-    idx, _ = nearest_neighbors(Zq, E, 4, metric="cosine")
+    idx, _ = nearest_neighbors(Zq, E, 4, metric="cosine", weighting="uniform")
     np.testing.assert_array_equal(idx[0], [0, 2, 3, 1])
     # A zero query is equally far from every (unit) row: plain index order.
     np.testing.assert_array_equal(idx[1], [0, 1, 2, 3])
     # Euclidean on the same data is not scale invariant: [2,0] is nearest to [1,0] and [3,0].
-    idx, _ = nearest_neighbors(Zq[:1], E, 3, metric="euclidean")
+    idx, _ = nearest_neighbors(Zq[:1], E, 3, metric="euclidean", weighting="uniform")
     np.testing.assert_array_equal(idx[0], [0, 2, 1])  # d2 = 1, 1, 5 (ties -> 0 before 2)
 
 
@@ -101,7 +116,7 @@ def test_neighbours_are_truly_nearest_near_origin():
     for off in (0.0, 1.0, 3.0):
         E = (off + 0.01 * rng.standard_normal((200, 8))).astype(np.float32)
         Zq = (off + 0.01 * rng.standard_normal((20, 8))).astype(np.float32)
-        idx, _ = nearest_neighbors(Zq, E, 5)
+        idx, _ = nearest_neighbors(Zq, E, 5, metric="euclidean", weighting="uniform")
         assert np.all(true_distance_ratio(Zq, E, idx) <= 1 + 1e-3)
 
 
@@ -109,13 +124,15 @@ def test_neighbours_are_truly_nearest_off_origin():
     rng = np.random.default_rng(0)
     E = (10 + 0.01 * rng.standard_normal((200, 8))).astype(np.float32)
     Zq = (10 + 0.01 * rng.standard_normal((20, 8))).astype(np.float32)
-    idx, _ = nearest_neighbors(Zq, E, 5)
+    idx, _ = nearest_neighbors(Zq, E, 5, metric="euclidean", weighting="uniform")
     assert np.all(true_distance_ratio(Zq, E, idx) <= 1 + 1e-3)
 
 
 def test_k_larger_than_m_is_clipped_and_uniform_weights():
     E = np.array([[0.0], [10.0], [1.0]], np.float32)
-    idx, w = nearest_neighbors(np.array([[0.2]], np.float32), E, 10)
+    idx, w = nearest_neighbors(
+        np.array([[0.2]], np.float32), E, 10, metric="euclidean", weighting="uniform"
+    )
     np.testing.assert_array_equal(idx, [[0, 2, 1]])
     np.testing.assert_allclose(w, [[1 / 3, 1 / 3, 1 / 3]], rtol=1e-7)
 
@@ -124,7 +141,9 @@ def test_distance_weighting_hand_computed():
     # Query 0 against E = 0, 1, 2, 3 (1-D): d2 = 0, 1, 4, 9; k = 3 -> d2 = 0, 1, 4,
     # median 1 -> weights exp(0), exp(-1), exp(-4) normalised.
     E = np.array([[0.0], [1.0], [2.0], [3.0]], np.float32)
-    idx, w = nearest_neighbors(np.zeros((1, 1), np.float32), E, 3, weighting="distance")
+    idx, w = nearest_neighbors(
+        np.zeros((1, 1), np.float32), E, 3, weighting="distance", metric="euclidean"
+    )
     np.testing.assert_array_equal(idx, [[0, 1, 2]])
     raw = np.exp(-np.array([0.0, 1.0, 4.0]))
     np.testing.assert_allclose(w[0], raw / raw.sum(), rtol=1e-6)
@@ -140,8 +159,13 @@ def test_distance_weights_sum_to_one_and_decrease(metric):
     np.testing.assert_allclose(w.sum(axis=1), 1.0, rtol=1e-6)
     assert np.all(np.diff(w, axis=1) <= 1e-7)  # nearer neighbours vote more
     # Identical distances (all-equal points) give equal weights even with median 0.
-    idx, w = nearest_neighbors(np.zeros((1, 2), np.float32), np.zeros((5, 2), np.float32), 3,
-                               weighting="distance")
+    idx, w = nearest_neighbors(
+        np.zeros((1, 2), np.float32),
+        np.zeros((5, 2), np.float32),
+        3,
+        weighting="distance",
+        metric="euclidean",
+    )
     np.testing.assert_array_equal(idx, [[0, 1, 2]])
     np.testing.assert_allclose(w, [[1 / 3] * 3], rtol=1e-6)
 
@@ -162,8 +186,13 @@ def brute_topk(S: sp.csr_matrix, k: int):
 
 
 @SETTINGS
-@given(st.integers(0, 2**31 - 1), st.integers(0, 8), st.integers(1, 12), st.integers(1, 15),
-       st.sampled_from([0.0, 0.2, 0.6]))
+@given(
+    st.integers(0, 2**31 - 1),
+    st.integers(0, 8),
+    st.integers(1, 12),
+    st.integers(1, 15),
+    st.sampled_from([0.0, 0.2, 0.6]),
+)
 def test_top_k_from_scores_matches_brute_force(seed, n, n_labels, k, density):
     rng = np.random.default_rng(seed)
     dense = rng.integers(1, 4, size=(n, n_labels)).astype(np.float32) / 4  # ties
@@ -180,8 +209,13 @@ def test_top_k_from_scores_matches_brute_force(seed, n, n_labels, k, density):
 def test_top_k_from_scores_hand_example_with_duplicates_and_unsorted_input():
     # Row 0: col 3 gets 0.2 + 0.3 (duplicates summed) = 0.5, col 1 0.5 -> tie: 1 before 3;
     # col 0 0.1. Row 1: empty -> all padding. Built from COO, so indices are unsorted.
-    S = sp.coo_matrix((np.array([0.2, 0.5, 0.1, 0.3], np.float32),
-                       (np.array([0, 0, 0, 0]), np.array([3, 1, 0, 3]))), shape=(2, 5))
+    S = sp.coo_matrix(
+        (
+            np.array([0.2, 0.5, 0.1, 0.3], np.float32),
+            (np.array([0, 0, 0, 0]), np.array([3, 1, 0, 3])),
+        ),
+        shape=(2, 5),
+    )
     ids, scores = top_k_from_scores(S, 4)
     np.testing.assert_array_equal(ids, [[1, 3, 0, -1], [-1, -1, -1, -1]])
     np.testing.assert_allclose(scores, [[0.5, 0.5, 0.1, -np.inf], [-np.inf] * 4])
@@ -210,8 +244,14 @@ def test_vote_matrix_empty():
 
 # ----------------------------------------------------------------------------- top_k_labels
 @SETTINGS
-@given(st.integers(0, 2**31 - 1), st.integers(0, 9), st.integers(1, 12), st.integers(1, 10),
-       st.integers(1, 8), st.booleans())
+@given(
+    st.integers(0, 2**31 - 1),
+    st.integers(0, 9),
+    st.integers(1, 12),
+    st.integers(1, 10),
+    st.integers(1, 8),
+    st.booleans(),
+)
 def test_top_k_labels_equals_selection_from_the_product(seed, q, n, n_labels, k, small_chunks):
     # Votes with ties (quarters) and exact zeros, labels with empty rows: the fused kernel must
     # return exactly top_k_from_scores(votes @ Y), scores bit for bit.
@@ -252,7 +292,7 @@ def test_float32_screen_then_exact_rerank_matches_brute_force(offset, metric):
     rng = np.random.default_rng(12)
     E = offset + rng.standard_normal((600, 16))
     Zq = offset + rng.standard_normal((40, 16))
-    idx, _ = nearest_neighbors(Zq, E, 12, metric=metric)
+    idx, _ = nearest_neighbors(Zq, E, 12, metric=metric, weighting="uniform")
     ref_idx, _ = brute_knn(Zq, E, 12, metric)
     np.testing.assert_array_equal(idx, ref_idx)
 
@@ -265,6 +305,8 @@ def test_screen_keeps_exact_ties_in_index_order():
     rng = np.random.default_rng(2)
     E = rng.integers(-1, 2, size=(300, 3)).astype(np.float32)  # ~11 rows per grid cell
     Zq = rng.integers(-1, 3, size=(20, 3)).astype(np.float32)
-    idx, _ = nearest_neighbors(Zq, E, 30)  # screen keeps 46 of the ~60 tied at the cut
+    idx, _ = nearest_neighbors(
+        Zq, E, 30, metric="euclidean", weighting="uniform"
+    )  # screen keeps 46 of the ~60 tied at the cut
     ref_idx, _ = brute_knn(Zq, E, 30, "euclidean")
     np.testing.assert_array_equal(idx, ref_idx)

@@ -11,32 +11,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 
 from sleec import SLEEC, ModelFormatError, _persist
-from sleec._persist import FORMAT_VERSION, load_model
-from sleec._state import pack_learners, unpack_learners
+from sleec._persist import load_model
+from sleec._state import FORMAT_VERSION, FittedState
 
-PARAMS = {"n_components": 6, "n_graph_neighbors": 8, "n_neighbors": 4, "n_clusters": 2,
-          "n_learners": 2, "random_state": 3}
-
-
-def make_toy(n: int = 200, seed: int = 0):
-    """3 groups, each with its own 10 feature words and 4 labels (anchor + 2 random of 3)."""
-    rng = np.random.default_rng(seed)
-    X = np.zeros((n, 40), np.float32)
-    Y = np.zeros((n, 12), np.float32)
-    for i, g in enumerate(rng.integers(0, 3, n)):
-        X[i, g * 10 + rng.choice(10, 3, replace=False)] = rng.uniform(0.5, 1.5, 3)
-        X[i, 30 + rng.choice(10, 2, replace=False)] = rng.uniform(0.1, 0.5, 2)
-        Y[i, [g * 4, g * 4 + 1 + rng.integers(3)]] = 1
-    return sp.csr_matrix(X), sp.csr_matrix(Y)
+PARAMS = {
+    "n_components": 6,
+    "n_graph_neighbors": 8,
+    "n_neighbors": 4,
+    "n_clusters": 2,
+    "n_learners": 2,
+    "random_state": 3,
+}
 
 
 @pytest.fixture(scope="module")
-def data():
-    X, Y = make_toy()
-    return X[:150], Y[:150], X[150:]
+def data(toy_xmc):
+    Xtr, Ytr, Xte, _, _ = toy_xmc
+    return Xtr, Ytr, Xte
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +82,15 @@ def test_save_load_round_trip(model, saved, data):
 
 def test_round_trip_with_str_path_and_l1_model(data, tmp_path):
     Xtr, Ytr, Xte = data
-    m = SLEEC(**{**PARAMS, "l1_reg": 0.05, "metric": "cosine", "weighting": "uniform",
-                 "random_state": None}).fit(Xtr, Ytr)
+    m = SLEEC(
+        **{
+            **PARAMS,
+            "l1_reg": 0.05,
+            "metric": "cosine",
+            "weighting": "uniform",
+            "random_state": None,
+        }
+    ).fit(Xtr, Ytr)
     path = os.fspath(tmp_path / "l1.npz")
     m.save(path)
     assert_same_model(m, SLEEC.load(path), Xte)
@@ -101,10 +101,13 @@ def test_pickle_round_trip(model, data):
     assert_same_model(model, clone, data[2])
 
 
-def test_pack_unpack_learners_round_trip(model):
-    arrays = pack_learners(model.learners_)
+def test_state_to_arrays_and_back(model):
+    arrays = model.state_.to_arrays()
     assert all(isinstance(a, np.ndarray) and a.dtype != object for a in arrays.values())
-    back = unpack_learners(arrays)
+    state = FittedState.from_arrays(arrays)
+    assert state.n_features == 100 and state.n_labels == 20
+    assert (state.train_labels != model.train_labels_).nnz == 0
+    back = state.learners
     for la, lb in zip(model.learners_, back, strict=True):
         np.testing.assert_array_equal(la.centers, lb.centers)
         for ca, cb in zip(la.locals, lb.locals, strict=True):
@@ -115,10 +118,9 @@ def test_pack_unpack_learners_round_trip(model):
 
 def test_file_layout_has_no_pickle_and_records_version(saved, model):
     payload = read_npz(saved)  # allow_pickle=False: fails if anything was pickled
-    assert int(payload["format_version"]) == FORMAT_VERSION == 1
+    assert int(payload["format_version"]) == FORMAT_VERSION == 2
     assert json.loads(str(payload["params"])) == model.get_params()
-    meta = json.loads(str(payload["meta"]))
-    assert meta == {"n_features_in_": 40, "n_labels_": 12, "n_train": 150}
+    assert payload["shape_n_d_l_r"].tolist() == [400, 100, 20, 6]  # n_train, d, L, r
     assert len(str(payload["checksum"])) == 64  # SHA-256 hex
     assert zipfile.ZipFile(saved).testzip() is None
     for info in zipfile.ZipFile(saved).infolist():
@@ -153,8 +155,9 @@ def test_truncated_file(saved):
     raw = saved.read_bytes()
     for cut in (len(raw) // 2, len(raw) - 10, 100):
         saved.write_bytes(raw[:cut])
-        with pytest.raises(ModelFormatError,
-                           match=r"is not a readable sleec model file \(truncated or corrupted"):
+        with pytest.raises(
+            ModelFormatError, match=r"is not a readable sleec model file \(truncated or corrupted"
+        ):
             SLEEC.load(saved)
 
 
@@ -167,7 +170,7 @@ def test_empty_file(tmp_path):
 
 def test_one_flipped_byte_in_an_array(saved, model):
     raw = bytearray(saved.read_bytes())
-    E = np.ascontiguousarray(pack_learners(model.learners_)["E"])
+    E = np.ascontiguousarray(model.state_.to_arrays()["E"])
     at = raw.find(E.tobytes())
     assert at > 0
     raw[at + E.nbytes // 2] ^= 0x01
@@ -182,45 +185,60 @@ def test_altered_array_with_valid_zip_fails_checksum(saved):
     payload["E"] = payload["E"].copy()
     payload["E"].flat[0] += 1.0  # a well-formed file whose content no longer matches
     write_npz(saved, payload)
-    with pytest.raises(ModelFormatError, match=r"failed its checksum: the file was corrupted "
-                                               r"or altered after saving"):
+    with pytest.raises(
+        ModelFormatError,
+        match=r"failed its checksum: the file was corrupted "
+        r"or altered after saving",
+    ):
         SLEEC.load(saved)
 
 
-def test_changed_format_version(saved):
+def test_older_format_version_is_refused(saved):
     payload = read_npz(saved)
-    payload["format_version"] = np.array(2, dtype=np.int64)  # checksum left stale
+    payload["format_version"] = np.array(1, dtype=np.int64)  # checksum left stale
     write_npz(saved, payload)
     # The version check fires before the checksum.
-    with pytest.raises(ModelFormatError, match=r"has format version 2; this sleec reads "
-                                               r"version 1\."):
+    with pytest.raises(
+        ModelFormatError,
+        match=r"has format version 1; this sleec reads "
+        r"version 2\.",
+    ):
         SLEEC.load(saved)
 
 
 def test_future_version_written_consistently(model, tmp_path, monkeypatch):
-    # A file written by a "version 2" sleec (its checksum is valid) is still refused.
-    monkeypatch.setattr(_persist, "FORMAT_VERSION", 2)
-    model.save(tmp_path / "v2.npz")
+    # A file written by a "version 3" sleec (its checksum is valid) is refused too.
+    monkeypatch.setattr(_persist, "FORMAT_VERSION", 3)
+    model.save(tmp_path / "v3.npz")
     monkeypatch.undo()
-    with pytest.raises(ModelFormatError, match=r"'.*v2\.npz' has format version 2; this sleec "
-                                               r"reads version 1\."):
-        SLEEC.load(tmp_path / "v2.npz")
+    with pytest.raises(
+        ModelFormatError,
+        match=r"'.*v3\.npz' has format version 3; this sleec "
+        r"reads version 2\.",
+    ):
+        SLEEC.load(tmp_path / "v3.npz")
 
 
 def test_missing_entries(saved):
     payload = read_npz(saved)
     del payload["checksum"]
     write_npz(saved, payload)
-    with pytest.raises(ModelFormatError, match=r"is not a sleec model file: missing "
-                                               r"\['checksum'\]"):
+    with pytest.raises(
+        ModelFormatError,
+        match=r"is not a sleec model file: missing "
+        r"\['checksum'\]",
+    ):
         SLEEC.load(saved)
 
 
 def test_non_zip_garbage(tmp_path):
     path = tmp_path / "garbage.npz"
     path.write_bytes(np.random.default_rng(0).bytes(4096))
-    with pytest.raises(ModelFormatError, match=r"'.*garbage\.npz' is not a readable sleec "
-                                               r"model file"):
+    with pytest.raises(
+        ModelFormatError,
+        match=r"'.*garbage\.npz' is not a readable sleec "
+        r"model file",
+    ):
         SLEEC.load(path)
     path.write_bytes(b"this is not a model\n" * 10)
     with pytest.raises(ModelFormatError, match="is not a readable sleec model file"):
@@ -242,12 +260,9 @@ def test_missing_file(tmp_path):
 
 def test_valid_checksum_but_inconsistent_content(model, tmp_path):
     # A file that passes every byte-level check but whose arrays do not fit together.
-    arrays = pack_learners(model.learners_)
+    arrays = model.state_.to_arrays()
     arrays["W_indptr"] = arrays["W_indptr"][:-3]
-    arrays["train_labels_indptr"] = model.train_labels_.indptr.astype(np.int64)
-    arrays["train_labels_indices"] = model.train_labels_.indices.astype(np.int32)
-    meta = {"n_features_in_": 40, "n_labels_": 12, "n_train": 150}
-    _persist.save_model(tmp_path / "bad.npz", model.get_params(), meta, arrays)
+    _persist.save_model(tmp_path / "bad.npz", model.get_params(), arrays)
     with pytest.raises(ModelFormatError, match="holds an inconsistent model"):
         SLEEC.load(tmp_path / "bad.npz")
 
@@ -290,7 +305,7 @@ def test_object_array_is_refused_not_unpickled(saved, tmp_path):
 
 def test_params_are_json_not_pickle(saved):
     payload = read_npz(saved)
-    assert payload["params"].dtype.kind == "U" and payload["meta"].dtype.kind == "U"
+    assert payload["params"].dtype.kind == "U"
     assert all(a.dtype != object for a in payload.values())
 
 

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from sleec import regression
-from sleec.regression import embed, fit_l1, fit_l2, prune_embeddings, prune_weights
+from sleec.regression import fit_l1, fit_l2, prune_embeddings, prune_weights
 
 
 def problem(n: int, d: int, r: int = 3, seed: int = 0):
@@ -19,8 +18,7 @@ def problem(n: int, d: int, r: int = 3, seed: int = 0):
 
 def objective(X, Z, W, l2_reg, l1_reg):
     P = X @ W
-    return (np.linalg.norm(Z - P) ** 2 + l2_reg * np.linalg.norm(W) ** 2
-            + l1_reg * np.abs(P).sum())
+    return np.linalg.norm(Z - P) ** 2 + l2_reg * np.linalg.norm(W) ** 2 + l1_reg * np.abs(P).sum()
 
 
 def soft(z, t):
@@ -28,8 +26,9 @@ def soft(z, t):
 
 
 # --------------------------------------------------------------------------------- fit_l2
-@pytest.mark.parametrize(("n", "d"), [(40, 10), (25, 25), (10, 40)], ids=["primal", "square",
-                                                                         "dual"])
+@pytest.mark.parametrize(
+    ("n", "d"), [(40, 10), (25, 25), (10, 40)], ids=["primal", "square", "dual"]
+)
 @pytest.mark.parametrize("l2_reg", [0.1, 2.5])
 def test_fit_l2_solves_normal_equations(n, d, l2_reg):
     X, Z = problem(n, d)
@@ -66,7 +65,7 @@ def test_fit_l2_singular_system_warns_and_falls_back_to_least_squares():
 def test_fit_l1_without_l1_equals_fit_l2(n, d):
     X, Z = problem(n, d, seed=5)
     W2 = fit_l2(X, Z, 0.5)
-    W1 = fit_l1(X, Z, 0.5, 0.0, max_iter=500, tol=1e-12)
+    W1 = fit_l1(X, Z, 0.5, 0.0, rho=1.0, max_iter=500, tol=1e-12)
     np.testing.assert_allclose(W1, W2, rtol=1e-6, atol=1e-6 * np.abs(W2).max())
 
 
@@ -76,7 +75,7 @@ def test_fit_l1_identity_design_is_soft_thresholding(l1_reg):
     rng = np.random.default_rng(1)
     Z = rng.standard_normal((12, 2)) * 2
     lam = 0.5
-    W = fit_l1(sp.identity(12, format="csr"), Z, lam, l1_reg, max_iter=3000, tol=1e-12)
+    W = fit_l1(sp.identity(12, format="csr"), Z, lam, l1_reg, rho=1.0, max_iter=3000, tol=1e-12)
     np.testing.assert_allclose(W, soft(Z, l1_reg / 2) / (1 + lam), atol=1e-7)
 
 
@@ -87,7 +86,7 @@ def test_fit_l1_dual_shape_closed_form():
     n, lam, mu = 8, 1.0, 0.8
     Z = rng.standard_normal((n, 3)) * 2
     X = sp.hstack([sp.identity(n), sp.identity(n)], format="csr")
-    W = fit_l1(X, Z, lam, mu, max_iter=3000, tol=1e-12)
+    W = fit_l1(X, Z, lam, mu, rho=1.0, max_iter=3000, tol=1e-12)
     p = soft(Z, mu / 2) / (1 + lam / 2)
     np.testing.assert_allclose(W, np.vstack([p, p]) / 2, atol=1e-7)
 
@@ -96,7 +95,7 @@ def test_fit_l1_larger_l1_gives_sparser_smaller_predictions():
     X, Z = problem(40, 10, seed=7)
     l1_norms, nnz = [], []
     for mu in (0.0, 0.1, 0.5, 2.0, 10.0):
-        W = fit_l1(X, Z, 0.5, mu, max_iter=2000, tol=1e-10)
+        W = fit_l1(X, Z, 0.5, mu, rho=1.0, max_iter=2000, tol=1e-10)
         P = X @ W
         l1_norms.append(np.abs(P).sum())
         nnz.append(int((np.abs(P) > 1e-6).sum()))
@@ -119,14 +118,16 @@ def test_prune_weights_hand_example():
     assert sp.issparse(P) and P.shape == W.shape
     np.testing.assert_array_equal(P.toarray(), [[0, -0.5, 2.0], [0, 0, 1.0]])
     # threshold 0.34 -> floor(2.04) = 2 entries (0.05, 0.1)
-    np.testing.assert_array_equal(prune_weights(W, 0.34).toarray(),
-                                  [[0, -0.5, 2.0], [-0.3, 0, 1.0]])
+    np.testing.assert_array_equal(
+        prune_weights(W, 0.34).toarray(), [[0, -0.5, 2.0], [-0.3, 0, 1.0]]
+    )
     # threshold 0.1 -> floor(0.6) = 0: nothing pruned; threshold 0: nothing pruned
     np.testing.assert_array_equal(prune_weights(W, 0.1).toarray(), W)
     np.testing.assert_array_equal(prune_weights(W, 0.0).toarray(), W)
     # Ties with the cut are zeroed too: [1, -1, 1, 2] at 0.25 -> cut |1| -> only 2 survives
-    np.testing.assert_array_equal(prune_weights(np.array([[1.0, -1.0], [1.0, 2.0]]),
-                                                0.25).toarray(), [[0, 0], [0, 2.0]])
+    np.testing.assert_array_equal(
+        prune_weights(np.array([[1.0, -1.0], [1.0, 2.0]]), 0.25).toarray(), [[0, 0], [0, 2.0]]
+    )
 
 
 @pytest.mark.parametrize("threshold", [0.01, 0.3, 0.7, 0.95])
@@ -161,16 +162,3 @@ def test_prune_embeddings_share_per_column(threshold):
         order = np.argsort(np.abs(E[:, c]))
         np.testing.assert_array_equal(out[order[:n_cut], c], 0.0)
         np.testing.assert_array_equal(out[order[n_cut:], c], E[order[n_cut:], c])
-
-
-@pytest.mark.parametrize("dense_limit", [0, 2**24])
-@pytest.mark.parametrize("n_rows", [0, 1, 40])
-def test_embed_equals_the_dense_product_on_both_paths(monkeypatch, dense_limit, n_rows):
-    # dense_limit 0 forces the sparse-times-sparse path; 2**24 lets W be expanded.
-    monkeypatch.setattr(regression, "_DENSE_WEIGHTS", dense_limit)
-    rng = np.random.default_rng(5)
-    X = sp.random(n_rows, 30, density=0.2, format="csr", dtype=np.float32, random_state=1)
-    W = prune_weights(rng.standard_normal((30, 7)), 0.5).astype(np.float32)
-    Z = embed(X, W)
-    assert Z.dtype == np.float32 and Z.shape == (n_rows, 7)
-    np.testing.assert_allclose(Z, X.toarray() @ W.toarray(), rtol=1e-5, atol=1e-6)

@@ -70,7 +70,7 @@ def label_problem(n: int = 400, n_labels: int = 60, seed: int = 0) -> sp.csr_mat
 # ------------------------------------------------------------------------------- recovery
 def test_full_mask_recovers_planted_matrix_subspace_path():
     M, G = planted(400, 1.0, seed=0)  # n = 400 > 2 (r + oversample): subspace iteration
-    res = svp_embed(G, R, max_iter=50, tol=0.0, seed=0)
+    res = svp_embed(G, R, max_iter=50, tol=0.0, seed=0, step=1.0)
     assert isinstance(res, SVPResult)
     assert res.Z.shape == (400, R) and res.Z.dtype == np.float64
     assert rel_err(res.Z, M) < 1e-6
@@ -83,7 +83,7 @@ def test_full_and_partial_mask_recover_planted_matrix_dense_path(monkeypatch):
         monkeypatch.setattr(svp, "_svp_dense", lambda *a, **k: calls.append(1) or dense(*a, **k))
     for p in (1.0, 0.7):
         M, G = planted(30, p, seed=1)  # n = 30 <= 2 (5 + 10): dense eigendecompositions
-        res = svp_embed(G, R, max_iter=300, tol=0.0, seed=0)
+        res = svp_embed(G, R, max_iter=300, tol=0.0, seed=0, step=1.0)
         assert res.Z.shape == (30, R)
         assert rel_err(res.Z, M) < 1e-6
     if hasattr(svp, "_svp_dense"):
@@ -95,7 +95,7 @@ def test_partial_mask_recovery_over_seeds():
     errors = []
     for seed in range(3):
         M, G = planted(300, 0.3, seed=seed)
-        res = svp_embed(G, R, max_iter=400, tol=0.0, seed=0)
+        res = svp_embed(G, R, max_iter=400, tol=0.0, seed=0, step=1.0)
         errors.append(rel_err(res.Z, M))
     assert max(errors) < 1e-5, errors
 
@@ -105,7 +105,7 @@ def test_partial_mask_recovers_planted_matrix():
     # 139 iterations with the float32 products (~1e-14 in float64). Bound: 1e-5.
     M, G = planted(400, 0.3, seed=0)
     assert 0.25 < G.nnz / 400**2 < 0.35
-    res = svp_embed(G, R, max_iter=400, tol=0.0, seed=0)
+    res = svp_embed(G, R, max_iter=400, tol=0.0, seed=0, step=1.0)
     assert res.Z.shape == (400, R)
     assert rel_err(res.Z, M) < 1e-5
     # Before reaching the rounding floor the objective decreases monotonically.
@@ -118,21 +118,22 @@ def test_partial_mask_recovers_planted_matrix():
 def test_objective_non_increasing_down_to_convergence():
     for seed in range(3):
         _, G = planted(300, 0.3, seed=seed)
-        obj = svp_embed(G, R, max_iter=400, tol=0.0, seed=0).objective
+        obj = svp_embed(G, R, max_iter=400, tol=0.0, seed=0, step=1.0).objective
         assert np.all(np.diff(obj) <= 1e-9), np.diff(obj).max()
 
 
 def test_dense_and_subspace_paths_agree():
     M, G = planted(40, 1.0, seed=2)
     # oversample 10: width 15, 40 > 30 -> subspace; oversample 20: width 25, 40 <= 50 -> dense
-    sub = svp_embed(G, R, max_iter=100, tol=0.0, oversample=10, seed=0)
-    den = svp_embed(G, R, max_iter=100, tol=0.0, oversample=20, seed=0)
+    sub = svp_embed(G, R, max_iter=100, tol=0.0, oversample=10, seed=0, step=1.0)
+    den = svp_embed(G, R, max_iter=100, tol=0.0, oversample=20, seed=0, step=1.0)
     assert rel_err(den.Z, M) < 1e-10
     np.testing.assert_allclose(sub.Z @ sub.Z.T, den.Z @ den.Z.T, atol=1e-5 * np.abs(M).max())
 
 
-@pytest.mark.skipif("step" not in inspect.signature(svp_embed).parameters,
-                    reason="svp_embed has no step parameter")
+@pytest.mark.skipif(
+    "step" not in inspect.signature(svp_embed).parameters, reason="svp_embed has no step parameter"
+)
 def test_larger_step_converges_faster_to_the_same_matrix():
     # Measured: objective below 1e-4 after 85 (step 1) vs 55 (step 1.5) iterations; final
     # relative errors 3.3e-6 / 2.8e-6 (float32 floor).
@@ -149,7 +150,7 @@ def test_larger_step_converges_faster_to_the_same_matrix():
 def test_overshooting_step_falls_back_to_the_paper_step(n):
     # Step 3 (beyond what SLEEC accepts) overshoots at once: the worse iterate is dropped and
     # SVP carries on with step 1, so the record stays monotone and ends where step 1 does.
-    G = label_knn_graph(label_problem(n=n), 10)
+    G = label_knn_graph(label_problem(n=n), 10, similarity="cosine")
     long = svp_embed(G, R, max_iter=40, tol=0.0, seed=0, step=3.0)
     paper = svp_embed(G, R, max_iter=40, tol=0.0, seed=0, step=1.0)
     if n == 30:  # the dense path's first step overshoots: one iteration spent on the retry
@@ -161,8 +162,10 @@ def test_overshooting_step_falls_back_to_the_paper_step(n):
 # ------------------------------------------------------------------------ objective record
 @pytest.mark.parametrize("n", [30, 400], ids=["dense", "subspace"])
 def test_objective_definition_and_monotone_decrease(n):
-    G = label_knn_graph(label_problem(n=n), 10)  # not exactly low rank: SVP stalls, tol stops
-    res = svp_embed(G, R, max_iter=200, tol=1e-3, seed=0)
+    G = label_knn_graph(
+        label_problem(n=n), 10, similarity="cosine"
+    )  # not exactly low rank: SVP stalls, tol stops
+    res = svp_embed(G, R, max_iter=200, tol=1e-3, seed=0, step=1.0)
     obj = res.objective
     assert obj[0] == pytest.approx(1.0)  # M = 0: the residual is G itself
     assert 3 <= obj.size < 200  # stopped by tol
@@ -174,25 +177,28 @@ def test_objective_definition_and_monotone_decrease(n):
 
 def test_shapes_clip_and_empty_graphs():
     _, G = planted(3, 1.0, seed=4)
-    res = svp_embed(G, R)
+    res = svp_embed(G, R, max_iter=30, tol=1e-3, step=1.0, seed=0)
     assert res.Z.shape == (3, 3)  # n_components clipped to n
     # Empty graph (no Omega entries) and an all-zero graph: zero embeddings, empty record.
-    for E in (sp.csr_matrix((50, 50)), sp.csr_matrix((np.zeros(3), [0, 1, 2], [0, 1, 2, 3])),
-              sp.csr_matrix((400, 400))):
-        res = svp_embed(E, R)
+    for E in (
+        sp.csr_matrix((50, 50)),
+        sp.csr_matrix((np.zeros(3), [0, 1, 2], [0, 1, 2, 3])),
+        sp.csr_matrix((400, 400)),
+    ):
+        res = svp_embed(E, R, max_iter=30, tol=1e-3, step=1.0, seed=0)
         n = E.shape[0]
         assert res.Z.shape == (n, min(R, n))
         np.testing.assert_array_equal(res.Z, 0.0)
         assert res.objective.size == 0
-    res = svp_embed(sp.csr_matrix((0, 0)), R)
+    res = svp_embed(sp.csr_matrix((0, 0)), R, max_iter=30, tol=1e-3, step=1.0, seed=0)
     assert res.Z.shape[0] == 0 and res.Z.size == 0
 
 
 def test_deterministic_and_parallel_twin_identical():
-    G = label_knn_graph(label_problem(), 10)
-    a = svp_embed(G, 8, seed=3)
-    b = svp_embed(G, 8, seed=3)
-    c = svp_embed(G, 8, seed=3, parallel=True)
+    G = label_knn_graph(label_problem(), 10, similarity="cosine")
+    a = svp_embed(G, 8, seed=3, max_iter=30, tol=1e-3, step=1.0)
+    b = svp_embed(G, 8, seed=3, max_iter=30, tol=1e-3, step=1.0)
+    c = svp_embed(G, 8, seed=3, parallel=True, max_iter=30, tol=1e-3, step=1.0)
     np.testing.assert_array_equal(a.Z, b.Z)
     np.testing.assert_array_equal(a.Z, c.Z)
     np.testing.assert_array_equal(a.objective, c.objective)
@@ -202,8 +208,8 @@ def test_deterministic_and_parallel_twin_identical():
 @pytest.mark.parametrize("r", [5, 10])
 def test_svp_fits_knn_graph_better_than_global_eigendecomposition(r):
     Y = label_problem()
-    G = label_knn_graph(Y, 10)  # cosine kNN graph, Omega union Omega^T
-    Z = svp_embed(G, r, max_iter=30, seed=0).Z
+    G = label_knn_graph(Y, 10, similarity="cosine")  # cosine kNN graph, Omega union Omega^T
+    Z = svp_embed(G, r, max_iter=30, seed=0, tol=1e-3, step=1.0).Z
     # Plain low-rank fit of all label similarities: top-r eigenpairs of the cosine Gram matrix.
     Yn = normalize(Y).toarray().astype(np.float64)
     theta, U = np.linalg.eigh(Yn @ Yn.T)

@@ -23,8 +23,20 @@ from .metrics import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "SLEEC", "DataFormatError", "ModelFormatError", "__version__", "evaluate",
-    "inverse_propensity", "load_bibtex", "make_xmc", "ndcg_at_k", "precision_at_k",
-    "predict_topk_distributed", "psndcg_at_k", "psprecision_at_k", "read_xc", "read_xc_split",
+    "SLEEC",
+    "DataFormatError",
+    "ModelFormatError",
+    "__version__",
+    "evaluate",
+    "inverse_propensity",
+    "load_bibtex",
+    "make_xmc",
+    "ndcg_at_k",
+    "precision_at_k",
+    "predict_topk_distributed",
+    "psndcg_at_k",
+    "psprecision_at_k",
+    "read_xc",
+    "read_xc_split",
     "write_xc",
 ]

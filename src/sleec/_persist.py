@@ -1,11 +1,11 @@
 """The model file: one uncompressed ``.npz`` with no pickled objects.
 
-Layout: ``format_version`` (int), ``params`` (JSON text of the estimator's parameters),
-``meta`` (JSON text of fitted scalars), the packed arrays of the fitted state, and
-``checksum``: SHA-256 over everything else, so a truncated, corrupted or altered file is
-refused with :class:`~sleec.exceptions.ModelFormatError` instead of loading garbage. Files
-are written atomically (temporary file, fsync, rename) and read with ``allow_pickle=False``,
-so loading never executes code from the file.
+Layout: ``format_version`` (int, :data:`sleec._state.FORMAT_VERSION`), ``params`` (JSON text
+of the estimator's parameters), the arrays of the fitted state (their layout is
+:mod:`sleec._state`'s), and ``checksum``: SHA-256 over everything else, so a truncated,
+corrupted or altered file is refused with :class:`~sleec.exceptions.ModelFormatError`
+instead of loading garbage. Files are written atomically (temporary file, fsync, rename) and
+read with ``allow_pickle=False``, so loading never executes code from the file.
 """
 
 from __future__ import annotations
@@ -20,20 +20,22 @@ from typing import Any
 import numpy as np
 
 from ._atomic import atomic_write
+from ._state import FORMAT_VERSION
 from .exceptions import ModelFormatError
 
-FORMAT_VERSION = 1
+__all__ = ["load_model", "save_model"]
+
 _ZIP_MAGIC = b"PK\x03\x04"
-_RESERVED = ("format_version", "params", "meta", "checksum")
+_RESERVED = ("format_version", "params", "checksum")
 
 
-def save_model(path: str | os.PathLike, params: dict[str, Any], meta: dict[str, Any],
-               arrays: dict[str, np.ndarray]) -> None:
-    """Write a model file atomically."""
+def save_model(
+    path: str | os.PathLike, params: dict[str, Any], arrays: dict[str, np.ndarray]
+) -> None:
+    """Write a model file atomically: ``params`` as JSON, ``arrays`` as they are."""
     payload = {
         "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
         "params": np.array(json.dumps(params, sort_keys=True, default=_json_scalar)),
-        "meta": np.array(json.dumps(meta, sort_keys=True, default=_json_scalar)),
         **{name: np.ascontiguousarray(a) for name, a in arrays.items()},
     }
     payload["checksum"] = np.array(_checksum(payload))
@@ -41,22 +43,31 @@ def save_model(path: str | os.PathLike, params: dict[str, Any], meta: dict[str, 
         np.savez(fh, allow_pickle=False, **payload)
 
 
-def load_model(path: str | os.PathLike) -> tuple[dict, dict, dict[str, np.ndarray]]:
-    """Read and verify a model file; returns ``(params, meta, arrays)``."""
+def load_model(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
+    """Read and verify a model file; returns ``(params, arrays)``."""
     name = os.fspath(path)
     if os.path.isdir(name):
         raise IsADirectoryError(errno.EISDIR, "is a directory, not a sleec model file", name)
     with open(name, "rb") as fh:
         if fh.read(4) != _ZIP_MAGIC:
-            raise ModelFormatError(f"'{name}' is not a readable sleec model file: not an .npz "
-                                   "(zip) archive (empty, truncated or another format).")
+            raise ModelFormatError(
+                f"'{name}' is not a readable sleec model file: not an .npz "
+                "(zip) archive (empty, truncated or another format)."
+            )
     try:
         with open(name, "rb") as fh:
             npz = np.load(fh, allow_pickle=False)
             with npz:
                 payload = {key: npz[key] for key in npz.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, RuntimeError,
-            NotImplementedError) as exc:  # zip damage surfaces as any of these
+    except (
+        zipfile.BadZipFile,
+        ValueError,
+        OSError,
+        EOFError,
+        KeyError,
+        RuntimeError,
+        NotImplementedError,
+    ) as exc:  # zip damage surfaces as any of these
         raise ModelFormatError(
             f"'{name}' is not a readable sleec model file (truncated or corrupted?): {exc}"
         ) from None
@@ -77,21 +88,21 @@ def load_model(path: str | os.PathLike) -> tuple[dict, dict, dict[str, np.ndarra
         )
     try:
         params = json.loads(str(payload["params"]))
-        meta = json.loads(str(payload["meta"]))
     except ValueError as exc:
         raise ModelFormatError(f"'{name}' holds unreadable parameters: {exc}") from None
-    if not isinstance(params, dict) or not isinstance(meta, dict):
-        raise ModelFormatError(f"'{name}' holds unreadable parameters: expected JSON objects.")
+    if not isinstance(params, dict):
+        raise ModelFormatError(f"'{name}' holds unreadable parameters: expected a JSON object.")
     arrays = {k: v for k, v in payload.items() if k not in _RESERVED}
-    return params, meta, arrays
+    return params, arrays
 
 
 def _json_scalar(value: Any) -> Any:
     """NumPy scalars (e.g. parameters from ``np.arange`` grids) as plain JSON values."""
     if isinstance(value, np.generic):
         return value.item()
-    raise TypeError(f"parameter value {value!r} of type {type(value).__name__} cannot be "
-                    "stored in a model file")
+    raise TypeError(
+        f"parameter value {value!r} of type {type(value).__name__} cannot be stored in a model file"
+    )
 
 
 def _checksum(payload: dict[str, np.ndarray]) -> str:

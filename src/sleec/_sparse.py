@@ -8,8 +8,12 @@ import scipy.sparse as sp
 INT32_MAX = 2**31 - 1
 
 
-def csr_from_parts(idx_parts: list[np.ndarray], val_parts: list[np.ndarray] | None,
-         count_parts: list[np.ndarray], shape: tuple[int, int]) -> sp.csr_matrix:
+def csr_from_parts(
+    idx_parts: list[np.ndarray],
+    val_parts: list[np.ndarray] | None,
+    count_parts: list[np.ndarray],
+    shape: tuple[int, int],
+) -> sp.csr_matrix:
     """Assemble a CSR matrix from per-block indices/values/row counts (binary if no values)."""
     counts = np.concatenate(count_parts) if count_parts else np.zeros(0, np.int64)
     indptr = np.zeros(shape[0] + 1, np.int64)

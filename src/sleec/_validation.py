@@ -14,8 +14,9 @@ import numpy as np
 import scipy.sparse as sp
 
 
-def check_int(value: Any, name: str, *, low: int | None = None, high: int | None = None,
-              owner: str = "") -> int:
+def check_int(
+    value: Any, name: str, *, low: int | None = None, high: int | None = None, owner: str = ""
+) -> int:
     """Return ``value`` as an int in ``[low, high]``; raise ValueError/TypeError naming it."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(
@@ -31,8 +32,16 @@ def check_int(value: Any, name: str, *, low: int | None = None, high: int | None
     return value
 
 
-def check_float(value: Any, name: str, *, low: float | None = None, high: float | None = None,
-                low_open: bool = False, high_open: bool = False, owner: str = "") -> float:
+def check_float(
+    value: Any,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    owner: str = "",
+) -> float:
     """Return ``value`` as a finite float in the given interval, or raise naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(
@@ -89,13 +98,25 @@ def check_matrix(A: Any, name: str, *, dtype=np.float32) -> sp.csr_matrix:
             raise ValueError(f"{name} must be 2-D (n_samples, n_columns); got shape {arr.shape}.")
         M = sp.csr_matrix(arr)
     if M.nnz and not np.all(np.isfinite(M.data)):
-        bad_row = int(np.searchsorted(M.indptr, np.flatnonzero(~np.isfinite(M.data))[0],
-                                      side="right") - 1)
+        bad_row = int(
+            np.searchsorted(M.indptr, np.flatnonzero(~np.isfinite(M.data))[0], side="right") - 1
+        )
         raise ValueError(f"{name} contains NaN or infinity (first in row {bad_row}).")
     if not M.has_canonical_format:
         M = M.copy()  # never modify the caller's arrays
         M.sum_duplicates()
     return M
+
+
+def check_features(X: Any, n_features: int, name: str = "X") -> sp.csr_matrix:
+    """:func:`check_matrix`, and ``X`` must have the ``n_features`` columns of a fitted model."""
+    X = check_matrix(X, name)
+    if X.shape[1] != n_features:
+        raise ValueError(
+            f"{name} has {X.shape[1]} features, but SLEEC is expecting "
+            f"{n_features} features as input."
+        )
+    return X
 
 
 def check_labels(Y: Any, name: str = "Y") -> sp.csr_matrix:
@@ -114,12 +135,12 @@ def check_labels(Y: Any, name: str = "Y") -> sp.csr_matrix:
     return M
 
 
-def check_consistent_rows(X: sp.spmatrix, Y: sp.spmatrix, xname: str = "X",
-                          yname: str = "Y") -> None:
+def check_consistent_rows(
+    X: sp.spmatrix, Y: sp.spmatrix, xname: str = "X", yname: str = "Y"
+) -> None:
     if X.shape[0] != Y.shape[0]:
         raise ValueError(
-            f"{xname} and {yname} have inconsistent numbers of rows: "
-            f"{X.shape[0]} != {Y.shape[0]}."
+            f"{xname} and {yname} have inconsistent numbers of rows: {X.shape[0]} != {Y.shape[0]}."
         )
 
 

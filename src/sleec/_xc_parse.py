@@ -69,8 +69,7 @@ def _parse_value(buf, a, b, pow10):
         i += 1
     neg = a < b and buf[a] == 45
     if i < b and ((buf[i] | 32) == 105 or (buf[i] | 32) == 110):  # 'i' / 'n': inf, nan
-        if _word_is(buf, i, b, _INF) or _word_is(buf, i, b, _INFINITY) or _word_is(
-                buf, i, b, _NAN):
+        if _word_is(buf, i, b, _INF) or _word_is(buf, i, b, _INFINITY) or _word_is(buf, i, b, _NAN):
             return NONFINITE, 0.0, True
         return BAD_VALUE, 0.0, True
     mant = np.int64(0)
@@ -131,8 +130,9 @@ def _parse_value(buf, a, b, pow10):
 
 
 @njit(cache=True, nogil=True)
-def parse_xc_block(buf, n_features, n_labels, max_rows, feat_idx, feat_val, feat_cnt, label_idx,
-                   label_cnt, slow):
+def parse_xc_block(
+    buf, n_features, n_labels, max_rows, feat_idx, feat_val, feat_cnt, label_idx, label_cnt, slow
+):
     """Parse the data lines in ``buf`` (complete lines; the last may lack its newline).
 
     Parameters

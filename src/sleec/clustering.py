@@ -14,17 +14,20 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
+__all__ = ["assign_to_centers", "cluster_members", "partition", "unit_rows"]
+
 _ASSIGN_BATCH = 65536
 
 
-def partition(X: sp.csr_matrix, n_clusters: int, *, n_iter: int = 7,
-              seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Cluster the rows of ``X`` by spherical k-means.
+def partition(
+    Xn: sp.csr_matrix, n_clusters: int, *, seed: int, n_iter: int = 7
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster the rows of ``Xn`` by spherical k-means.
 
     Parameters
     ----------
-    X : csr_matrix (n, d), float32. Rows are normalised internally (all-zero rows stay zero and
-        join the cluster whose centre ties first, cluster 0 at worst).
+    Xn : csr_matrix (n, d), float32, rows of unit norm (:func:`unit_rows`); all-zero rows
+        join the cluster whose centre ties first (cluster 0 at worst).
     n_clusters : requested number of clusters; at most ``n``. Empty clusters are dropped, so
         fewer may be returned.
     n_iter : Lloyd iterations (the authors' code uses 7).
@@ -33,13 +36,12 @@ def partition(X: sp.csr_matrix, n_clusters: int, *, n_iter: int = 7,
     Returns
     -------
     assign : (n,) int32, cluster of each row, in ``range(n_clusters_out)``; always equal to
-        ``assign_to_centers(normalize(X), centers)``, the routing used at prediction.
+        ``assign_to_centers(Xn, centers)``, the routing used at prediction.
     centers : (n_clusters_out, d) float32, unit-norm centres (all-zero if a cluster has only
         all-zero rows).
     """
-    n = X.shape[0]
+    n = Xn.shape[0]
     n_clusters = max(1, min(n_clusters, n))
-    Xn = unit_rows(X)
     if n_clusters == 1:
         return np.zeros(n, dtype=np.int32), _centroids(Xn, np.zeros(n, dtype=np.int32), 1)
     rng = np.random.default_rng(seed)
@@ -67,8 +69,9 @@ def unit_rows(X: sp.csr_matrix) -> sp.csr_matrix:
     return normalize(sp.csr_matrix(X, dtype=np.float64)).astype(np.float32)
 
 
-def assign_to_centers(X: sp.csr_matrix, centers: np.ndarray,
-                      batch_size: int = _ASSIGN_BATCH) -> np.ndarray:
+def assign_to_centers(
+    X: sp.csr_matrix, centers: np.ndarray, batch_size: int = _ASSIGN_BATCH
+) -> np.ndarray:
     """Index of the most similar centre (largest inner product) for each row of ``X``.
 
     ``X`` (n, d) should be row-normalised; ``centers`` is (C, d). Ties go to the smaller index.
@@ -88,7 +91,7 @@ def cluster_members(assign: np.ndarray, n_clusters: int) -> list[np.ndarray]:
     """Row indices (ascending, int32) of each cluster, in one stable sort (not C passes)."""
     order = np.argsort(assign, kind="stable").astype(np.int32)
     bounds = np.searchsorted(assign[order], np.arange(n_clusters + 1))
-    return [order[bounds[c]:bounds[c + 1]] for c in range(n_clusters)]
+    return [order[bounds[c] : bounds[c + 1]] for c in range(n_clusters)]
 
 
 def _centroids(Xn: sp.csr_matrix, assign: np.ndarray, n_clusters: int) -> np.ndarray:

@@ -1,10 +1,9 @@
-"""Running sleec on a Dask cluster: training data sent once, prediction in chunks.
+"""Running sleec on a Dask cluster: connecting, and prediction in chunks.
 
 Training needs no API of its own: ``SLEEC.fit`` runs its (learner, cluster) tasks through
 joblib, so ``with joblib.parallel_config(backend="dask"): model.fit(X, Y)`` trains on the
-workers of the connected :class:`distributed.Client`. :func:`send_if_dask` (called by
-``fit``) sends the training data to the cluster once, so that tasks refer to it instead of
-carrying it, in a form the scheduler can restore when a worker dies.
+workers of the connected :class:`distributed.Client` (the data goes to the cluster once, see
+:mod:`sleec._dask`).
 
 Prediction: :func:`predict_topk_distributed` predicts a matrix, a sequence of row chunks, a
 ``dask.bag.Bag`` of chunks or a ``dask.array.Array`` on the workers and returns the top-k
@@ -15,7 +14,6 @@ Needs the ``dask`` extra: ``pip install "sleec[dask]"``.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
@@ -25,18 +23,14 @@ import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted
 
 from . import _validation as v
+from ._dask import submit_value
+from .estimator import PREDICT_BATCH, SLEEC
 
 if TYPE_CHECKING:  # pragma: no cover
     from distributed import Client, Future
 
-    from .estimator import SLEEC
+__all__ = ["connect", "predict_topk_distributed"]
 
-__all__ = ["connect", "predict_topk_distributed", "send_if_dask"]
-
-# Rows per prediction task: a multiple of predict_topk's 16384-row batches, so that every
-# batch holds the same rows as in a local predict_topk (bitwise equal results even with a
-# BLAS whose rounding depends on the block shape).
-PREDICT_CHUNK = 16384
 _CONNECT_TIMEOUT = 10.0  # seconds
 
 
@@ -45,54 +39,10 @@ def _import_distributed():
     try:
         import distributed
     except ImportError as exc:
-        raise ImportError('running sleec on a Dask cluster needs the "dask" extra: '
-                          'pip install "sleec[dask]"') from exc
+        raise ImportError(
+            'running sleec on a Dask cluster needs the "dask" extra: pip install "sleec[dask]"'
+        ) from exc
     return distributed
-
-
-# ------------------------------------------------------------------------------ training
-
-
-def send_if_dask(*arrays: Any) -> tuple:
-    """The arguments as futures on the cluster when joblib's Dask backend will run the next
-    ``Parallel`` call; else the arguments unchanged.
-
-    Each array is sent to the scheduler once, as the argument of a small task that returns
-    it; the first worker that needs it runs that task, the others copy the result from it.
-    Tasks that take the futures carry only their keys (under 1 kB). The scheduler keeps each
-    array (1x its size) until the futures are released: that is what lets it recompute the
-    array after every worker holding it has died. ``client.scatter`` cannot (scattered data
-    has no recipe): joblib's own scatter keeps one copy, and the Active Memory Manager trims
-    a broadcast down to the workers that still need it within ~2 s, so a killed worker loses
-    data and fails the tasks that need it. The caller keeps the futures until its tasks end.
-    """
-    backend = _active_dask_backend()
-    # With a one-thread cluster joblib runs the tasks in this process: futures would reach
-    # the task function itself.
-    if backend is None or not arrays or backend.effective_n_jobs(-1) <= 1:
-        return arrays
-    with warnings.catch_warnings():  # the graph is large on purpose: it carries the data
-        warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
-        return tuple(backend.client.submit(_identity, a, key=f"sleec-data-{uuid4().hex}")
-                     for a in arrays)
-
-
-def _identity(value: Any) -> Any:
-    return value
-
-
-def _active_dask_backend() -> Any:
-    """joblib's active Dask backend (it has ``.client``), or None."""
-    from joblib.parallel import get_active_backend
-
-    backend, _ = get_active_backend()
-    if not hasattr(backend, "client"):
-        return None
-    try:
-        from joblib._dask import DaskDistributedBackend
-    except ImportError:  # pragma: no cover - joblib without its dask module
-        return None
-    return backend if isinstance(backend, DaskDistributedBackend) else None
 
 
 # ------------------------------------------------------------------------------ connecting
@@ -109,12 +59,14 @@ def connect(address: str, *, timeout: float | None = None) -> Client:
     try:
         return distributed.Client(address, timeout=timeout)
     except OSError as exc:  # TimeoutError and refused connections
-        raise ConnectionError(f"cannot connect to a Dask scheduler at {address!r} within "
-                              f"{timeout:g} s ({exc}); is 'dask scheduler' running there?"
-                              ) from None
+        raise ConnectionError(
+            f"cannot connect to a Dask scheduler at {address!r} within "
+            f"{timeout:g} s ({exc}); is 'dask scheduler' running there?"
+        ) from None
     except ValueError as exc:
-        raise ValueError(f"bad Dask scheduler address {address!r}: {exc}; expected e.g. "
-                         "tcp://host:8786") from None
+        raise ValueError(
+            f"bad Dask scheduler address {address!r}: {exc}; expected e.g. tcp://host:8786"
+        ) from None
 
 
 def _default_client(client: Client | None) -> Client:
@@ -125,16 +77,23 @@ def _default_client(client: Client | None) -> Client:
     try:
         return distributed.get_client()
     except ValueError:
-        raise ValueError("no Dask client: pass client=distributed.Client(address), or create "
-                         "one first (it becomes the default)") from None
+        raise ValueError(
+            "no Dask client: pass client=distributed.Client(address), or create "
+            "one first (it becomes the default)"
+        ) from None
 
 
 # ------------------------------------------------------------------------------ prediction
 
 
-def predict_topk_distributed(model: SLEEC, data: Any, k: int = 5, *,
-                             client: Client | None = None,
-                             chunk_size: int = PREDICT_CHUNK) -> tuple[np.ndarray, np.ndarray]:
+def predict_topk_distributed(
+    model: SLEEC,
+    data: Any,
+    k: int = 5,
+    *,
+    client: Client | None = None,
+    chunk_size: int = PREDICT_BATCH,
+) -> tuple[np.ndarray, np.ndarray]:
     """Top-``k`` labels of every row of ``data``, predicted on the workers of a Dask cluster.
 
     Parameters
@@ -153,15 +112,16 @@ def predict_topk_distributed(model: SLEEC, data: Any, k: int = 5, *,
         on the workers.
     k : labels per point.
     client : distributed.Client; default: the current default client.
-    chunk_size : rows per task when ``data`` is one matrix.
+    chunk_size : rows per task when ``data`` is one matrix. The default, one prediction
+        batch of :meth:`SLEEC.predict_topk`, gives every batch the same rows as a local
+        ``predict_topk`` (bitwise equal results even with a BLAS whose rounding depends on
+        the block shape).
 
     Returns
     -------
     ids (n, k) int32 and scores (n, k) float32, rows in the order of ``data``: what
     ``model.predict_topk`` gives for all the rows at once.
     """
-    from .estimator import SLEEC
-
     if not isinstance(model, SLEEC):
         raise TypeError(f"model must be a fitted SLEEC; got {type(model).__name__}.")
     check_is_fitted(model, "learners_")
@@ -174,45 +134,52 @@ def predict_topk_distributed(model: SLEEC, data: Any, k: int = 5, *,
         chunks = _in_memory_chunks(model, data, chunk_size)
     else:
         blocks, task = _collection_blocks(data, kind, n_features)
-    with warnings.catch_warnings():  # the model and the chunks travel in the task graph
-        warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)
-        model_future = client.submit(_identity, model, key=f"sleec-model-{uuid4().hex}")
-        if kind is None:
-            parts = _predict_chunks(client, model_future, chunks, k)
-        else:
-            parts = _predict_collection(client, model_future, blocks, task, k, n_features)
+    model_future = submit_value(client, model, "sleec-model")
+    if kind is None:
+        parts = _predict_chunks(client, model_future, chunks, k)
+    else:
+        parts = _predict_collection(client, model_future, blocks, task, k, n_features)
     if not parts:
         return np.empty((0, k), dtype=np.int32), np.empty((0, k), dtype=np.float32)
-    return (np.concatenate([ids for ids, _ in parts]),
-            np.concatenate([scores for _, scores in parts]))
+    return (
+        np.concatenate([ids for ids, _ in parts]),
+        np.concatenate([scores for _, scores in parts]),
+    )
 
 
 def _in_memory_chunks(model: SLEEC, data: Any, chunk_size: int) -> list:
     """Row chunks of one matrix (validated as a whole), or the checked chunks of a sequence."""
+    n_features = int(model.n_features_in_)
     if sp.issparse(data) or isinstance(data, np.ndarray):
-        X = model._check_predict_input(data)
-        return [X[a:a + chunk_size] for a in range(0, X.shape[0], chunk_size)]
+        X = v.check_features(data, n_features)
+        return [X[a : a + chunk_size] for a in range(0, X.shape[0], chunk_size)]
     if isinstance(data, Sequence) and not isinstance(data, (str, bytes)):
-        n_features = int(model.n_features_in_)
         return [_check_chunk(chunk, n_features, f"data[{i}]") for i, chunk in enumerate(data)]
-    raise TypeError(f"data is a {type(data).__name__}; expected a scipy.sparse matrix, a 2-D "
-                    "numpy array, a sequence of them, a dask.bag.Bag of them or a "
-                    "dask.array.Array.")
+    raise TypeError(
+        f"data is a {type(data).__name__}; expected a scipy.sparse matrix, a 2-D "
+        "numpy array, a sequence of them, a dask.bag.Bag of them or a "
+        "dask.array.Array."
+    )
 
 
 def _check_chunk(chunk: Any, n_features: int, where: str) -> Any:
     """``chunk`` if it is a sparse matrix or 2-D array with ``n_features`` columns."""
     if not (sp.issparse(chunk) or isinstance(chunk, np.ndarray)):
-        raise TypeError(f"{where} is a {type(chunk).__name__}; expected a scipy.sparse matrix "
-                        f"or a 2-D numpy array of shape (n, {n_features}).")
+        raise TypeError(
+            f"{where} is a {type(chunk).__name__}; expected a scipy.sparse matrix "
+            f"or a 2-D numpy array of shape (n, {n_features})."
+        )
     if chunk.ndim != 2 or chunk.shape[1] != n_features:
-        raise ValueError(f"{where} has shape {chunk.shape}; expected (n, {n_features}): the "
-                         f"model was trained on {n_features} features.")
+        raise ValueError(
+            f"{where} has shape {chunk.shape}; expected (n, {n_features}): the "
+            f"model was trained on {n_features} features."
+        )
     return chunk
 
 
-def _predict_chunks(client: Client, model_future: Future, chunks: list,
-                    k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def _predict_chunks(
+    client: Client, model_future: Future, chunks: list, k: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """(ids, scores) of each chunk, in order; at most 2 x (cluster threads) chunks in flight."""
     distributed = _import_distributed()
     window = max(2, 2 * sum(client.nthreads().values()))
@@ -221,8 +188,9 @@ def _predict_chunks(client: Client, model_future: Future, chunks: list,
     pending = distributed.as_completed()
 
     def submit(i: int) -> None:
-        future = client.submit(_predict_chunk, model_future, chunks[i], k,
-                               key=f"sleec-predict-{i}-{uuid4().hex}")
+        future = client.submit(
+            _predict_chunk, model_future, chunks[i], k, key=f"sleec-predict-{i}-{uuid4().hex}"
+        )
         position[future.key] = i
         pending.add(future)
 
@@ -245,26 +213,33 @@ def _collection_blocks(data: Any, kind: str, n_features: int) -> tuple[list, Cal
     if data.ndim != 2:
         raise ValueError(f"data is a {data.ndim}-D dask array; expected 2-D (n, {n_features}).")
     if not np.isnan(data.shape[1]) and data.shape[1] != n_features:
-        raise ValueError(f"data has {data.shape[1]} columns; expected {n_features}: the model "
-                         f"was trained on {n_features} features.")
+        raise ValueError(
+            f"data has {data.shape[1]} columns; expected {n_features}: the model "
+            f"was trained on {n_features} features."
+        )
     if data.numblocks[1] != 1:
-        raise ValueError(f"data has {data.numblocks[1]} blocks along the columns; expected 1 "
-                         "(rechunk it with data.rechunk({1: -1})).")
+        raise ValueError(
+            f"data has {data.numblocks[1]} blocks along the columns; expected 1 "
+            "(rechunk it with data.rechunk({1: -1}))."
+        )
     return list(data.to_delayed().ravel()), _predict_block
 
 
-def _predict_collection(client: Client, model_future: Future, blocks: list, task: Callable,
-                        k: int, n_features: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def _predict_collection(
+    client: Client, model_future: Future, blocks: list, task: Callable, k: int, n_features: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """(ids, scores) of each delayed block, in order, computed on the cluster."""
     import dask
 
-    tasks = [dask.delayed(task, pure=False)(model_future, block, k, n_features, i)
-             for i, block in enumerate(blocks)]
+    tasks = [
+        dask.delayed(task, pure=False)(model_future, block, k, n_features, i)
+        for i, block in enumerate(blocks)
+    ]
     return client.gather(client.compute(tasks))
 
 
 def _dask_kind(data: Any) -> str | None:
-    """"bag", "array", or None for data that is not a Dask collection."""
+    """ "bag", "array", or None for data that is not a Dask collection."""
     try:
         import dask
     except ImportError:  # without dask there can be no Dask collection
@@ -278,8 +253,10 @@ def _dask_kind(data: Any) -> str | None:
         return "bag"
     if isinstance(data, dask.array.Array):
         return "array"
-    raise TypeError(f"data is a {type(data).__name__}; of the Dask collections, expected a "
-                    "dask.bag.Bag of sparse chunks or a dask.array.Array.")
+    raise TypeError(
+        f"data is a {type(data).__name__}; of the Dask collections, expected a "
+        "dask.bag.Bag of sparse chunks or a dask.array.Array."
+    )
 
 
 # Task functions (run on the workers) --------------------------------------------------------
@@ -289,16 +266,20 @@ def _predict_chunk(model: SLEEC, chunk: Any, k: int) -> tuple[np.ndarray, np.nda
     return model.predict_topk(chunk, k)
 
 
-def _predict_block(model: SLEEC, block: Any, k: int, n_features: int,
-                   index: int) -> tuple[np.ndarray, np.ndarray]:
+def _predict_block(
+    model: SLEEC, block: Any, k: int, n_features: int, index: int
+) -> tuple[np.ndarray, np.ndarray]:
     return model.predict_topk(_check_chunk(block, n_features, f"block {index} of data"), k)
 
 
-def _predict_partition(model: SLEEC, partition: Any, k: int, n_features: int,
-                       index: int) -> tuple[np.ndarray, np.ndarray]:
+def _predict_partition(
+    model: SLEEC, partition: Any, k: int, n_features: int, index: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Predictions of a Bag partition's chunks, concatenated in order."""
-    chunks = [_check_chunk(c, n_features, f"element {j} of partition {index} of data")
-              for j, c in enumerate(partition)]
+    chunks = [
+        _check_chunk(c, n_features, f"element {j} of partition {index} of data")
+        for j, c in enumerate(partition)
+    ]
     parts = [model.predict_topk(c, k) for c in chunks]
     if not parts:
         return np.empty((0, k), dtype=np.int32), np.empty((0, k), dtype=np.float32)

@@ -1,7 +1,9 @@
 """The SLEEC estimator: parameters, fit, predict, save and load (orchestration only).
 
-Each stage lives in its own module: :mod:`sleec.clustering`, :mod:`sleec.graph`,
-:mod:`sleec.svp`, :mod:`sleec.regression`, :mod:`sleec.neighbors`.
+The stages live in their own modules: :mod:`sleec.clustering` (step 1) and
+:mod:`sleec.cluster_model` (steps 2-5 of one cluster, built on :mod:`sleec.graph`,
+:mod:`sleec.svp`, :mod:`sleec.regression` and :mod:`sleec.neighbors`). Parameters are declared
+once in :mod:`sleec.params`; the fitted state and its file layout in :mod:`sleec._state`.
 """
 
 from __future__ import annotations
@@ -22,23 +24,23 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from . import _validation as v
+from ._dask import send_if_dask
 from ._persist import load_model, save_model
-from ._state import Learner, LocalModel, check_packed, pack_learners, unpack_learners
-from .clustering import assign_to_centers, cluster_members, partition, unit_rows
-from .distributed import send_if_dask
+from ._state import FittedState, Learner
+from .cluster_model import ensemble_votes, fit_cluster, prepare_features
+from .clustering import cluster_members, partition
 from .exceptions import ModelFormatError
-from .graph import SIMILARITIES, label_knn_graph
-from .neighbors import METRICS, WEIGHTINGS, nearest_neighbors, top_k_labels, vote_matrix
+from .neighbors import top_k_labels
+from .params import ClusterConfig, QueryConfig, n_clusters_for, validate_params
 from .presets import preset_params
-from .regression import embed, fit_l1, fit_l2, prune_embeddings, prune_weights
-from .svp import svp_embed
+
+__all__ = ["PREDICT_BATCH", "SLEEC"]
 
 logger = logging.getLogger(__name__)
 
-POINTS_PER_CLUSTER = 6000  # n_clusters="auto" gives max(1, n // 6000), the paper's rule
 # Rows per prediction batch: each (learner, cluster) group of a batch pays a fixed cost of
 # O(cluster size x n_components), so batches must hold many points per cluster.
-_PREDICT_BATCH = 16384
+PREDICT_BATCH = 16384
 
 
 class SLEEC(BaseEstimator):
@@ -107,6 +109,8 @@ class SLEEC(BaseEstimator):
 
     Attributes
     ----------
+    state_ : :class:`sleec._state.FittedState`, everything ``fit`` learned (the other
+        attributes are views of it).
     n_features_in_ : int. n_labels_ : int.
     learners_ : tuple of :class:`sleec._state.Learner`.
     train_labels_ : csr_matrix (n_train, n_labels) float32, the training labels (stored once;
@@ -132,15 +136,30 @@ class SLEEC(BaseEstimator):
     fits the same kNN-only objective and is reported to reach the same accuracy).
     """
 
-    def __init__(self, *, n_learners: int = 3, n_clusters: int | str = "auto",
-                 n_components: int = 100, n_graph_neighbors: int = 100,
-                 n_neighbors: int = 25, label_similarity: str = "cosine",
-                 svp_max_iter: int = 10, svp_tol: float = 1e-3, svp_step: float = 1.5,
-                 l2_reg: float = 2.5,
-                 l1_reg: float = 0.0, admm_rho: float = 1.0, admm_max_iter: int = 50,
-                 weight_threshold: float = 0.01, embedding_threshold: float = 0.01,
-                 metric: str = "euclidean", weighting: str = "distance",
-                 normalize: bool = True, random_state: Any = None, n_jobs: int | None = None):
+    def __init__(
+        self,
+        *,
+        n_learners: int = 3,
+        n_clusters: int | str = "auto",
+        n_components: int = 100,
+        n_graph_neighbors: int = 100,
+        n_neighbors: int = 25,
+        label_similarity: str = "cosine",
+        svp_max_iter: int = 10,
+        svp_tol: float = 1e-3,
+        svp_step: float = 1.5,
+        l2_reg: float = 2.5,
+        l1_reg: float = 0.0,
+        admm_rho: float = 1.0,
+        admm_max_iter: int = 50,
+        weight_threshold: float = 0.01,
+        embedding_threshold: float = 0.01,
+        metric: str = "euclidean",
+        weighting: str = "distance",
+        normalize: bool = True,
+        random_state: Any = None,
+        n_jobs: int | None = None,
+    ):
         self.n_learners = n_learners
         self.n_clusters = n_clusters
         self.n_components = n_components
@@ -167,6 +186,11 @@ class SLEEC(BaseEstimator):
         """Estimator with the authors' settings for a dataset (see :mod:`sleec.presets`)."""
         return cls(**{**preset_params(name), **overrides})
 
+    def validated_params(self) -> dict[str, Any]:
+        """The parameters, checked and converted (what ``fit`` uses); raises TypeError or
+        ValueError naming the first bad one. Call it to fail early, before reading data."""
+        return validate_params(self.get_params())
+
     # ------------------------------------------------------------------ fit
     def fit(self, X, Y, *, callback: Callable[[int, int], None] | None = None) -> SLEEC:
         """Learn the model.
@@ -176,7 +200,7 @@ class SLEEC(BaseEstimator):
         X : (n, d) sparse or dense features. Y : (n, L) sparse or dense binary labels.
         callback : called as ``callback(done, total)`` after each (learner, cluster) task.
         """
-        self._check_params()
+        params = self.validated_params()
         X = v.check_matrix(X, "X")
         Y = v.check_labels(Y, "Y")
         v.check_consistent_rows(X, Y)
@@ -188,25 +212,37 @@ class SLEEC(BaseEstimator):
         if Y.nnz == 0:
             raise ValueError("Y has no labels at all: every training point is label-free.")
         start = time.perf_counter()
-        Xf = self._features(X)
-        rng = check_random_state(self.random_state)
-        seeds = rng.randint(0, 2**31 - 1, size=self.n_learners)
-        n_clusters = self._n_clusters(n)
-        clusterings = [partition(X, n_clusters, seed=int(s)) for s in seeds]
-        tasks = [(li, c, rows)
-                 for li, (assign, centers) in enumerate(clusterings)
-                 for c, rows in enumerate(cluster_members(assign, centers.shape[0]))]
-        n_workers = min(effective_n_jobs(self.n_jobs), len(tasks))
-        logger.info("SLEEC fit: %d points, %d features, %d labels, %d learner(s) x %d "
-                    "cluster(s), %d task(s) on %d worker(s)", n, X.shape[1], Y.shape[1],
-                    self.n_learners, n_clusters, len(tasks), n_workers)
-        config = self._local_config(parallel_kernels=n_workers == 1)
-        run = Parallel(n_jobs=self.n_jobs, prefer="threads", return_as="generator")
+        features, routing = prepare_features(X, params["normalize"])
+        rng = check_random_state(params["random_state"])
+        seeds = rng.randint(0, 2**31 - 1, size=params["n_learners"])
+        n_clusters = n_clusters_for(params["n_clusters"], n)
+        clusterings = [partition(routing, n_clusters, seed=int(s)) for s in seeds]
+        tasks = [
+            (li, c, rows)
+            for li, (assign, centers) in enumerate(clusterings)
+            for c, rows in enumerate(cluster_members(assign, centers.shape[0]))
+        ]
+        n_workers = min(effective_n_jobs(params["n_jobs"]), len(tasks))
+        logger.info(
+            "SLEEC fit: %d points, %d features, %d labels, %d learner(s) x %d "
+            "cluster(s), %d task(s) on %d worker(s)",
+            n,
+            X.shape[1],
+            Y.shape[1],
+            params["n_learners"],
+            n_clusters,
+            len(tasks),
+            n_workers,
+        )
+        config = ClusterConfig.from_params(params, parallel_kernels=n_workers == 1)
+        run = Parallel(n_jobs=n_workers, prefer="threads", return_as="generator")
         # On a Dask cluster: the data goes to the cluster once, the tasks get futures of it
         # (kept alive here until every task is done).
-        Xs, Ys, *task_rows = send_if_dask(Xf, Y, *(rows for _, _, rows in tasks))
-        jobs = (delayed(_fit_local)(Xs, Ys, rows, seed=_task_seed(seeds[li], c), **config)
-                for (li, c, _), rows in zip(tasks, task_rows, strict=True))
+        Xs, Ys, *task_rows = send_if_dask(features, Y, *(rows for _, _, rows in tasks))
+        jobs = (
+            delayed(_fit_task)(Xs, Ys, rows, config, _task_seed(seeds[li], c))
+            for (li, c, _), rows in zip(tasks, task_rows, strict=True)
+        )
         results = []
         # BLAS runs single-threaded during training: the numba kernels (or the parallel
         # tasks) own the cores, OpenBLAS threads competing with them made fits slower (Bibtex
@@ -219,18 +255,33 @@ class SLEEC(BaseEstimator):
                     callback(done, len(tasks))
         learners, t = [], 0
         for _, centers in clusterings:
-            learners.append(Learner(centers, tuple(results[t:t + centers.shape[0]])))
+            learners.append(Learner(centers, tuple(results[t : t + centers.shape[0]])))
             t += centers.shape[0]
-        self.learners_ = tuple(learners)
-        self.train_labels_ = Y
+        self.state_ = FittedState(tuple(learners), Y, X.shape[1])
         self.n_features_in_ = X.shape[1]
-        self.n_labels_ = Y.shape[1]
         logger.info("SLEEC fit done in %.1f s", time.perf_counter() - start)
         return self
 
+    # ------------------------------------------------------- fitted state views
+    @property
+    def learners_(self) -> tuple[Learner, ...]:
+        check_is_fitted(self, "state_")
+        return self.state_.learners
+
+    @property
+    def train_labels_(self) -> sp.csr_matrix:
+        check_is_fitted(self, "state_")
+        return self.state_.train_labels
+
+    @property
+    def n_labels_(self) -> int:
+        check_is_fitted(self, "state_")
+        return self.state_.n_labels
+
     # -------------------------------------------------------------- predict
-    def predict_topk(self, X, k: int = 5, *,
-                     batch_size: int = _PREDICT_BATCH) -> tuple[np.ndarray, np.ndarray]:
+    def predict_topk(
+        self, X, k: int = 5, *, batch_size: int = PREDICT_BATCH
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` labels per point.
 
         Works through ``X`` in batches of ``batch_size`` rows, so memory does not grow with the
@@ -244,15 +295,22 @@ class SLEEC(BaseEstimator):
         ids : (n, k) int32, sorted by decreasing score (ties: smaller id), padded with -1.
         scores : (n, k) float32, the ensemble-averaged neighbour votes, padded with -inf.
         """
-        X = self._check_predict_input(X)
+        check_is_fitted(self, "state_")
+        X = v.check_features(X, self.n_features_in_)
         k = v.check_k(k)
         batch_size = v.check_int(batch_size, "batch_size", low=1)
+        params = self.validated_params()
+        config = QueryConfig.from_params(params)
+        state = self.state_
         ids = np.empty((X.shape[0], k), dtype=np.int32)
         scores = np.empty((X.shape[0], k), dtype=np.float32)
         for start in range(0, X.shape[0], batch_size):
             stop = min(X.shape[0], start + batch_size)
-            ids[start:stop], scores[start:stop] = top_k_labels(
-                self._votes(X[start:stop]), self.train_labels_, k)
+            features, routing = prepare_features(X[start:stop], params["normalize"])
+            votes = ensemble_votes(
+                features, routing, state.learners, config, state.train_labels.shape[0]
+            )
+            ids[start:stop], scores[start:stop] = top_k_labels(votes, state.train_labels, k)
         return ids, scores
 
     def predict(self, X, k: int = 5) -> sp.csr_matrix:
@@ -263,163 +321,51 @@ class SLEEC(BaseEstimator):
         """
         ids, scores = self.predict_topk(X, k)
         rows, cols = np.nonzero(ids >= 0)
-        return sp.csr_matrix((scores[rows, cols], (rows, ids[rows, cols])),
-                             shape=(ids.shape[0], self.n_labels_), dtype=np.float32)
-
-    def _votes(self, X: sp.csr_matrix) -> sp.csr_matrix:
-        """Ensemble neighbour votes (q, n_train) for one batch of validated feature rows: the
-        label scores are their product with ``train_labels_``."""
-        q = X.shape[0]
-        Xf = self._features(X)
-        Xc = Xf if self.normalize else unit_rows(X)
-        votes = []
-        for learner in self.learners_:
-            assign = assign_to_centers(Xc, learner.centers)
-            groups = cluster_members(assign, len(learner.locals))
-            for members, loc in zip(groups, learner.locals, strict=True):
-                if members.size == 0 or loc.rows.size == 0:
-                    continue
-                Zq = embed(Xf[members], loc.W)
-                idx, w = nearest_neighbors(Zq, loc.E, self.n_neighbors, metric=self.metric,
-                                           weighting=self.weighting)
-                votes.append((members, loc.rows[idx], w / len(self.learners_)))
-        return vote_matrix(votes, (q, self.train_labels_.shape[0]))
+        return sp.csr_matrix(
+            (scores[rows, cols], (rows, ids[rows, cols])),
+            shape=(ids.shape[0], self.n_labels_),
+            dtype=np.float32,
+        )
 
     # ------------------------------------------------------------ save/load
     def save(self, path: str | os.PathLike) -> None:
         """Write the fitted model to one ``.npz`` file atomically (no pickle)."""
-        check_is_fitted(self, "learners_")
-        arrays = pack_learners(self.learners_)
-        Yt = self.train_labels_
-        arrays["train_labels_indptr"] = Yt.indptr.astype(np.int64)
-        arrays["train_labels_indices"] = Yt.indices.astype(np.int32)
-        meta = {"n_features_in_": int(self.n_features_in_), "n_labels_": int(self.n_labels_),
-                "n_train": int(Yt.shape[0])}
+        check_is_fitted(self, "state_")
         params = self.get_params()
         if not isinstance(params["random_state"], (numbers.Integral, type(None))):
             params["random_state"] = None  # a RandomState object is not reproducible as JSON
-        save_model(path, params, meta, arrays)
+        save_model(path, params, self.state_.to_arrays())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> SLEEC:
         """Read a model written by :meth:`save`; refuses unknown versions and damaged files."""
-        params, meta, arrays = load_model(path)
+        params, arrays = load_model(path)
         try:
             model = cls(**params)
-            model._check_params()
-            n_train, n_labels = int(meta["n_train"]), int(meta["n_labels_"])
-            indices = arrays.pop("train_labels_indices")
-            model.train_labels_ = sp.csr_matrix(
-                (np.ones(indices.size, dtype=np.float32), indices,
-                 arrays.pop("train_labels_indptr")), shape=(n_train, n_labels))
-            model.train_labels_.check_format(full_check=True)
-            check_packed(arrays, n_train, int(meta["n_features_in_"]))
-            model.learners_ = unpack_learners(arrays)
-            model.n_features_in_ = int(meta["n_features_in_"])
-            model.n_labels_ = n_labels
+            model.validated_params()
+            model.state_ = FittedState.from_arrays(arrays)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-            raise ModelFormatError(f"'{os.fspath(path)}' holds an inconsistent model: "
-                                   f"{exc}") from None
+            raise ModelFormatError(
+                f"'{os.fspath(path)}' holds an inconsistent model: {exc}"
+            ) from None
+        model.n_features_in_ = model.state_.n_features
         return model
 
-    # -------------------------------------------------------------- helpers
-    def _features(self, X: sp.csr_matrix) -> sp.csr_matrix:
-        return unit_rows(X) if self.normalize else X
 
-    def _n_clusters(self, n: int) -> int:
-        if self.n_clusters == "auto":
-            return max(1, n // POINTS_PER_CLUSTER)
-        return min(int(self.n_clusters), n)
-
-    def _local_config(self, parallel_kernels: bool) -> dict[str, Any]:
-        return {
-            "n_components": self.n_components, "n_graph_neighbors": self.n_graph_neighbors,
-            "label_similarity": self.label_similarity, "svp_max_iter": self.svp_max_iter,
-            "svp_tol": self.svp_tol, "svp_step": self.svp_step, "l2_reg": self.l2_reg,
-            "l1_reg": self.l1_reg,
-            "admm_rho": self.admm_rho, "admm_max_iter": self.admm_max_iter,
-            "weight_threshold": self.weight_threshold,
-            "embedding_threshold": self.embedding_threshold,
-            "parallel_kernels": parallel_kernels,
-        }
-
-    def _check_predict_input(self, X) -> sp.csr_matrix:
-        check_is_fitted(self, "learners_")
-        X = v.check_matrix(X, "X")
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but SLEEC is expecting "
-                             f"{self.n_features_in_} features as input.")
-        return X
-
-    def _check_params(self) -> None:
-        owner = "SLEEC"
-        v.check_int(self.n_learners, "n_learners", low=1, owner=owner)
-        if isinstance(self.n_clusters, str) and self.n_clusters != "auto":
-            raise ValueError(f"The 'n_clusters' parameter of SLEEC must be an int in the range "
-                             f"[1, inf) or 'auto'. Got {self.n_clusters!r} instead.")
-        if self.n_clusters != "auto":
-            v.check_int(self.n_clusters, "n_clusters", low=1, owner=owner)
-        v.check_int(self.n_components, "n_components", low=1, owner=owner)
-        v.check_int(self.n_graph_neighbors, "n_graph_neighbors", low=1, owner=owner)
-        v.check_int(self.n_neighbors, "n_neighbors", low=1, owner=owner)
-        v.check_int(self.svp_max_iter, "svp_max_iter", low=1, owner=owner)
-        v.check_float(self.svp_tol, "svp_tol", low=0.0, owner=owner)
-        v.check_float(self.svp_step, "svp_step", low=0.0, high=2.0, low_open=True,
-                      owner=owner)
-        v.check_float(self.l2_reg, "l2_reg", low=0.0, owner=owner)
-        v.check_float(self.l1_reg, "l1_reg", low=0.0, owner=owner)
-        v.check_float(self.admm_rho, "admm_rho", low=0.0, low_open=True, owner=owner)
-        v.check_int(self.admm_max_iter, "admm_max_iter", low=1, owner=owner)
-        v.check_float(self.weight_threshold, "weight_threshold", low=0.0, high=1.0,
-                      high_open=True, owner=owner)
-        v.check_float(self.embedding_threshold, "embedding_threshold", low=0.0, high=1.0,
-                      high_open=True, owner=owner)
-        v.check_choice(self.label_similarity, "label_similarity", SIMILARITIES, owner=owner)
-        v.check_choice(self.metric, "metric", METRICS, owner=owner)
-        v.check_choice(self.weighting, "weighting", WEIGHTINGS, owner=owner)
-        v.check_choice(self.normalize, "normalize", (True, False), owner=owner)
-        if self.random_state is not None and not isinstance(
-                self.random_state, np.random.RandomState):
-            v.check_int(self.random_state, "random_state", low=0, high=2**32 - 1, owner=owner)
-        if self.n_jobs is not None and v.check_int(self.n_jobs, "n_jobs", owner=owner) == 0:
-            raise ValueError("The 'n_jobs' parameter of SLEEC must be None or a non-zero int "
-                             "(-1 = all cores). Got 0 instead.")
-
-
-def _fit_local(X: sp.csr_matrix, Y: sp.csr_matrix, rows: np.ndarray, *, seed: int,
-               n_components: int, n_graph_neighbors: int, label_similarity: str,
-               svp_max_iter: int, svp_tol: float, svp_step: float, l2_reg: float,
-               l1_reg: float,
-               admm_rho: float, admm_max_iter: int, weight_threshold: float,
-               embedding_threshold: float, parallel_kernels: bool) -> LocalModel:
-    """Graph, SVP embedding, regressor and pruned stored embeddings of one cluster."""
+def _fit_task(
+    X: sp.csr_matrix, Y: sp.csr_matrix, rows: np.ndarray, config: ClusterConfig, seed: int
+):
+    """One (learner, cluster) task, as joblib (or a Dask worker) runs it."""
     _single_threaded_blas()
-    start = time.perf_counter()
-    Xc, Yc = X[rows], Y[rows]
-    G = label_knn_graph(Yc, n_graph_neighbors, similarity=label_similarity,
-                        parallel=parallel_kernels)
-    Z = svp_embed(G, n_components, max_iter=svp_max_iter, tol=svp_tol, step=svp_step,
-                  seed=seed, parallel=parallel_kernels).Z
-    if l1_reg > 0:
-        W = fit_l1(Xc, Z, l2_reg, l1_reg, rho=admm_rho, max_iter=admm_max_iter)
-    else:
-        W = fit_l2(Xc, Z, l2_reg)
-    if W.shape[1] < n_components:  # tiny cluster: embedding rank <= its size; pad with zeros
-        W = np.hstack([W, np.zeros((W.shape[0], n_components - W.shape[1]))])
-    W = prune_weights(W, weight_threshold).astype(np.float32)
-    E = prune_embeddings(embed(Xc, W), embedding_threshold)
-    logger.debug("cluster of %d points fitted in %.2f s", rows.size, time.perf_counter() - start)
-    return LocalModel(rows=rows, W=W, E=E.astype(np.float32))
+    return fit_cluster(X, Y, rows, config, seed)
 
 
 def _single_threaded_blas() -> None:
     """In a process where BLAS still runs several threads (a remote worker: fit's own process
     is capped around the tasks), cap it for good, so that every task computes alike."""
-    if any(info["num_threads"] > 1 for info in threadpool_info()
-           if info.get("user_api") == "blas"):
+    if any(info["num_threads"] > 1 for info in threadpool_info() if info.get("user_api") == "blas"):
         threadpool_limits(limits=1, user_api="blas")
 
 
 def _task_seed(learner_seed: int, cluster: int) -> int:
     return int(np.random.SeedSequence([int(learner_seed), cluster]).generate_state(1)[0])
-

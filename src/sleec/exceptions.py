@@ -5,6 +5,8 @@ Both subclass :class:`ValueError`, so callers that already catch ``ValueError`` 
 
 from __future__ import annotations
 
+__all__ = ["DataFormatError", "ModelFormatError"]
+
 
 class DataFormatError(ValueError):
     """A data file does not follow the expected format.

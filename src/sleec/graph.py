@@ -17,13 +17,23 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._kernels import label_knn, label_knn_par
+from .params import PARAM_BY_NAME
 
-SIMILARITIES = ("cosine", "dot")
+__all__ = ["label_knn_graph"]
+
+SIMILARITIES = PARAM_BY_NAME["label_similarity"].choices
+
 _CHUNK = 256  # rows per scratch buffer in the kernel
 
 
-def label_knn_graph(Y: sp.csr_matrix, n_neighbors: int, *, similarity: str = "cosine",
-                    symmetric: bool = True, parallel: bool = False) -> sp.csr_matrix:
+def label_knn_graph(
+    Y: sp.csr_matrix,
+    n_neighbors: int,
+    *,
+    similarity: str,
+    symmetric: bool = True,
+    parallel: bool = False,
+) -> sp.csr_matrix:
     """Sparse label-similarity graph restricted to each point's nearest neighbours.
 
     Parameters
@@ -31,7 +41,7 @@ def label_knn_graph(Y: sp.csr_matrix, n_neighbors: int, *, similarity: str = "co
     Y : csr_matrix (n, L), binary labels of the cluster's points (only the pattern is read).
     n_neighbors : neighbours kept per point, the point itself included (it is its own most
         similar point whenever it has labels). Clipped to ``n``.
-    similarity : ``"cosine"`` (authors' code, default) or ``"dot"`` (inner product, paper).
+    similarity : ``"cosine"`` (authors' code) or ``"dot"`` (inner product, paper).
     symmetric : return Omega union Omega^T (what the symmetric eigen-step of SVP needs);
         ``False`` gives the directed kNN graph.
     parallel : use the row-parallel kernel (only when no other task runs concurrently).
@@ -54,11 +64,22 @@ def label_knn_graph(Y: sp.csr_matrix, n_neighbors: int, *, similarity: str = "co
     cols = np.empty((n, k), dtype=np.int32)
     vals = np.empty((n, k), dtype=np.float32)
     kernel = label_knn_par if parallel else label_knn
-    kernel(Yb.indptr, Yb.indices, YbT.indptr, YbT.indices, deg, similarity == "cosine", k,
-           cols, vals, _CHUNK)
+    kernel(
+        Yb.indptr,
+        Yb.indices,
+        YbT.indptr,
+        YbT.indices,
+        deg,
+        similarity == "cosine",
+        k,
+        cols,
+        vals,
+        _CHUNK,
+    )
     keep = cols >= 0
-    G = sp.csr_matrix((vals[keep], cols[keep], np.concatenate([[0], np.cumsum(keep.sum(1))])),
-                      shape=(n, n))
+    G = sp.csr_matrix(
+        (vals[keep], cols[keep], np.concatenate([[0], np.cumsum(keep.sum(1))])), shape=(n, n)
+    )
     if symmetric:
         # Values are symmetric similarities, so the union takes the max of two equal values.
         G = G.maximum(G.T).tocsr()

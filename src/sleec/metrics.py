@@ -16,8 +16,9 @@ Each metric returns a float64 array of shape (k,) holding the values @1..@k as f
 ``_BATCH_ENTRIES`` stored predictions plus true labels each). Peak memory beyond the inputs is a
 float32 CSR copy of ``Y_true`` (8 bytes per true label), a few (L,) arrays and one batch:
 about 30 bytes per batch entry plus 120 bytes per batch row and rank, i.e. about 100 MB with
-the defaults and k = 5, whatever n is. Sparse top-k selection is a numba kernel, O(nnz * k)
-at worst and one pass over each row's scores in practice.
+the defaults and k = 5, whatever n is. Sparse and dense top-k selection are numba kernels
+(:mod:`sleec._topk`, with the tie rule prediction uses): one pass over each row's scores,
+O(log k) per score at worst.
 """
 
 from __future__ import annotations
@@ -29,11 +30,20 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
-from sleec._validation import check_consistent_rows, check_float, check_int, check_k, check_labels
-from sleec.neighbors import top_k_from_scores
+from . import _topk, _validation
 
-__all__ = ["coverage_at_k", "evaluate", "format_report", "inverse_propensity", "ndcg_at_k",
-           "precision_at_k", "psndcg_at_k", "psprecision_at_k", "recall_at_k", "top_k_ids"]
+__all__ = [
+    "coverage_at_k",
+    "evaluate",
+    "format_report",
+    "inverse_propensity",
+    "ndcg_at_k",
+    "precision_at_k",
+    "psndcg_at_k",
+    "psprecision_at_k",
+    "recall_at_k",
+    "top_k_ids",
+]
 
 _BATCH_ROWS = 65536  # at most this many rows per batch
 _BATCH_ENTRIES = 1 << 21  # about this many stored predictions + true labels per batch
@@ -55,7 +65,7 @@ def top_k_ids(pred: Any, k: int = 5) -> NDArray[np.int64]:
         score matrix go to the smaller label id. Ids are not checked against a label count.
         Peak extra memory: the (n, k) output plus one batch (see the module docstring).
     """
-    k = check_k(k)
+    k = _validation.check_k(k)
     kind, P = _as_pred(pred)
     out = np.empty((P.shape[0], k), dtype=np.int64)
     for a, b in _batches(kind, P, np.zeros(P.shape[0] + 1, dtype=np.int64), k):
@@ -96,8 +106,9 @@ def coverage_at_k(Y_true: Any, pred: Any, k: int = 5) -> NDArray[np.float64]:
     return _compute(Y_true, pred, k, None)["coverage"]
 
 
-def psprecision_at_k(Y_true: Any, pred: Any, inv_prop: ArrayLike,
-                     k: int = 5) -> NDArray[np.float64]:
+def psprecision_at_k(
+    Y_true: Any, pred: Any, inv_prop: ArrayLike, k: int = 5
+) -> NDArray[np.float64]:
     """Propensity-scored precision: PSP@j = num_j / den_j, for j = 1..k.
 
     num_j = mean over rows of (1/j) sum_{r<=j} hit_r * inv_prop[id_r]; den_j is the same for the
@@ -108,8 +119,7 @@ def psprecision_at_k(Y_true: Any, pred: Any, inv_prop: ArrayLike,
     return _compute(Y_true, pred, k, inv_prop)["PSP"]
 
 
-def psndcg_at_k(Y_true: Any, pred: Any, inv_prop: ArrayLike,
-                k: int = 5) -> NDArray[np.float64]:
+def psndcg_at_k(Y_true: Any, pred: Any, inv_prop: ArrayLike, k: int = 5) -> NDArray[np.float64]:
     """Propensity-scored nDCG: PSnDCG@j = num_j / den_j, for j = 1..k.
 
     num_j = mean over rows of sum_{r<=j} hit_r * inv_prop[id_r] / log2(r + 1); den_j is the same
@@ -119,8 +129,9 @@ def psndcg_at_k(Y_true: Any, pred: Any, inv_prop: ArrayLike,
     return _compute(Y_true, pred, k, inv_prop)["PSnDCG"]
 
 
-def evaluate(Y_true: Any, pred: Any, k: int = 5,
-             inv_prop: ArrayLike | None = None) -> dict[str, NDArray[np.float64]]:
+def evaluate(
+    Y_true: Any, pred: Any, k: int = 5, inv_prop: ArrayLike | None = None
+) -> dict[str, NDArray[np.float64]]:
     """All metrics from a single pass over the rows (top-k ids computed once per batch).
 
     Returns ``{"P", "nDCG", "R", "coverage"}`` and, when ``inv_prop`` (float (L,)) is given,
@@ -146,13 +157,14 @@ def inverse_propensity(Y_train: Any, A: float = 0.55, B: float = 1.5) -> NDArray
     -------
     inv_prop : float64 ndarray (L,)
     """
-    A = check_float(A, "A", low=0.0, low_open=True)
-    B = check_float(B, "B", low=0.0, low_open=True)
+    A = _validation.check_float(A, "A", low=0.0, low_open=True)
+    B = _validation.check_float(B, "B", low=0.0, low_open=True)
     Y = _labels(Y_train, "Y_train")
     n_rows, n_labels = Y.shape
     if n_rows < 2:
-        raise ValueError(f"Y_train must have at least 2 rows to estimate propensities; "
-                         f"got {n_rows}.")
+        raise ValueError(
+            f"Y_train must have at least 2 rows to estimate propensities; got {n_rows}."
+        )
     counts = np.bincount(Y.indices, minlength=n_labels).astype(np.float64)
     C = (np.log(n_rows) - 1.0) * (B + 1.0) ** A
     return 1.0 + C * (counts + B) ** (-A)
@@ -163,7 +175,7 @@ def format_report(results: Mapping[str, ArrayLike], ks: Iterable[int] = (1, 3, 5
 
     One line per metric in the order of ``results``, one column per j in ``ks`` (value @j).
     """
-    ks = [check_int(j, "ks", low=1) for j in ks]
+    ks = [_validation.check_int(j, "ks", low=1) for j in ks]
     if not ks:
         raise ValueError("The 'ks' parameter must list at least one cut-off.")
     width = max([len("metric"), *(len(str(name)) for name in results)]) + 1
@@ -172,8 +184,9 @@ def format_report(results: Mapping[str, ArrayLike], ks: Iterable[int] = (1, 3, 5
     for name, values in results.items():
         v = np.asarray(values, dtype=np.float64).ravel()
         if max(ks) > v.size:
-            raise ValueError(f"results[{name!r}] has values up to @{v.size}; "
-                             f"cannot report @{max(ks)}.")
+            raise ValueError(
+                f"results[{name!r}] has values up to @{v.size}; cannot report @{max(ks)}."
+            )
         lines.append(str(name).ljust(width) + "".join(f"{100 * v[j - 1]:{col}.2f}" for j in ks))
     return "\n".join(lines)
 
@@ -182,10 +195,10 @@ def format_report(results: Mapping[str, ArrayLike], ks: Iterable[int] = (1, 3, 5
 
 
 def _compute(Y_true: Any, pred: Any, k: int, inv_prop: ArrayLike | None) -> dict[str, Any]:
-    k = check_k(k)
+    k = _validation.check_k(k)
     Y = _labels(Y_true, "Y_true")
     kind, P = _as_pred(pred)
-    check_consistent_rows(Y, P, "Y_true", "pred")
+    _validation.check_consistent_rows(Y, P, "Y_true", "pred")
     n, n_labels = Y.shape
     if n == 0:
         raise ValueError("Y_true and pred must have at least one row.")
@@ -193,11 +206,15 @@ def _compute(Y_true: Any, pred: Any, k: int, inv_prop: ArrayLike | None) -> dict
         _check_ids(P, n_labels)
     elif P.shape[1] != n_labels:
         if kind == "sparse":
-            raise ValueError(f"pred is a score matrix with {P.shape[1]} columns but Y_true has "
-                             f"{n_labels} labels; they must be equal.")
-        raise TypeError(f"pred is a {P.dtype} array with {P.shape[1]} columns but Y_true has "
-                        f"{n_labels} labels: a dense score matrix needs one column per label "
-                        f"and a top-k label-id array needs an integer dtype.")
+            raise ValueError(
+                f"pred is a score matrix with {P.shape[1]} columns but Y_true has "
+                f"{n_labels} labels; they must be equal."
+            )
+        raise TypeError(
+            f"pred is a {P.dtype} array with {P.shape[1]} columns but Y_true has "
+            f"{n_labels} labels: a dense score matrix needs one column per label "
+            f"and a top-k label-id array needs an integer dtype."
+        )
     w = None if inv_prop is None else _check_inv_prop(inv_prop, n_labels)
     w0 = None if w is None else np.append(w, 0.0)  # w0[-1] = 0: the weight of padding id -1
 
@@ -250,7 +267,7 @@ def _labels(Y: Any, name: str) -> sp.csr_matrix:
     """Binary float32 CSR with sorted indices; never modifies the caller's matrix."""
     if sp.issparse(Y) and Y.format == "csr" and Y.dtype == np.float32:
         Y = Y.copy()  # check_labels would share (and overwrite) this matrix's data
-    M = check_labels(Y, name)
+    M = _validation.check_labels(Y, name)
     M.sort_indices()
     return M
 
@@ -267,23 +284,28 @@ def _as_pred(pred: Any) -> tuple[str, Any]:
         return "sparse", P
     P = np.asarray(pred)
     if P.ndim != 2:
-        raise ValueError(f"pred must be 2-D, (n_samples, k) ids or (n_samples, n_labels) scores; "
-                         f"got shape {P.shape}.")
+        raise ValueError(
+            f"pred must be 2-D, (n_samples, k) ids or (n_samples, n_labels) scores; "
+            f"got shape {P.shape}."
+        )
     if P.dtype.kind in "iu":
         return "ids", P
     if P.dtype.kind in "fb":
         return "dense", P
-    raise TypeError(f"pred must be an integer array of label ids or a float score matrix; "
-                    f"got dtype {P.dtype}.")
+    raise TypeError(
+        f"pred must be an integer array of label ids or a float score matrix; got dtype {P.dtype}."
+    )
 
 
 def _check_ids(P: NDArray[np.integer], n_labels: int) -> None:
     if P.size and P.max() >= n_labels:
         row = int(np.flatnonzero((P >= n_labels).any(axis=1))[0])
         bad = int(P[row][P[row] >= n_labels][0])
-        raise ValueError(f"pred contains label id {bad} (row {row}), but Y_true has only "
-                         f"{n_labels} labels (valid ids 0..{n_labels - 1}; negative = no "
-                         f"prediction).")
+        raise ValueError(
+            f"pred contains label id {bad} (row {row}), but Y_true has only "
+            f"{n_labels} labels (valid ids 0..{n_labels - 1}; negative = no "
+            f"prediction)."
+        )
 
 
 def _check_duplicates(ids: NDArray[np.int64], offset: int) -> None:
@@ -333,20 +355,7 @@ def _topk_rows(kind: str, P: Any, a: int, b: int, k: int) -> NDArray[np.int64]:
     if nan.any():
         row = a + int(np.flatnonzero(nan.any(axis=1))[0])
         raise ValueError(f"pred contains NaN scores (first in row {row}).")
-    if S.shape[1] > k:  # keep the entries >= the k-th largest score of their row
-        kth = np.partition(S, S.shape[1] - k, axis=1)[:, S.shape[1] - k]
-        rows, cols = np.nonzero((S >= kth[:, None]) & (S != -np.inf))
-    else:
-        rows, cols = np.nonzero(S != -np.inf)
-    # rank the candidates by score desc, then col asc (np.nonzero lists cols ascending)
-    order = np.lexsort((-S[rows, cols], rows))
-    rows, cols = rows[order], cols[order]
-    counts = np.bincount(rows, minlength=nb)
-    pos = np.arange(rows.size) - (np.cumsum(counts) - counts)[rows]
-    top = pos < k
-    out = np.full((nb, k), -1, dtype=np.int64)
-    out[rows[top], pos[top]] = cols[top]
-    return out
+    return _topk.top_k_dense(S, k)
 
 
 def _topk_csr(indptr: NDArray, indices: NDArray, data: NDArray, k: int) -> NDArray[np.int64]:
@@ -355,7 +364,7 @@ def _topk_csr(indptr: NDArray, indices: NDArray, data: NDArray, k: int) -> NDArr
     starts = np.concatenate([[0], np.cumsum(keep)])[indptr]
     n_cols = int(indices.max(initial=-1)) + 1
     S = sp.csr_matrix((data[keep], indices[keep], starts), shape=(indptr.size - 1, n_cols))
-    return top_k_from_scores(S, k)[0].astype(np.int64)
+    return _topk.top_k_from_scores(S, k)[0].astype(np.int64)
 
 
 def _hits(Y_true: sp.csr_matrix, ids: NDArray[np.int64]) -> NDArray[np.bool_]:
@@ -378,8 +387,10 @@ def _hits(Y_true: sp.csr_matrix, ids: NDArray[np.int64]) -> NDArray[np.bool_]:
 def _check_inv_prop(inv_prop: ArrayLike, n_labels: int) -> NDArray[np.float64]:
     w = np.asarray(inv_prop, dtype=np.float64)
     if w.ndim != 1 or w.shape[0] != n_labels:
-        raise ValueError(f"inv_prop must be a 1-D array with one weight per label of Y_true "
-                         f"({n_labels}); got shape {w.shape}.")
+        raise ValueError(
+            f"inv_prop must be a 1-D array with one weight per label of Y_true "
+            f"({n_labels}); got shape {w.shape}."
+        )
     if not np.all(np.isfinite(w)) or np.any(w < 0):
         raise ValueError("inv_prop must contain finite, non-negative weights.")
     return w

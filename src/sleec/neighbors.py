@@ -18,26 +18,20 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ._kernels import (
-    csr_row_topk,
-    rerank_nearest,
-    rerank_nearest_par,
-    row_smallest_k,
-    row_smallest_k_par,
-    vote_label_topk,
-    vote_label_topk_par,
-)
+from ._kernels import rerank_nearest, rerank_nearest_par, vote_label_topk, vote_label_topk_par
+from ._topk import row_smallest_k, row_smallest_k_par
 
-METRICS = ("euclidean", "cosine")
-WEIGHTINGS = ("uniform", "distance")
+__all__ = ["nearest_neighbors", "top_k_labels", "vote_matrix"]
+
 _BLOCK_ENTRIES = 2**22  # screening distances held at once per block (float32: 16 MB)
 _SCREEN_EXTRA = 16  # candidates beyond k kept by the float32 screen (at least)
 _PARALLEL_ENTRIES = 2**16  # below this, threads cost more than they save
 _LABEL_CHUNK = 256  # query rows per scratch row in top_k_labels
 
 
-def nearest_neighbors(Zq: np.ndarray, E: np.ndarray, k: int, *, metric: str = "euclidean",
-                      weighting: str = "uniform") -> tuple[np.ndarray, np.ndarray]:
+def nearest_neighbors(
+    Zq: np.ndarray, E: np.ndarray, k: int, *, metric: str, weighting: str
+) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` stored embeddings nearest each query, with vote weights.
 
     Parameters
@@ -79,8 +73,9 @@ def nearest_neighbors(Zq: np.ndarray, E: np.ndarray, k: int, *, metric: str = "e
     idx = np.empty((q, k), dtype=np.int64)
     near = np.empty((q, k), dtype=np.float64)
     rerank = rerank_nearest_par if q * n_cand * r >= _PARALLEL_ENTRIES else rerank_nearest
-    rerank(np.ascontiguousarray(Zq), np.ascontiguousarray(E), np.ascontiguousarray(cand), k,
-           idx, near)
+    rerank(
+        np.ascontiguousarray(Zq), np.ascontiguousarray(E), np.ascontiguousarray(cand), k, idx, near
+    )
     if weighting == "uniform":
         weights = np.full(near.shape, 1.0 / max(k, 1), dtype=np.float32)
     else:
@@ -125,8 +120,9 @@ def _coarse_center(E: np.ndarray) -> np.ndarray:
     return np.round(mean / grid) * grid
 
 
-def vote_matrix(votes: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
-                shape: tuple[int, int]) -> sp.csr_matrix:
+def vote_matrix(
+    votes: list[tuple[np.ndarray, np.ndarray, np.ndarray]], shape: tuple[int, int]
+) -> sp.csr_matrix:
     """Sparse (n_query, n_train) matrix of neighbour votes; duplicates are summed.
 
     ``votes`` holds ``(query_rows (q,), neighbor_rows (q, k), weights (q, k))`` groups: weight
@@ -140,35 +136,14 @@ def vote_matrix(votes: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
     return sp.csr_matrix((data, (rows, cols)), shape=shape)
 
 
-def top_k_from_scores(S: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top ``k`` labels of each row of a sparse score matrix.
-
-    Returns ids (n, k) int32 sorted by decreasing score (ties: smaller id first), padded with
-    ``-1``, and scores (n, k) float32 padded with ``-inf``.
-    """
-    S = sp.csr_matrix(S)
-    S.sum_duplicates()
-    S.sort_indices()
-    indptr, indices, data = csr_row_topk(S.indptr, S.indices, S.data, k)
-    n = S.shape[0]
-    ids = np.full((n, k), -1, dtype=np.int32)
-    scores = np.full((n, k), -np.inf, dtype=np.float32)
-    counts = np.diff(indptr)
-    rows = np.repeat(np.arange(n), counts)
-    cols = np.arange(indices.size) - np.repeat(indptr[:-1], counts)
-    ids[rows, cols] = indices
-    scores[rows, cols] = data
-    return ids, scores
-
-
-def top_k_labels(votes: sp.csr_matrix, Y: sp.csr_matrix,
-                 k: int) -> tuple[np.ndarray, np.ndarray]:
+def top_k_labels(votes: sp.csr_matrix, Y: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Top ``k`` labels of each row of ``votes @ Y`` without forming the product.
 
     ``votes`` (q, n) float32 neighbour votes (:func:`vote_matrix`), ``Y`` (n, L) the training
-    labels. Same result as ``top_k_from_scores(votes @ Y, k)`` (the scores are summed in the
-    same order, so they are bit-identical), in one pass with one dense scratch row of L
-    floats per thread instead of a sparse (q, L) product, its sorting and its selection.
+    labels. Same result as ``sleec._topk.top_k_from_scores(votes @ Y, k)`` (the scores are
+    summed in the same order, so they are bit-identical), in one pass with one dense scratch
+    row of L floats per thread instead of a sparse (q, L) product, its sorting and its
+    selection.
     """
     votes = sp.csr_matrix(votes, dtype=np.float32)
     Y = sp.csr_matrix(Y, dtype=np.float32)
@@ -176,8 +151,19 @@ def top_k_labels(votes: sp.csr_matrix, Y: sp.csr_matrix,
     ids = np.empty((q, k), dtype=np.int32)
     scores = np.empty((q, k), dtype=np.float32)
     kernel = vote_label_topk_par if q >= 2 * _LABEL_CHUNK else vote_label_topk
-    kernel(votes.indptr, votes.indices, votes.data, Y.indptr, Y.indices, Y.data, Y.shape[1], k,
-           ids, scores, _LABEL_CHUNK)
+    kernel(
+        votes.indptr,
+        votes.indices,
+        votes.data,
+        Y.indptr,
+        Y.indices,
+        Y.data,
+        Y.shape[1],
+        k,
+        ids,
+        scores,
+        _LABEL_CHUNK,
+    )
     return ids, scores
 
 

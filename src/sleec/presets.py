@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+__all__ = ["PRESETS", "preset_params"]
+
 # name: (learners, clusters, SVP_neigh, out_Dim, w_thresh, sp_thresh, cost, NNtest, normalize)
 _AUTHORS_TABLE = {
     "bibtex": (1, 1, 250, 100, 0.01, 0.01, 0.2, 25, True),
@@ -35,8 +37,17 @@ PRESETS: dict[str, dict[str, Any]] = {
         "n_neighbors": nn_test,
         "normalize": normalize,
     }
-    for name, (learners, clusters, svp_neigh, out_dim, w_thresh, sp_thresh, cost, nn_test,
-               normalize) in _AUTHORS_TABLE.items()
+    for name, (
+        learners,
+        clusters,
+        svp_neigh,
+        out_dim,
+        w_thresh,
+        sp_thresh,
+        cost,
+        nn_test,
+        normalize,
+    ) in _AUTHORS_TABLE.items()
 }
 
 

@@ -25,9 +25,9 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
-logger = logging.getLogger(__name__)
+__all__ = ["fit_l1", "fit_l2", "prune_embeddings", "prune_weights"]
 
-_DENSE_WEIGHTS = 2**24  # entries of W expanded at most (64 MB float32)
+logger = logging.getLogger(__name__)
 
 
 class _NormalEquations:
@@ -44,8 +44,11 @@ class _NormalEquations:
             self.factor = sla.cho_factor(A.T, lower=True, overwrite_a=True, check_finite=False)
             self.A = None
         except np.linalg.LinAlgError:
-            warnings.warn("ridge system is singular (l2_reg is 0?); falling back to least "
-                          "squares", RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                "ridge system is singular (l2_reg is 0?); falling back to least squares",
+                RuntimeWarning,
+                stacklevel=3,
+            )
             self.factor, self.A = None, _dense_gram(rows, scale, l2_reg)
 
     def solve(self, R: np.ndarray) -> np.ndarray:
@@ -91,8 +94,16 @@ def fit_l2(X: sp.csr_matrix, Z: np.ndarray, l2_reg: float) -> np.ndarray:
     return _NormalEquations(X, 1.0, l2_reg).solve(np.asarray(Z, dtype=np.float64))
 
 
-def fit_l1(X: sp.csr_matrix, Z: np.ndarray, l2_reg: float, l1_reg: float, *,
-           rho: float = 1.0, max_iter: int = 50, tol: float = 1e-4) -> np.ndarray:
+def fit_l1(
+    X: sp.csr_matrix,
+    Z: np.ndarray,
+    l2_reg: float,
+    l1_reg: float,
+    *,
+    rho: float,
+    max_iter: int,
+    tol: float = 1e-4,
+) -> np.ndarray:
     """L2 + L1-on-predictions regression by ADMM (paper Algorithm 3).
 
     Parameters
@@ -163,17 +174,3 @@ def prune_embeddings(E: np.ndarray, threshold: float) -> np.ndarray:
     cuts = np.partition(mags, cut_rank - 1, axis=0)[cut_rank - 1]
     E[mags <= cuts] = 0.0
     return E
-
-
-def embed(X: sp.csr_matrix, W: sp.csr_matrix) -> np.ndarray:
-    """Embeddings ``X W`` (q, r) float32 of feature rows ``X`` (q, d) through the sparse
-    regressor ``W`` (d, r); training and test points are embedded by this one function.
-
-    The embeddings are dense, and sparse-times-sparse products build them slowly (index
-    bookkeeping, scattered writes: Bibtex 23 ms), so ``W`` is expanded to a dense array when
-    that costs less than the product itself and fits in ``_DENSE_WEIGHTS`` entries (2 ms).
-    """
-    d, r = W.shape
-    if d <= 8 * X.nnz and d * r <= _DENSE_WEIGHTS:
-        return np.asarray(X @ W.toarray(), dtype=np.float32)
-    return np.asarray((X @ W).todense(), dtype=np.float32)

@@ -28,6 +28,8 @@ import scipy.sparse as sp
 
 from ._kernels import residual_matmul, residual_matmul_par, spmm, spmm_par
 
+__all__ = ["SVPResult", "svp_embed"]
+
 logger = logging.getLogger(__name__)
 
 
@@ -45,9 +47,18 @@ class SVPResult:
     objective: np.ndarray
 
 
-def svp_embed(G: sp.csr_matrix, n_components: int, *, max_iter: int = 30, tol: float = 1e-3,
-              oversample: int = 10, init_power: int = 3, seed: int = 0,
-              parallel: bool = False, step: float = 1.0) -> SVPResult:
+def svp_embed(
+    G: sp.csr_matrix,
+    n_components: int,
+    *,
+    max_iter: int,
+    tol: float,
+    step: float,
+    seed: int,
+    parallel: bool = False,
+    oversample: int = 10,
+    init_power: int = 3,
+) -> SVPResult:
     """Embed the points of a symmetric similarity graph by SVP.
 
     Parameters
@@ -103,8 +114,9 @@ def svp_embed(G: sp.csr_matrix, n_components: int, *, max_iter: int = 30, tol: f
             resid[:] = g
         else:
             kernel(indptr, indices, g, Us, U, Q, buf, resid)  # buf = R Q, resid = G - P_Omega(M)
-        objective.append(float(np.sqrt(np.einsum("i,i->", resid, resid, dtype=np.float64)))
-                         / g_norm)
+        objective.append(
+            float(np.sqrt(np.einsum("i,i->", resid, resid, dtype=np.float64))) / g_norm
+        )
         worse = it >= 1 and objective[-1] > objective[-2]
         if retried:  # the previous iterate's residual again, recomputed for its R Q
             objective.pop()
@@ -129,13 +141,11 @@ def svp_embed(G: sp.csr_matrix, n_components: int, *, max_iter: int = 30, tol: f
         s = np.clip(theta[:r], 0.0, None).astype(np.float32)
         # One power step on the Ritz basis gives the next iteration's warm start.
         Q = _orth(Y @ W)
-    logger.debug("SVP: n=%d r=%d iterations=%d objective=%.4f", n, r, len(objective),
-                 objective[-1])
+    logger.debug("SVP: n=%d r=%d iterations=%d objective=%.4f", n, r, len(objective), objective[-1])
     return SVPResult((U * np.sqrt(s)).astype(np.float64), np.asarray(objective))
 
 
-def _svp_dense(G: sp.csr_matrix, r: int, max_iter: int, tol: float,
-               step: float) -> SVPResult:
+def _svp_dense(G: sp.csr_matrix, r: int, max_iter: int, tol: float, step: float) -> SVPResult:
     """Exact SVP with dense eigendecompositions, for small clusters (n <= ~2 (r + oversample))."""
     Gd = G.toarray()
     mask = np.zeros(Gd.shape, dtype=bool)
@@ -184,8 +194,9 @@ def _orth(A: np.ndarray) -> np.ndarray:
         for _ in range(2):
             gram = (Q.T @ Q).astype(np.float64)
             L = np.linalg.cholesky(gram)
-            Q = sla.solve_triangular(L, Q.T.astype(np.float64), lower=True,
-                                     check_finite=False).T.astype(A.dtype)
+            Q = sla.solve_triangular(
+                L, Q.T.astype(np.float64), lower=True, check_finite=False
+            ).T.astype(A.dtype)
         return np.ascontiguousarray(Q)
     except np.linalg.LinAlgError:
         return np.linalg.qr(A)[0]

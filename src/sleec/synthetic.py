@@ -8,17 +8,23 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ._sparse import INT32_MAX, csr_from_parts
-from ._validation import check_float, check_int
+from . import _sparse, _validation
 
 __all__ = ["make_xmc"]
 
 
-def make_xmc(n_samples: int, n_features: int, n_labels: int, *,
-             avg_labels_per_point: float = 5.0, avg_features_per_point: float = 50.0,
-             n_communities: int | None = None, power_law_exponent: float = 1.0,
-             noise: float = 0.1, random_state: Any = None,
-             ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+def make_xmc(
+    n_samples: int,
+    n_features: int,
+    n_labels: int,
+    *,
+    avg_labels_per_point: float = 5.0,
+    avg_features_per_point: float = 50.0,
+    n_communities: int | None = None,
+    power_law_exponent: float = 1.0,
+    noise: float = 0.1,
+    random_state: Any = None,
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Generate a synthetic extreme multi-label data set with realistic structure.
 
     Label frequencies follow a Zipf law (``p(rank r) ~ r**-power_law_exponent``, ids shuffled).
@@ -58,17 +64,22 @@ def make_xmc(n_samples: int, n_features: int, n_labels: int, *,
         Binary labels, sorted indices.
     """
     owner = "make_xmc"
-    n = check_int(n_samples, "n_samples", low=1, owner=owner)
-    D = check_int(n_features, "n_features", low=1, high=INT32_MAX, owner=owner)
-    L = check_int(n_labels, "n_labels", low=1, high=INT32_MAX, owner=owner)
-    lam_y = check_float(avg_labels_per_point, "avg_labels_per_point", low=0, low_open=True,
-                        owner=owner)
-    lam_x = check_float(avg_features_per_point, "avg_features_per_point", low=0, low_open=True,
-                        owner=owner)
-    C = (max(1, round(L ** 0.5)) if n_communities is None
-         else check_int(n_communities, "n_communities", low=1, high=L, owner=owner))
-    alpha = check_float(power_law_exponent, "power_law_exponent", low=0, owner=owner)
-    noise = check_float(noise, "noise", low=0, high=1, owner=owner)
+    n = _validation.check_int(n_samples, "n_samples", low=1, owner=owner)
+    D = _validation.check_int(n_features, "n_features", low=1, high=_sparse.INT32_MAX, owner=owner)
+    L = _validation.check_int(n_labels, "n_labels", low=1, high=_sparse.INT32_MAX, owner=owner)
+    lam_y = _validation.check_float(
+        avg_labels_per_point, "avg_labels_per_point", low=0, low_open=True, owner=owner
+    )
+    lam_x = _validation.check_float(
+        avg_features_per_point, "avg_features_per_point", low=0, low_open=True, owner=owner
+    )
+    C = (
+        max(1, round(L**0.5))
+        if n_communities is None
+        else _validation.check_int(n_communities, "n_communities", low=1, high=L, owner=owner)
+    )
+    alpha = _validation.check_float(power_law_exponent, "power_law_exponent", low=0, owner=owner)
+    noise = _validation.check_float(noise, "noise", low=0, high=1, owner=owner)
     rng = _as_generator(random_state)
 
     # labels: Zipf popularity under shuffled ids, every community non-empty
@@ -86,7 +97,7 @@ def make_xmc(n_samples: int, n_features: int, n_labels: int, *,
     vocab = rng.integers(0, D, (C, min(D, 20)), dtype=np.int32)
     m = int(min(D, 100, max(12, np.ceil(3 * lam_x / lam_y))))  # words per label
     label_words = rng.integers(0, D, (L, m), dtype=np.int32)
-    label_words[:, :m // 3] = vocab[comm[:, None], rng.integers(0, vocab.shape[1], (L, m // 3))]
+    label_words[:, : m // 3] = vocab[comm[:, None], rng.integers(0, vocab.shape[1], (L, m // 3))]
 
     x_idx, x_cnt, x_nnz, y_idx, y_nnz = [], [], [], [], []
     chunk = 1 << 14  # rows per vectorised step: bounds the temporaries
@@ -98,8 +109,9 @@ def make_xmc(n_samples: int, n_features: int, n_labels: int, *,
         c = pc[rows]
         u = rng.random(rows.size)
         glob = rng.random(rows.size) < noise
-        pos = np.searchsorted(cum, np.where(glob, u * cum[-1], comm_lo[c] + u * comm_w[c]),
-                              side="right")
+        pos = np.searchsorted(
+            cum, np.where(glob, u * cum[-1], comm_lo[c] + u * comm_w[c]), side="right"
+        )
         pos = np.where(glob, np.minimum(pos, L - 1), np.clip(pos, bounds[c], bounds[c + 1] - 1))
         y_rows, y_cols, _ = _first_distinct(rows, by_comm[pos], k, L)
         deg = np.bincount(y_rows, minlength=nc)
@@ -112,16 +124,20 @@ def make_xmc(n_samples: int, n_features: int, n_labels: int, *,
         pick = y_ptr[trows] + (rng.random(trows.size) * tdeg).astype(np.int64)
         lab = y_cols[np.minimum(pick, max(y_cols.size - 1, 0))] if y_cols.size else tdeg
         j = (m * rng.random(trows.size) ** 2).astype(np.int64)  # favour a label's first words
-        words = np.where(tdeg > 0, label_words[lab, j],
-                         vocab[pc[trows], rng.integers(0, vocab.shape[1], trows.size)])
+        words = np.where(
+            tdeg > 0,
+            label_words[lab, j],
+            vocab[pc[trows], rng.integers(0, vocab.shape[1], trows.size)],
+        )
         bg = rng.random(trows.size) < noise
-        words[bg] = np.minimum(np.searchsorted(word_cdf, rng.random(int(bg.sum()))
-                                               * word_cdf[-1]), D - 1)
+        words[bg] = np.minimum(
+            np.searchsorted(word_cdf, rng.random(int(bg.sum())) * word_cdf[-1]), D - 1
+        )
         x_rows, x_cols, counts = _first_distinct(trows, words, t, D)
         x_idx.append(x_cols.astype(np.int32))
         x_cnt.append(counts.astype(np.float32))
         x_nnz.append(np.bincount(x_rows, minlength=nc))
-    X = csr_from_parts(x_idx, x_cnt, x_nnz, (n, D))
+    X = _sparse.csr_from_parts(x_idx, x_cnt, x_nnz, (n, D))
     del x_idx, x_cnt
     idf = np.log((1.0 + n) / (1.0 + np.bincount(X.indices, minlength=D))) + 1.0
     np.log(X.data, out=X.data)  # in place: memory stays near the output size
@@ -129,17 +145,22 @@ def make_xmc(n_samples: int, n_features: int, n_labels: int, *,
     X.data *= idf.astype(np.float32)[X.indices]
     norms = np.sqrt(np.add.reduceat(np.square(X.data), X.indptr[:-1], dtype=np.float64))
     X.data /= np.repeat(norms.astype(np.float32), np.diff(X.indptr))
-    return X, csr_from_parts(y_idx, None, y_nnz, (n, L))
+    return X, _sparse.csr_from_parts(y_idx, None, y_nnz, (n, L))
 
 
-def _first_distinct(rows: np.ndarray, cols: np.ndarray, k: np.ndarray, n_cols: int,
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _first_distinct(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    k: np.ndarray,
+    n_cols: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Keep, per row ``r``, the first ``k[r]`` distinct columns drawn (rows non-decreasing).
 
     Returns (rows, cols, counts) sorted by (row, col); counts are the draws of each kept pair.
     """
-    keys, first, counts = np.unique(rows.astype(np.int64) * n_cols + cols, return_index=True,
-                                    return_counts=True)
+    keys, first, counts = np.unique(
+        rows.astype(np.int64) * n_cols + cols, return_index=True, return_counts=True
+    )
     order = np.argsort(first)  # distinct pairs in order of first draw, grouped by row
     r = keys[order] // n_cols
     rank = np.arange(r.size) - np.searchsorted(r, r)
@@ -155,7 +176,8 @@ def _as_generator(random_state: Any) -> np.random.Generator:
     if random_state is None:
         return np.random.default_rng()
     if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        return np.random.default_rng(check_int(random_state, "random_state", low=0))
-    raise TypeError("The 'random_state' parameter must be None, an int, a numpy Generator or "
-                    f"RandomState. Got {random_state!r} ({type(random_state).__name__}) instead.")
-
+        return np.random.default_rng(_validation.check_int(random_state, "random_state", low=0))
+    raise TypeError(
+        "The 'random_state' parameter must be None, an int, a numpy Generator or "
+        f"RandomState. Got {random_state!r} ({type(random_state).__name__}) instead."
+    )

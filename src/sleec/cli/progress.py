@@ -15,20 +15,30 @@ try:  # optional dependency (extra "progress")
 except ImportError:  # pragma: no cover - exercised only without tqdm
     _tqdm = None
 
+__all__ = ["PROG", "Progress", "configure_logging", "status"]
+
 PROG = "sleec"
 
 
-class _Progress:
+class Progress:
     """Progress of :meth:`SLEEC.fit` on stderr, fed by its ``callback(done, total)``.
 
-    ``with _Progress() as callback: model.fit(X, Y, callback=callback)``. A tqdm bar when tqdm
+    ``with Progress() as callback: model.fit(X, Y, callback=callback)``. A tqdm bar when tqdm
     is importable, else a one-line counter; the elapsed time ticks every ``interval`` seconds
     even while a long task runs. Shown by default only when the stream is a terminal.
     """
 
-    def __init__(self, desc: str = "training", enabled: bool | None = None, stream=None, *,
-                 total: int | None = None, use_tqdm: bool = True, interval: float = 1.0,
-                 unit: str = "task"):
+    def __init__(
+        self,
+        desc: str = "training",
+        enabled: bool | None = None,
+        stream=None,
+        *,
+        total: int | None = None,
+        use_tqdm: bool = True,
+        interval: float = 1.0,
+        unit: str = "task",
+    ):
         self.stream = stream if stream is not None else sys.stderr
         if enabled is None:
             enabled = bool(getattr(self.stream, "isatty", lambda: False)())
@@ -45,15 +55,14 @@ class _Progress:
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
 
-    def __enter__(self) -> _Progress:
+    def __enter__(self) -> Progress:
         if self.enabled:
             self._start = time.perf_counter()
             if self._tqdm is not None:
                 self._bar = self._new_bar()
             else:
                 self._render()
-            self._ticker = threading.Thread(target=self._tick, name="sleec-progress",
-                                            daemon=True)
+            self._ticker = threading.Thread(target=self._tick, name="sleec-progress", daemon=True)
             self._ticker.start()
         return self
 
@@ -91,10 +100,14 @@ class _Progress:
             size = os.get_terminal_size(self.stream.fileno())
         except (AttributeError, OSError, ValueError):
             size = os.terminal_size((0, 0))
-        shape = ({"dynamic_ncols": True} if size.columns > 0 and size.lines > 0
-                 else {"ncols": 80, "nrows": 24})
-        return self._tqdm(total=self._total, desc=self.desc, unit=self.unit, file=self.stream,
-                          leave=True, **shape)
+        shape = (
+            {"dynamic_ncols": True}
+            if size.columns > 0 and size.lines > 0
+            else {"ncols": 80, "nrows": 24}
+        )
+        return self._tqdm(
+            total=self._total, desc=self.desc, unit=self.unit, file=self.stream, leave=True, **shape
+        )
 
     def _render(self) -> None:
         """The fallback counter line (caller holds the lock, or no ticker runs yet)."""
@@ -102,8 +115,10 @@ class _Progress:
         if self._total is None:
             line = f"{self.desc}... {elapsed:.0f} s"
         else:
-            line = (f"{self.desc}: {self._done}/{self._total} {self.unit}s "
-                    f"({100 * self._done // max(self._total, 1)}%), {elapsed:.0f} s")
+            line = (
+                f"{self.desc}: {self._done}/{self._total} {self.unit}s "
+                f"({100 * self._done // max(self._total, 1)}%), {elapsed:.0f} s"
+            )
         self.stream.write("\r" + line.ljust(self._width))
         self.stream.flush()
         self._width = max(self._width, len(line))
@@ -145,15 +160,16 @@ class _Handler(logging.StreamHandler):
 
 
 @contextlib.contextmanager
-def _configure_logging(verbosity: int) -> Iterator[None]:
+def configure_logging(verbosity: int) -> Iterator[None]:
     """``-v``: INFO, ``-vv``: DEBUG on the ``sleec`` logger (stderr); restored afterwards."""
     root = logging.getLogger("sleec")
     handler = _Handler(sys.stderr)
     handler.setFormatter(_Formatter(detailed=verbosity >= 2))
     saved = root.level, root.propagate
     root.addHandler(handler)
-    root.setLevel(logging.WARNING if verbosity <= 0 else
-                  logging.INFO if verbosity == 1 else logging.DEBUG)
+    root.setLevel(
+        logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    )
     root.propagate = False
     try:
         yield
@@ -163,6 +179,6 @@ def _configure_logging(verbosity: int) -> Iterator[None]:
         root.propagate = saved[1]
 
 
-def _status(message: str) -> None:
+def status(message: str) -> None:
     """A short status line on stderr (stdout carries only results)."""
     print(f"{PROG}: {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,359 @@
+"""Command-line interface: ``sleec train | predict | evaluate | demo``.
+
+Run ``sleec --help`` or ``sleec COMMAND --help``. Every estimator parameter of
+:class:`~sleec.SLEEC` has a ``train`` flag (``n_components`` <-> ``--n-components``) derived
+from the parameter table of :mod:`sleec.params`, so the flags never drift from the estimator.
+This package: the parser and :func:`main` here, the commands in :mod:`.commands`, the
+parameter flags in :mod:`.parameters`, progress and logging in :mod:`.progress`.
+
+Expected errors (missing or malformed files, bad parameter values, ...) are reported as one
+line ``sleec: error: <message>`` on stderr with exit status 1 (130 when interrupted); the
+global ``--debug`` flag shows the traceback instead. Usage errors exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..exceptions import DataFormatError, ModelFormatError
+from ..presets import PRESETS
+from . import commands
+from .parameters import add_parameter_flags, parse_float, parse_int, parse_positive_int
+from .progress import PROG, configure_logging
+
+__all__ = ["build_parser", "main"]
+
+_SCHEDULER_HELP = (
+    "address of a running Dask scheduler, e.g. tcp://host:8786 (needs the dask "
+    "extra: pip install 'sleec[dask]')"
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation tools and tests)."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="SLEEC: Sparse Local Embeddings for Extreme multi-label Classification "
+        "(Bhatia et al., NIPS 2015).",
+        epilog="Data files use the Extreme Classification Repository text format (header "
+        "'N D L', then 'l1,l2,... f:v f:v ...'; plain, .xz, .gz or .bz2). Quick start: "
+        "'sleec demo'. Run 'sleec COMMAND --help' for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the full traceback on errors instead of a one-line message",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        dest="verbose_global",
+        help="log progress details to stderr (-v: info, -vv: debug)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log details to stderr (-v: info, -vv: debug)",
+    )
+
+    # train -----------------------------------------------------------------------------------
+    train = sub.add_parser(
+        "train",
+        parents=[common],
+        help="fit a model on an XC data file and save it",
+        description="Fit SLEEC on a training file and save the model (.npz, no pickle). "
+        "Parameter precedence: estimator defaults < --preset < --params JSON < "
+        "explicit flags.",
+        epilog="example: sleec train --train train.txt --model model.npz --preset eurlex-4k "
+        "--n-jobs 4",
+    )
+    io = train.add_argument_group("input and output")
+    io.add_argument("--train", metavar="FILE", help="training data (XC text format)")
+    io.add_argument("--model", metavar="OUT", help="where to write the model")
+    io.add_argument(
+        "--train-split",
+        metavar="FILE",
+        help="use only the rows listed in this split file (1-based row numbers, "
+        "one column per split; the XC repository's single-file layout)",
+    )
+    io.add_argument(
+        "--split-column",
+        metavar="N",
+        type=parse_positive_int,
+        default=1,
+        help="column of the split file to use (default: 1)",
+    )
+    cfg = train.add_argument_group("configuration")
+    cfg.add_argument(
+        "--preset",
+        type=str.lower,
+        choices=sorted(PRESETS),
+        metavar="NAME",
+        help="start from the authors' settings for a dataset: " + ", ".join(sorted(PRESETS)),
+    )
+    cfg.add_argument(
+        "--params",
+        metavar="JSON",
+        help="JSON file with an object of parameters (e.g. written by --print-params)",
+    )
+    cfg.add_argument(
+        "--print-params", action="store_true", help="print the resolved parameters as JSON and exit"
+    )
+    cfg.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (shown by default when stderr is a terminal)",
+    )
+    cfg.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help=_SCHEDULER_HELP
+        + "; the (learner, cluster) tasks run on its workers, --n-jobs is unused",
+    )
+    est = train.add_argument_group(
+        "estimator parameters",
+        "Unset flags keep the value of --params, else of --preset, "
+        "else the estimator's default (shown).",
+    )
+    add_parameter_flags(est)
+    train.set_defaults(handler=commands.train, parser=train)
+
+    # predict ---------------------------------------------------------------------------------
+    predict = sub.add_parser(
+        "predict",
+        parents=[common],
+        help="write the top-k labels of each test point",
+        description="Predict the top-k labels of every point of a test file. The output "
+        "format follows the extension: .npz (arrays 'ids' int32 (n, k), padded "
+        "with -1, and 'scores' float32) or text (one line per point, 'id:score "
+        "id:score ...', best first).",
+        epilog="example: sleec predict --model model.npz --test test.txt --k 5 --out pred.txt",
+    )
+    predict.add_argument("--model", metavar="FILE", required=True, help="model from 'train'")
+    predict.add_argument(
+        "--test",
+        metavar="FILE",
+        required=True,
+        help="test data (XC text format; labels are ignored)",
+    )
+    predict.add_argument(
+        "--out", metavar="FILE", required=True, help="output file (.npz, else text)"
+    )
+    predict.add_argument(
+        "--k", type=parse_positive_int, default=5, help="labels per point (default: 5)"
+    )
+    predict.add_argument(
+        "--test-split", metavar="FILE", help="use only the rows listed in this split file"
+    )
+    predict.add_argument(
+        "--split-column",
+        metavar="N",
+        type=parse_positive_int,
+        default=1,
+        help="column of the split file to use (default: 1)",
+    )
+    predict.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help=_SCHEDULER_HELP + "; the test points are predicted on its workers in chunks",
+    )
+    predict.add_argument(
+        "--chunk-size",
+        metavar="N",
+        type=parse_positive_int,
+        default=None,
+        help="test points per task with --scheduler (default: 16384)",
+    )
+    predict.set_defaults(handler=commands.predict, parser=predict)
+
+    # evaluate --------------------------------------------------------------------------------
+    evaluate = sub.add_parser(
+        "evaluate",
+        parents=[common],
+        help="score predictions against the true labels",
+        description="Precision@k and nDCG@k (in percent) of a prediction file against the "
+        "labels of an XC file; with --train also the propensity-scored PSP@k and "
+        "PSnDCG@k (Jain et al., 2016). Labels are ranked in file order.",
+        epilog="example: sleec evaluate --truth test.txt --pred pred.txt --train train.txt",
+    )
+    evaluate.add_argument(
+        "--truth",
+        metavar="FILE",
+        required=True,
+        help="XC file with the true labels (its features are ignored)",
+    )
+    evaluate.add_argument(
+        "--pred",
+        metavar="FILE",
+        required=True,
+        help="predictions written by 'sleec predict' (.npz or text)",
+    )
+    evaluate.add_argument(
+        "--train",
+        metavar="FILE",
+        help="training data: its labels give the propensities for PSP/PSnDCG",
+    )
+    evaluate.add_argument(
+        "--k",
+        type=parse_positive_int,
+        default=5,
+        help="largest cut-off; reports @1, @3, @5 up to k, and @k (default: 5)",
+    )
+    evaluate.add_argument(
+        "--json",
+        action="store_true",
+        help='print a JSON object ({"P@1": 0.651234, ...}, fractions)',
+    )
+    evaluate.add_argument(
+        "--all-metrics", action="store_true", help="also report recall (R) and label coverage"
+    )
+    evaluate.add_argument(
+        "--A",
+        dest="A",
+        type=parse_float,
+        default=commands.PROPENSITY_A,
+        help=f"propensity parameter A (default: {commands.PROPENSITY_A}; "
+        "Wikipedia 0.5, Amazon 0.6)",
+    )
+    evaluate.add_argument(
+        "--B",
+        dest="B",
+        type=parse_float,
+        default=commands.PROPENSITY_B,
+        help=f"propensity parameter B (default: {commands.PROPENSITY_B}; "
+        "Wikipedia 0.4, Amazon 2.6)",
+    )
+    evaluate.add_argument(
+        "--truth-split", metavar="FILE", help="use only these rows of --truth (split file)"
+    )
+    evaluate.add_argument(
+        "--train-split", metavar="FILE", help="use only these rows of --train (split file)"
+    )
+    evaluate.add_argument(
+        "--split-column",
+        metavar="N",
+        type=parse_positive_int,
+        default=1,
+        help="column of the split files to use (default: 1)",
+    )
+    evaluate.set_defaults(handler=commands.evaluate, parser=evaluate)
+
+    # demo ------------------------------------------------------------------------------------
+    demo = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="train and evaluate on the bundled Bibtex data set",
+        description="Train SLEEC on the bundled Bibtex data set (preset 'bibtex', "
+        "random_state=0), evaluate it on the test part and compare with the "
+        "published SLEEC numbers.",
+    )
+    demo.add_argument(
+        "--k", type=parse_positive_int, default=5, help="largest cut-off (default: 5)"
+    )
+    demo.add_argument(
+        "--n-jobs",
+        type=parse_int,
+        default=None,
+        metavar="N",
+        help="parallel training tasks (default: 1; -1: all cores)",
+    )
+    demo.add_argument(
+        "--preset",
+        type=str.lower,
+        choices=sorted(PRESETS),
+        default="bibtex",
+        metavar="NAME",
+        help="parameter preset (default: bibtex)",
+    )
+    demo.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (shown by default when stderr is a terminal)",
+    )
+    demo.set_defaults(handler=commands.demo, parser=demo)
+    return parser
+
+
+def _error_message(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        message = f"{exc.strerror}: '{exc.filename}'"
+    elif isinstance(exc, MemoryError):
+        message = f"out of memory{f' ({exc})' if str(exc) else ''}"
+    else:
+        message = str(exc) or type(exc).__name__
+    return " ".join(message.split())  # one line
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 error, 2 usage, 130 interrupted)."""
+    from sklearn.exceptions import NotFittedError
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, usage errors
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    if args.command == "train" and not args.print_params:
+        missing = [
+            flag
+            for flag, value in (("--train", args.train), ("--model", args.model))
+            if value is None
+        ]
+        if missing:
+            try:
+                args.parser.error(f"the following arguments are required: {', '.join(missing)}")
+            except SystemExit as exc:
+                return int(exc.code)
+    if args.command == "predict" and args.chunk_size is not None and args.scheduler is None:
+        try:
+            args.parser.error(
+                "--chunk-size needs --scheduler (local prediction works in batches by itself)"
+            )
+        except SystemExit as exc:
+            return int(exc.code)
+    # ImportError: --scheduler without the dask extra (the message says what to install).
+    expected = (
+        OSError,
+        DataFormatError,
+        ModelFormatError,
+        ValueError,
+        TypeError,
+        NotFittedError,
+        MemoryError,
+        ImportError,
+    )
+    with configure_logging(args.verbose_global + args.verbose):
+        try:
+            return args.handler(args)
+        except KeyboardInterrupt:
+            if args.debug:
+                raise
+            print(f"{PROG}: error: interrupted", file=sys.stderr)
+            return 130
+        except BrokenPipeError:  # e.g. `sleec evaluate ... | head -1`
+            with contextlib.suppress(OSError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+            return 1
+        except expected as exc:
+            if args.debug:
+                raise
+            print(f"{PROG}: error: {_error_message(exc)}", file=sys.stderr)
+            return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,158 @@
+"""One cluster's model, steps 2-5 of SLEEC top to bottom: fit it, and predict with it.
+
+Fit (:func:`fit_cluster`), for the points of one cluster of one learner:
+
+2. the label kNN graph Omega of the points (:func:`sleec.graph.label_knn_graph`);
+3. embeddings ``Z`` fitting the label similarities on Omega only (:func:`sleec.svp.svp_embed`);
+4. the regressor ``W`` (d, r) from features to embeddings (:mod:`sleec.regression`), its
+   smallest weights pruned, and the stored training embeddings ``E = X_c W``, their smallest
+   entries per dimension pruned.
+
+Predict (:func:`cluster_neighbors`), for the test points routed to the cluster:
+
+5. their embeddings ``z = x W`` (:func:`embed`), their ``n_neighbors`` nearest stored
+   embeddings and those neighbours' vote weights (:func:`sleec.neighbors.nearest_neighbors`).
+
+:func:`ensemble_votes` routes a batch of points through every learner and collects the votes
+of all clusters in one sparse (q, n_train) matrix; label scores are its product with the
+training labels.
+
+Feature rows reach this module already prepared (:func:`prepare_features`): the features the
+regressors see (unit rows when ``normalize``) and the unit rows that clusters are routed by.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._state import Learner, LocalModel
+from .clustering import assign_to_centers, cluster_members, unit_rows
+from .graph import label_knn_graph
+from .neighbors import nearest_neighbors, vote_matrix
+from .params import ClusterConfig, QueryConfig
+from .regression import fit_l1, fit_l2, prune_embeddings, prune_weights
+from .svp import svp_embed
+
+__all__ = ["cluster_neighbors", "embed", "ensemble_votes", "fit_cluster", "prepare_features"]
+
+logger = logging.getLogger(__name__)
+
+_DENSE_WEIGHTS = 2**24  # entries of W expanded at most in embed (64 MB float32)
+
+
+def prepare_features(X: sp.csr_matrix, normalize: bool) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """``(features, routing)`` of validated rows ``X`` (n, d): the rows the regressors see
+    (``X`` scaled to unit norm when ``normalize``, else ``X``) and the unit rows that cluster
+    assignment compares with the centres. The one place where normalisation is decided."""
+    unit = unit_rows(X)
+    return (unit if normalize else X), unit
+
+
+def fit_cluster(
+    X: sp.csr_matrix, Y: sp.csr_matrix, rows: np.ndarray, config: ClusterConfig, seed: int
+) -> LocalModel:
+    """Steps 2-4 for the training points ``rows`` of one cluster.
+
+    Parameters
+    ----------
+    X : csr_matrix (n, d) float32, prepared features of all training points.
+    Y : csr_matrix (n, L) float32, binary labels of all training points.
+    rows : (n_c,) int32, the cluster's points.
+    config : the stage settings. seed : seed of the SVP start subspace.
+
+    Returns
+    -------
+    LocalModel with ``W`` (d, r) float32 CSR and ``E`` (n_c, r) float32. A cluster with fewer
+    points than ``n_components`` gets a lower-rank embedding, padded with zero columns.
+    """
+    start = time.perf_counter()
+    Xc, Yc = X[rows], Y[rows]
+    parallel = config.parallel_kernels
+    G = label_knn_graph(
+        Yc,
+        config.n_graph_neighbors,
+        similarity=config.label_similarity,
+        symmetric=True,
+        parallel=parallel,
+    )
+    Z = svp_embed(
+        G,
+        config.n_components,
+        max_iter=config.svp_max_iter,
+        tol=config.svp_tol,
+        step=config.svp_step,
+        seed=seed,
+        parallel=parallel,
+    ).Z
+    if config.l1_reg > 0:
+        W = fit_l1(
+            Xc, Z, config.l2_reg, config.l1_reg, rho=config.admm_rho, max_iter=config.admm_max_iter
+        )
+    else:
+        W = fit_l2(Xc, Z, config.l2_reg)
+    if W.shape[1] < config.n_components:  # tiny cluster: rank <= its size; pad with zeros
+        W = np.hstack([W, np.zeros((W.shape[0], config.n_components - W.shape[1]))])
+    W = prune_weights(W, config.weight_threshold).astype(np.float32)
+    E = prune_embeddings(embed(Xc, W), config.embedding_threshold)
+    logger.debug("cluster of %d points fitted in %.2f s", rows.size, time.perf_counter() - start)
+    return LocalModel(rows=rows, W=W, E=E.astype(np.float32))
+
+
+def embed(X: sp.csr_matrix, W: sp.csr_matrix) -> np.ndarray:
+    """Embeddings ``X W`` (q, r) float32 of feature rows ``X`` (q, d) through the sparse
+    regressor ``W`` (d, r); training and test points are embedded by this one function.
+
+    The embeddings are dense, and sparse-times-sparse products build them slowly (index
+    bookkeeping, scattered writes: Bibtex 23 ms), so ``W`` is expanded to a dense array when
+    that costs less than the product itself and fits in ``_DENSE_WEIGHTS`` entries (2 ms).
+    """
+    d, r = W.shape
+    if d <= 8 * X.nnz and d * r <= _DENSE_WEIGHTS:
+        return np.asarray(X @ W.toarray(), dtype=np.float32)
+    return np.asarray((X @ W).todense(), dtype=np.float32)
+
+
+def cluster_neighbors(
+    X: sp.csr_matrix, local: LocalModel, config: QueryConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Step 5 in one cluster: the ``n_neighbors`` training points nearest each of the prepared
+    feature rows ``X`` (q, d) in the cluster's embedding space, and their vote weights.
+
+    Returns ``(train_rows (q, k) int64, weights (q, k) float32)``, nearest first, each row of
+    weights summing to 1; ``k = min(n_neighbors, cluster size)``.
+    """
+    idx, w = nearest_neighbors(
+        embed(X, local.W),
+        local.E,
+        config.n_neighbors,
+        metric=config.metric,
+        weighting=config.weighting,
+    )
+    return local.rows[idx], w
+
+
+def ensemble_votes(
+    features: sp.csr_matrix,
+    routing: sp.csr_matrix,
+    learners: tuple[Learner, ...],
+    config: QueryConfig,
+    n_train: int,
+) -> sp.csr_matrix:
+    """Neighbour votes (q, n_train) float32 of a batch of prepared rows over all learners.
+
+    Each learner routes a row to its most similar centre and the cluster's neighbours vote
+    with their weights divided by the number of learners, so a row's votes sum to 1.
+    """
+    votes = []
+    for learner in learners:
+        groups = cluster_members(assign_to_centers(routing, learner.centers), len(learner.locals))
+        for members, local in zip(groups, learner.locals, strict=True):
+            if members.size == 0 or local.rows.size == 0:
+                continue
+            neighbors, weights = cluster_neighbors(features[members], local, config)
+            votes.append((members, neighbors, weights / len(learners)))
+    return vote_matrix(votes, (features.shape[0], n_train))

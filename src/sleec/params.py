@@ -1,0 +1,333 @@
+"""SLEEC's parameters: one declarative table, its validation, and the per-task configurations.
+
+Every estimator parameter is one :class:`Param` row of :data:`PARAMS` (name, default, type,
+range or choices, pipeline stage, one-line help), in the spirit of scikit-learn's
+``_parameter_constraints``. From this table come the estimator's validation
+(:func:`validate_params`), the command-line flags and their help (:mod:`sleec.cli`), and the
+tests' bad-value cases. ``SLEEC.__init__`` repeats the names and defaults, because
+scikit-learn reads them from its signature; a test holds the two equal.
+
+``fit`` validates once and freezes what each stage needs into :class:`ClusterConfig` (one
+cluster's fit) and :class:`QueryConfig` (one cluster's part of a prediction); the stage
+functions take those values and have no defaults of their own that could disagree.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["PARAMS", "ClusterConfig", "Param", "QueryConfig", "n_clusters_for", "validate_params"]
+
+INT32_MAX = 2**31 - 1
+POINTS_PER_CLUSTER = 6000  # n_clusters="auto" gives max(1, n // 6000), the paper's rule
+
+
+@dataclass(frozen=True)
+class Param:
+    """One estimator parameter.
+
+    kind : ``"int"``, ``"float"``, ``"choice"`` or ``"seed"`` (None, an int in [0, 2**32 - 1]
+        or a ``numpy.random.RandomState``).
+    low, high : range of an int or float (None: unbounded); ``low_open`` / ``high_open``
+        exclude the bound.
+    choices : allowed values of a ``"choice"`` parameter (compared by type and value).
+    also : extra literal values allowed besides the kind (e.g. ``"auto"``, ``None``).
+    exclude : int values refused inside the range (``n_jobs=0``).
+    """
+
+    name: str
+    default: Any
+    kind: str
+    stage: str
+    help: str
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    choices: tuple = ()
+    also: tuple = ()
+    exclude: tuple = field(default=())
+
+    def expected(self) -> str:
+        """What a valid value is, in scikit-learn's wording ("an int in the range [1, inf)")."""
+        if self.kind == "choice":
+            return f"one of {list(self.choices)}"
+        if self.kind == "seed":
+            return "None, an int in the range [0, 4294967295] or a numpy RandomState"
+        text = f"{'an int' if self.kind == 'int' else 'a float'}{self._range()}"
+        if self.exclude:
+            text += f" other than {', '.join(map(repr, self.exclude))}"
+        for extra in self.also:
+            text = f"{text} or {extra!r}" if extra is not None else f"None or {text}"
+        return text
+
+    def _range(self) -> str:
+        if self.low is None and self.high is None:
+            return ""
+        lo = "-inf" if self.low is None else repr(self.low)
+        hi = "inf" if self.high is None else repr(self.high)
+        lb = "(" if self.low is None or self.low_open else "["
+        rb = ")" if self.high is None or self.high_open else "]"
+        return f" in the range {lb}{lo}, {hi}{rb}"
+
+    def check(self, value: Any, owner: str = "SLEEC") -> Any:
+        """``value`` converted to its plain Python type (int, float, str, bool), or a
+        TypeError / ValueError naming the parameter and what was expected."""
+        if any(
+            value is extra or (type(value) is type(extra) and value == extra) for extra in self.also
+        ):
+            return value
+        if self.kind == "choice":
+            if any(value is c or (type(value) is type(c) and value == c) for c in self.choices):
+                return value
+            raise ValueError(self._message(value, owner))
+        if self.kind == "seed" and isinstance(value, np.random.RandomState):
+            return value
+        integral = self.kind in ("int", "seed")
+        typ = numbers.Integral if integral else numbers.Real
+        if isinstance(value, bool) or not isinstance(value, typ):
+            # A wrong literal ('many' where 'auto' is allowed) is a bad value, not a bad type.
+            wrong_literal = any(type(value) is type(extra) for extra in self.also)
+            raise (ValueError if wrong_literal else TypeError)(
+                self._message(value, owner, show_type=not wrong_literal)
+            )
+        try:
+            value = int(value) if integral else float(value)
+        except OverflowError:  # e.g. Fraction(10**400, 1) as a float
+            raise ValueError(self._message(value, owner)) from None
+        bad = (value in self.exclude) or (not integral and not math.isfinite(value))
+        if self.low is not None:
+            bad |= value <= self.low if self.low_open else value < self.low
+        if self.high is not None:
+            bad |= value >= self.high if self.high_open else value > self.high
+        if bad:
+            raise ValueError(self._message(value, owner))
+        return value
+
+    def _message(self, value: Any, owner: str, show_type: bool = False) -> str:
+        shown = (
+            f"{_short_repr(value)} ({type(value).__name__})" if show_type else (_short_repr(value))
+        )
+        return (
+            f"The '{self.name}' parameter of {owner} must be {self.expected()}. "
+            f"Got {shown} instead."
+        )
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+_INT = {"kind": "int", "low": 1, "high": INT32_MAX}
+_UNIT = {"kind": "float", "low": 0.0, "high": 1.0, "high_open": True}
+_NON_NEG = {"kind": "float", "low": 0.0}
+
+PARAMS: tuple[Param, ...] = (
+    Param(
+        "n_learners",
+        3,
+        stage="ensemble",
+        **_INT,
+        help="ensemble size; each learner has its own clustering and SVP start",
+    ),
+    Param(
+        "n_clusters",
+        "auto",
+        stage="clustering",
+        also=("auto",),
+        **_INT,
+        help="clusters per learner; 'auto' = max(1, n_samples // 6000), the paper's rule",
+    ),
+    Param("n_components", 100, stage="svp", **_INT, help="embedding dimension (authors: out_Dim)"),
+    Param(
+        "n_graph_neighbors",
+        100,
+        stage="graph",
+        **_INT,
+        help="label-graph neighbours per point, itself included (authors: SVP_neigh)",
+    ),
+    Param(
+        "n_neighbors",
+        25,
+        stage="prediction",
+        **_INT,
+        help="training neighbours voting at test time (authors: NNtest)",
+    ),
+    Param(
+        "label_similarity",
+        "cosine",
+        kind="choice",
+        stage="graph",
+        choices=("cosine", "dot"),
+        help="label similarity of the graph: cosine (authors' code) or dot (paper)",
+    ),
+    Param("svp_max_iter", 10, stage="svp", **_INT, help="SVP iterations at most"),
+    Param(
+        "svp_tol",
+        1e-3,
+        stage="svp",
+        **_NON_NEG,
+        help="SVP stops when its relative objective improves by less than this",
+    ),
+    Param(
+        "svp_step",
+        1.5,
+        kind="float",
+        stage="svp",
+        low=0.0,
+        high=2.0,
+        low_open=True,
+        help="SVP gradient step (paper: 1); an overshooting step falls back to 1",
+    ),
+    Param(
+        "l2_reg",
+        2.5,
+        stage="regression",
+        **_NON_NEG,
+        help="ridge penalty lambda of the regressor (authors' cost c: 1 / (2 c))",
+    ),
+    Param(
+        "l1_reg",
+        0.0,
+        stage="regression",
+        **_NON_NEG,
+        help="L1 weight on the training embeddings; > 0 solves by ADMM (paper)",
+    ),
+    Param(
+        "admm_rho",
+        1.0,
+        kind="float",
+        stage="regression",
+        low=0.0,
+        low_open=True,
+        help="ADMM penalty (with l1_reg > 0)",
+    ),
+    Param(
+        "admm_max_iter",
+        50,
+        stage="regression",
+        **_INT,
+        help="ADMM iterations at most (with l1_reg > 0)",
+    ),
+    Param(
+        "weight_threshold",
+        0.01,
+        stage="regression",
+        **_UNIT,
+        help="share of the regressor's weights pruned (authors: w_thresh)",
+    ),
+    Param(
+        "embedding_threshold",
+        0.01,
+        stage="regression",
+        **_UNIT,
+        help="share of stored embeddings zeroed per dimension (authors: sp_thresh)",
+    ),
+    Param(
+        "metric",
+        "euclidean",
+        kind="choice",
+        stage="prediction",
+        choices=("euclidean", "cosine"),
+        help="distance between embeddings at test time",
+    ),
+    Param(
+        "weighting",
+        "distance",
+        kind="choice",
+        stage="prediction",
+        choices=("uniform", "distance"),
+        help="neighbour votes: exp(-d^2 / median d^2) or uniform (paper)",
+    ),
+    Param(
+        "normalize",
+        True,
+        kind="choice",
+        stage="features",
+        choices=(True, False),
+        help="L2-normalise feature rows (authors' code, except Mediamill)",
+    ),
+    Param(
+        "random_state",
+        None,
+        kind="seed",
+        stage="ensemble",
+        low=0,
+        high=2**32 - 1,
+        also=(None,),
+        help="seed of the clusterings and SVP starts",
+    ),
+    Param(
+        "n_jobs",
+        None,
+        kind="int",
+        stage="ensemble",
+        low=-1024,
+        high=1024,
+        exclude=(0,),
+        also=(None,),
+        help="parallel (learner, cluster) tasks; unset = 1, -1 = all cores",
+    ),
+)
+
+PARAM_BY_NAME: dict[str, Param] = {p.name: p for p in PARAMS}
+
+
+def validate_params(values: Mapping[str, Any], owner: str = "SLEEC") -> dict[str, Any]:
+    """Check every parameter of :data:`PARAMS` in ``values``; return the converted values
+    (the ones to use: e.g. a ``Fraction`` step comes back as a float)."""
+    return {p.name: p.check(values[p.name], owner) for p in PARAMS}
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """What one (learner, cluster) fit needs: steps 2-4 and the pruning of the stored
+    embeddings. ``parallel_kernels``: use the row-parallel numba kernels (only when a single
+    task runs at a time)."""
+
+    n_components: int
+    n_graph_neighbors: int
+    label_similarity: str
+    svp_max_iter: int
+    svp_tol: float
+    svp_step: float
+    l2_reg: float
+    l1_reg: float
+    admm_rho: float
+    admm_max_iter: int
+    weight_threshold: float
+    embedding_threshold: float
+    parallel_kernels: bool = False
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], parallel_kernels: bool) -> ClusterConfig:
+        """From validated parameters (the output of :func:`validate_params`)."""
+        names = [f for f in cls.__dataclass_fields__ if f != "parallel_kernels"]
+        return cls(**{name: params[name] for name in names}, parallel_kernels=parallel_kernels)
+
+
+@dataclass(frozen=True)
+class QueryConfig:
+    """What one cluster's part of a prediction needs (step 5)."""
+
+    n_neighbors: int
+    metric: str
+    weighting: str
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> QueryConfig:
+        return cls(**{name: params[name] for name in cls.__dataclass_fields__})
+
+
+def n_clusters_for(n_clusters: int | str, n_samples: int) -> int:
+    """Clusters per learner for ``n_samples`` training points (``"auto"``: n // 6000, >= 1)."""
+    if n_clusters == "auto":
+        return max(1, n_samples // POINTS_PER_CLUSTER)
+    return max(1, min(int(n_clusters), n_samples))
