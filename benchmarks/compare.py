@@ -36,6 +36,7 @@ MODULES = {
     "napkinxc": "napkinxc",
     "pecos": "pecos",
     "libmultilabel": "libmultilabel",
+    "knn": "sklearn",  # plain cosine kNN, written in _worker.py
 }
 
 

@@ -29,6 +29,7 @@ Categories (test cases after parametrization: 173):
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -333,7 +334,8 @@ def test_degenerate_fewer_points_than_embedding_dimension(data):
     model = SLEEC(**{**SMALL, "n_components": 40}).fit(X, Y)
     ids, scores = model.predict_topk(X, 5)
     check_topk(ids, scores, N, 5, L)
-    assert model.learners_[0].locals[0].W.shape == (D, 40)
+    loc = model.learners_[0].locals[0]
+    assert loc.W.shape == (loc.features.size, 40)
 
 
 def test_degenerate_test_features_never_seen_in_training(data):
@@ -791,10 +793,20 @@ def test_modelfile_truncated(model_file, tmp_path, fraction):
         SLEEC.load(path)
 
 
+def _member_data_offset(raw: bytes, name: str) -> tuple[int, int]:
+    """(offset, size) of a stored zip member's bytes, from its local header."""
+    with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+        info = zf.getinfo(name)
+    n_name, n_extra = struct.unpack_from("<HH", raw, info.header_offset + 26)
+    return info.header_offset + 30 + n_name + n_extra, info.file_size
+
+
+@pytest.mark.parametrize("member", ["E.npy", "W_data.npy", "train_labels_indices.npy"])
 @pytest.mark.parametrize("where", [0.25, 0.5, 0.75])
-def test_modelfile_flipped_byte_in_the_data(model_file, tmp_path, where):
+def test_modelfile_flipped_byte_in_the_data(model_file, tmp_path, member, where):
     raw = bytearray(model_file.read_bytes())
-    raw[int(len(raw) * where)] ^= 0xFF
+    start, size = _member_data_offset(bytes(raw), member)
+    raw[start + int(size * where)] ^= 0xFF
     path = tmp_path / "flipped.npz"
     path.write_bytes(bytes(raw))
     with pytest.raises(
@@ -960,17 +972,62 @@ def test_modelfile_valid_checksum_bad_params(model_file, tmp_path, change, match
 
 
 @pytest.mark.parametrize(
-    "change",
+    ("change", "match"),
     [
-        pytest.param(lambda p: {"rows": p["rows"] + 1000}, id="rows beyond n_train"),
-        pytest.param(lambda p: {"centers": p["centers"][:, :3]}, id="centers of the wrong width"),
+        pytest.param(
+            lambda p: {"rows": p["rows"] + 1000}, "cluster rows outside", id="rows beyond n_train"
+        ),
+        pytest.param(
+            lambda p: {"centers_indices": p["centers_indices"] + 1000},
+            "bad cluster centres",
+            id="centre features beyond d",
+        ),
+        pytest.param(
+            lambda p: {"features": p["features"][::-1].copy()},
+            "not sorted",
+            id="regressor features unsorted",
+        ),
+        pytest.param(
+            lambda p: {"W_indices": p["W_indices"] + 1000},
+            "bad regressor matrix",
+            id="regressor columns beyond r",
+        ),
+        pytest.param(
+            lambda p: {
+                "E": np.where(
+                    np.arange(p["E"].size).reshape(p["E"].shape) == 3, np.nan, p["E"]
+                ).astype(np.float32)
+            },
+            "array 'E' holds NaN or infinite values",
+            id="NaN embedding",
+        ),
+        pytest.param(
+            lambda p: {"W_data": np.full_like(p["W_data"], np.inf)},
+            "array 'W_data' holds NaN or infinite values",
+            id="infinite weights",
+        ),
+        pytest.param(
+            lambda p: {"centers_data": p["centers_data"] * np.nan},
+            "array 'centers_data' holds NaN",
+            id="NaN centres",
+        ),
+        pytest.param(
+            lambda p: {"rows": p["rows"].astype(np.float64)},
+            "array 'rows' has dtype float64; expected integers",
+            id="float row ids",
+        ),
+        pytest.param(
+            lambda p: {"shape_n_d_l_r": p["shape_n_d_l_r"][:3]},
+            "bad shape record",
+            id="short shape record",
+        ),
     ],
 )
-def test_modelfile_valid_checksum_inconsistent_arrays(model_file, tmp_path, change):
+def test_modelfile_valid_checksum_inconsistent_arrays(model_file, tmp_path, change, match):
     payload = read_payload(model_file)
     path = tmp_path / "bad.npz"
     write_payload(path, resign({**payload, **change(payload)}))
-    with pytest.raises(ModelFormatError, match="holds an inconsistent model"):
+    with pytest.raises(ModelFormatError, match=f"holds an inconsistent model: .*{match}"):
         SLEEC.load(path)
 
 

@@ -8,7 +8,16 @@ import pytest
 import scipy.sparse as sp
 
 from sleec import cluster_model
-from sleec.cluster_model import cluster_neighbors, embed, fit_cluster, prepare_features
+from sleec._sparse import select_columns
+from sleec._state import LocalModel
+from sleec.cluster_model import (
+    RIDGE_MAX_ITER,
+    RIDGE_TOL,
+    cluster_neighbors,
+    embed,
+    fit_cluster,
+    prepare_features,
+)
 from sleec.graph import label_knn_graph
 from sleec.params import ClusterConfig, QueryConfig
 from sleec.regression import fit_l2, prune_embeddings, prune_weights
@@ -36,11 +45,15 @@ def test_fit_cluster_composes_the_stages(toy_xmc):
     X, _ = prepare_features(Xtr, normalize=True)
     rows = np.arange(10, 200, dtype=np.int32)
     local = fit_cluster(X, Ytr, rows, CONFIG, seed=4)
+    features = np.unique(X[rows].indices)
+    Xc = select_columns(X[rows], features)  # the columns the cluster uses
     G = label_knn_graph(Ytr[rows], 8, similarity="cosine")
     Z = svp_embed(G, 6, max_iter=5, tol=1e-3, step=1.5, seed=4).Z
-    W = prune_weights(fit_l2(X[rows], Z, 1.0), 0.2).astype(np.float32)
-    E = prune_embeddings(np.asarray(X[rows] @ W.toarray(), dtype=np.float32), 0.1)
+    W = prune_weights(fit_l2(Xc, Z, 1.0, tol=RIDGE_TOL, max_iter=RIDGE_MAX_ITER), 0.2)
+    W = W.astype(np.float32)
+    E = prune_embeddings(np.asarray(Xc @ W.toarray(), dtype=np.float32), 0.1)
     np.testing.assert_array_equal(local.rows, rows)
+    np.testing.assert_array_equal(local.features, features)
     np.testing.assert_array_equal(local.W.toarray(), W.toarray())
     np.testing.assert_allclose(local.E, E, rtol=1e-6, atol=1e-7)
 
@@ -49,7 +62,7 @@ def test_tiny_cluster_pads_the_embedding(toy_xmc):
     Xtr, Ytr, *_ = toy_xmc
     X, _ = prepare_features(Xtr, normalize=True)
     local = fit_cluster(X, Ytr, np.arange(4, dtype=np.int32), CONFIG, seed=0)
-    assert local.W.shape == (X.shape[1], 6) and local.E.shape == (4, 6)
+    assert local.W.shape == (local.features.size, 6) and local.E.shape == (4, 6)
 
 
 def test_cluster_neighbors_match_brute_force(toy_xmc):
@@ -61,7 +74,7 @@ def test_cluster_neighbors_match_brute_force(toy_xmc):
     got, w = cluster_neighbors(
         Q, local, QueryConfig(n_neighbors=7, metric="euclidean", weighting="uniform")
     )
-    Zq = (Q @ local.W).toarray().astype(np.float64)
+    Zq = (Q[:, local.features] @ local.W).toarray().astype(np.float64)
     d2 = ((Zq[:, None, :] - local.E.astype(np.float64)[None]) ** 2).sum(-1)
     for i in range(30):
         order = np.lexsort((np.arange(rows.size), d2[i]))[:7]
@@ -81,11 +94,30 @@ def test_prepare_features_decides_normalisation_once():
 @pytest.mark.parametrize("dense_limit", [0, 2**24])
 @pytest.mark.parametrize("n_rows", [0, 1, 40])
 def test_embed_equals_the_dense_product_on_both_paths(monkeypatch, dense_limit, n_rows):
-    # dense_limit 0 forces the sparse-times-sparse path; 2**24 lets W be expanded.
+    # dense_limit 0 forces the sparse-times-sparse path; 2**24 lets W be expanded. The
+    # regressor covers features 3, 5, ..., 29 only: the others contribute nothing.
     monkeypatch.setattr(cluster_model, "_DENSE_WEIGHTS", dense_limit)
     rng = np.random.default_rng(5)
     X = sp.random(n_rows, 30, density=0.2, format="csr", dtype=np.float32, random_state=1)
-    W = prune_weights(rng.standard_normal((30, 7)), 0.5).astype(np.float32)
-    Z = embed(X, W)
+    features = np.arange(3, 30, 2, dtype=np.int32)
+    W = prune_weights(rng.standard_normal((features.size, 7)), 0.5)
+    local = LocalModel(np.zeros(0, np.int32), features, W, np.zeros((0, 7), np.float32))
+    Z = embed(X, local)
+    W_full = np.zeros((30, 7), np.float32)
+    W_full[features] = W.toarray()
     assert Z.dtype == np.float32 and Z.shape == (n_rows, 7)
-    np.testing.assert_allclose(Z, X.toarray() @ W.toarray(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(Z, X.toarray() @ W_full, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_select_columns_matches_dense_indexing(seed):
+    rng = np.random.default_rng(seed)
+    X = sp.random(12, 50, density=0.15, format="csr", dtype=np.float32, random_state=seed)
+    keep = np.ones(12)
+    keep[[3, 10, 11]] = 0  # an empty row, and trailing empty rows
+    X = (sp.diags(keep.astype(np.float32)) @ X).tocsr()
+    X.eliminate_zeros()
+    columns = np.sort(rng.choice(50, size=int(rng.integers(0, 50)), replace=False))
+    got = select_columns(X, columns.astype(np.int32))
+    assert got.shape == (12, columns.size)
+    np.testing.assert_array_equal(got.toarray(), X.toarray()[:, columns])

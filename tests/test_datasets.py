@@ -674,7 +674,6 @@ def test_bibtex_split_equals_ready_files(shared_data):
 
 
 def test_read_xc_reports_progress_in_file_bytes(tmp_path, monkeypatch):
-    import sleec.datasets as ds
 
     X = sp.random(400, 30, density=0.2, format="csr", dtype=np.float32, random_state=0)
     Y = sp.random(400, 7, density=0.3, format="csr", dtype=np.float32, random_state=1)

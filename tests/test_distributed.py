@@ -75,9 +75,10 @@ def local(data):
 
 def assert_same_model(a: SLEEC, b: SLEEC) -> None:
     for la, lb in zip(a.learners_, b.learners_, strict=True):
-        np.testing.assert_array_equal(la.centers, lb.centers)
+        np.testing.assert_array_equal(la.centers.toarray(), lb.centers.toarray())
         for ca, cb in zip(la.locals, lb.locals, strict=True):
             np.testing.assert_array_equal(ca.rows, cb.rows)
+            np.testing.assert_array_equal(ca.features, cb.features)
             np.testing.assert_array_equal(ca.E, cb.E)
             assert (ca.W != cb.W).nnz == 0
 

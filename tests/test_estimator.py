@@ -66,10 +66,10 @@ def reference_scores(model: SLEEC, X: sp.csr_matrix) -> np.ndarray:
         return A / np.where(norms > 0, norms, 1.0)
 
     for learner in model.learners_:
-        route = np.argmax(Xn.toarray() @ learner.centers.T, axis=1)
+        route = np.argmax(Xn.toarray() @ learner.centers.toarray().T, axis=1)
         for i in range(X.shape[0]):
             loc = learner.locals[route[i]]
-            z = (Xf[i] @ loc.W).toarray().ravel().astype(np.float64)
+            z = (Xf[i][:, loc.features] @ loc.W).toarray().ravel().astype(np.float64)
             E = loc.E.astype(np.float64)
             if model.metric == "cosine":
                 z, E = unit(z), unit(E)
@@ -182,10 +182,12 @@ def test_fitted_attributes(fitted, toy):
     assert fitted.n_labels_ == N_LABELS
     assert len(fitted.learners_) == 1
     (learner,) = fitted.learners_
-    assert learner.centers.shape == (1, Xtr.shape[1])
+    assert learner.centers.shape == (1, Xtr.shape[1]) and sp.issparse(learner.centers)
     (loc,) = learner.locals
     np.testing.assert_array_equal(np.sort(loc.rows), np.arange(400))
-    assert loc.W.shape == (Xtr.shape[1], SMALL["n_components"])
+    # The regressor lives on the features the cluster's points use, not on all d.
+    np.testing.assert_array_equal(loc.features, np.unique(Xtr.indices))
+    assert loc.W.shape == (loc.features.size, SMALL["n_components"])
     assert loc.E.shape == (400, SMALL["n_components"])
     assert (fitted.train_labels_ != Ytr).nnz == 0
 
@@ -235,9 +237,9 @@ def test_fit_and_predict_leave_inputs_untouched(fitted, toy):
 # ---------------------------------------------------------------------------- determinism
 def learner_arrays(model: SLEEC):
     for learner in model.learners_:
-        yield learner.centers
+        yield learner.centers.toarray()
         for loc in learner.locals:
-            yield from (loc.rows, loc.W.toarray(), loc.E)
+            yield from (loc.rows, loc.features, loc.W.toarray(), loc.E)
 
 
 def test_same_random_state_identical_output(fitted, toy):

@@ -61,9 +61,10 @@ def assert_same_model(a: SLEEC, b: SLEEC, X) -> None:
     assert (a.train_labels_ != b.train_labels_).nnz == 0
     assert len(a.learners_) == len(b.learners_)
     for la, lb in zip(a.learners_, b.learners_, strict=True):
-        np.testing.assert_array_equal(la.centers, lb.centers)
+        np.testing.assert_array_equal(la.centers.toarray(), lb.centers.toarray())
         for ca, cb in zip(la.locals, lb.locals, strict=True):
             np.testing.assert_array_equal(ca.rows, cb.rows)
+            np.testing.assert_array_equal(ca.features, cb.features)
             np.testing.assert_array_equal(ca.E, cb.E)
             assert (ca.W != cb.W).nnz == 0 and ca.W.shape == cb.W.shape
     for k in (1, 5, 20):
@@ -109,7 +110,7 @@ def test_state_to_arrays_and_back(model):
     assert (state.train_labels != model.train_labels_).nnz == 0
     back = state.learners
     for la, lb in zip(model.learners_, back, strict=True):
-        np.testing.assert_array_equal(la.centers, lb.centers)
+        np.testing.assert_array_equal(la.centers.toarray(), lb.centers.toarray())
         for ca, cb in zip(la.locals, lb.locals, strict=True):
             np.testing.assert_array_equal(ca.rows, cb.rows)
             np.testing.assert_array_equal(ca.E, cb.E)

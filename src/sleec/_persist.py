@@ -55,10 +55,7 @@ def load_model(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
                 "(zip) archive (empty, truncated or another format)."
             )
     try:
-        with open(name, "rb") as fh:
-            npz = np.load(fh, allow_pickle=False)
-            with npz:
-                payload = {key: npz[key] for key in npz.files}
+        payload = _read_members(name)
     except (
         zipfile.BadZipFile,
         ValueError,
@@ -68,6 +65,8 @@ def load_model(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
         RuntimeError,
         NotImplementedError,
     ) as exc:  # zip damage surfaces as any of these
+        if isinstance(exc, ModelFormatError):
+            raise
         raise ModelFormatError(
             f"'{name}' is not a readable sleec model file (truncated or corrupted?): {exc}"
         ) from None
@@ -90,10 +89,74 @@ def load_model(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
         params = json.loads(str(payload["params"]))
     except ValueError as exc:
         raise ModelFormatError(f"'{name}' holds unreadable parameters: {exc}") from None
+    except RecursionError:
+        raise ModelFormatError(
+            f"'{name}' holds unreadable parameters: JSON nested too deeply."
+        ) from None
     if not isinstance(params, dict):
         raise ModelFormatError(f"'{name}' holds unreadable parameters: expected a JSON object.")
     arrays = {k: v for k, v in payload.items() if k not in _RESERVED}
     return params, arrays
+
+
+def _read_members(name: str) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` written by :func:`save_model`, read with every size checked
+    before anything is allocated.
+
+    sleec writes uncompressed members, so a member that is compressed, or whose declared size
+    exceeds the file, or whose ``.npy`` header declares a shape its bytes do not hold, is
+    refused before it is read: a small file cannot make the reader allocate or inflate
+    gigabytes. Each member is read to its end, so the zip CRC is always verified; object
+    (pickled) arrays are refused without being unpickled.
+    """
+    file_size = os.path.getsize(name)
+    payload: dict[str, np.ndarray] = {}
+    with zipfile.ZipFile(name) as zf:
+        for info in zf.infolist():
+            key = info.filename.removesuffix(".npy")
+            if key == info.filename or key in payload:
+                raise ModelFormatError(
+                    f"'{name}' is not a sleec model file: unexpected member {info.filename!r}."
+                )
+            if (
+                info.compress_type != zipfile.ZIP_STORED
+                or info.compress_size != info.file_size
+                or info.file_size > file_size
+            ):
+                raise ModelFormatError(
+                    f"'{name}' is not a readable sleec model file: member {info.filename!r} "
+                    f"is compressed or declares {info.file_size} bytes in a {file_size}-byte "
+                    "file (sleec writes its members uncompressed)."
+                )
+            with zf.open(info) as fh:
+                payload[key] = _read_npy(fh, info.file_size)
+    return payload
+
+
+def _read_npy(fh: Any, member_size: int) -> np.ndarray:
+    """One ``.npy`` array from ``fh``, refusing objects and shapes its bytes cannot hold."""
+    version = np.lib.format.read_magic(fh)
+    read_header = {
+        (1, 0): np.lib.format.read_array_header_1_0,
+        (2, 0): np.lib.format.read_array_header_2_0,
+    }.get(version)
+    if read_header is None:
+        raise ValueError(f"unsupported .npy version {version}")
+    shape, fortran, dtype = read_header(fh)
+    if dtype.hasobject:
+        raise ValueError("Object arrays cannot be loaded (pickled data is never read)")
+    nbytes = dtype.itemsize
+    for dim in shape:
+        nbytes *= dim
+    if nbytes != member_size - fh.tell():
+        raise ValueError(
+            f"an array header declares shape {shape} of {dtype} ({nbytes} bytes), but its "
+            f"member holds {member_size - fh.tell()} bytes"
+        )
+    data = bytearray(nbytes)
+    if fh.readinto(data) != nbytes or fh.read(1):  # reading to the end checks the CRC
+        raise ValueError("an array member ends early")
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
 
 
 def _json_scalar(value: Any) -> Any:

@@ -1,4 +1,5 @@
-"""Assembling CSR matrices from blocks of parsed or generated rows."""
+"""CSR helpers: assembling a matrix from blocks of rows, selecting columns without d-sized
+arrays."""
 
 from __future__ import annotations
 
@@ -30,3 +31,17 @@ def csr_from_parts(
     M = sp.csr_matrix((data, indices, indptr), shape=shape, copy=False)
     M.has_sorted_indices = True
     return M
+
+
+def select_columns(X: sp.csr_matrix, columns: np.ndarray) -> sp.csr_matrix:
+    """The entries of ``X`` (q, d) in the sorted ``columns`` (m,), as a (q, m) CSR matrix whose
+    column j is ``X``'s column ``columns[j]``; no array of size d is made."""
+    pos = np.searchsorted(columns, X.indices)
+    hit = pos < columns.size
+    hit[hit] = columns[pos[hit]] == X.indices[hit]
+    kept = np.zeros(X.nnz + 1, dtype=np.int64)
+    np.cumsum(hit, out=kept[1:])
+    indptr = kept[X.indptr]  # entries kept before each row
+    return sp.csr_matrix(
+        (X.data[hit], pos[hit].astype(np.int32), indptr), shape=(X.shape[0], columns.size)
+    )

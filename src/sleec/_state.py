@@ -28,18 +28,23 @@ class LocalModel:
     """The model of one cluster of one learner.
 
     rows : (n_c,) int32, indices of the cluster's points in the training label matrix.
-    W : csr_matrix (d, r) float32, the (pruned) regressor ``V^T`` from features to embeddings.
+    features : (d_c,) int32, sorted, the feature columns present in those points: the
+        regressor's support (its other rows are zero), so memory follows the cluster's data.
+    W : csr_matrix (d_c, r) float32, the (pruned) regressor ``V^T`` from those features to
+        embeddings (row j is feature ``features[j]``).
     E : (n_c, r) float32, the stored (pruned) training embeddings ``X_c V^T``.
     """
 
     rows: np.ndarray
+    features: np.ndarray
     W: sp.csr_matrix
     E: np.ndarray
 
 
 @dataclass(frozen=True)
 class Learner:
-    """One ensemble member: unit-norm cluster centres (C, d) float32 and C local models."""
+    """One ensemble member: unit-norm cluster centres, csr_matrix (C, d) float32, and C local
+    models."""
 
     centers: np.ndarray
     locals: tuple[LocalModel, ...]
@@ -75,12 +80,20 @@ class FittedState:
             "learner_n_clusters": np.array(
                 [len(lr.locals) for lr in self.learners], dtype=np.int64
             ),
-            "centers": np.concatenate([lr.centers for lr in self.learners]).astype(np.float32),
+            "centers_indptr": _stack_indptr([lr.centers.indptr for lr in self.learners]),
+            "centers_indices": np.concatenate([lr.centers.indices for lr in self.learners]).astype(
+                np.int32
+            ),
+            "centers_data": np.concatenate([lr.centers.data for lr in self.learners]).astype(
+                np.float32
+            ),
             "rows_offsets": _offsets([loc.rows.size for loc in locs]),
             "rows": np.concatenate([loc.rows for loc in locs]).astype(np.int32),
             "E": np.concatenate([loc.E for loc in locs]).astype(np.float32).reshape(-1, r),
-            "W_offsets": _offsets([loc.W.nnz for loc in locs]),
-            "W_indptr": np.concatenate([loc.W.indptr for loc in locs]).astype(np.int64),
+            # The regressors stacked: local c owns rows features_offsets[c]:[c + 1] of W.
+            "features_offsets": _offsets([loc.features.size for loc in locs]),
+            "features": np.concatenate([loc.features for loc in locs]).astype(np.int32),
+            "W_indptr": _stack_indptr([loc.W.indptr for loc in locs]),
             "W_indices": np.concatenate([loc.W.indices for loc in locs]).astype(np.int32),
             "W_data": np.concatenate([loc.W.data for loc in locs]).astype(np.float32),
         }
@@ -99,80 +112,121 @@ class FittedState:
             shape=(n_train, n_labels),
         )
         Y.check_format(full_check=True)
+        f_off, rows_off = a["features_offsets"], a["rows_offsets"]
+        W_all = sp.csr_matrix(
+            (a["W_data"], a["W_indices"], a["W_indptr"]), shape=(int(f_off[-1]), r)
+        )
+        centers = sp.csr_matrix(
+            (a["centers_data"], a["centers_indices"], a["centers_indptr"]),
+            shape=(int(f_off.size - 1), d),
+        )
         learners, c0 = [], 0
         for n_c in a["learner_n_clusters"]:
             locs = []
             for c in range(c0, c0 + int(n_c)):
-                r0, r1 = a["rows_offsets"][c], a["rows_offsets"][c + 1]
-                w0, w1 = a["W_offsets"][c], a["W_offsets"][c + 1]
-                indptr = a["W_indptr"][c * (d + 1) : (c + 1) * (d + 1)]
-                W = sp.csr_matrix((a["W_data"][w0:w1], a["W_indices"][w0:w1], indptr), shape=(d, r))
-                locs.append(LocalModel(a["rows"][r0:r1], W, a["E"][r0:r1]))
-            learners.append(Learner(a["centers"][c0 : c0 + int(n_c)], tuple(locs)))
+                f0, f1 = f_off[c], f_off[c + 1]
+                r0, r1 = rows_off[c], rows_off[c + 1]
+                W = W_all[f0:f1]
+                locs.append(LocalModel(a["rows"][r0:r1], a["features"][f0:f1], W, a["E"][r0:r1]))
+            learners.append(Learner(centers[c0 : c0 + int(n_c)], tuple(locs)))
             c0 += int(n_c)
         return cls(tuple(learners), Y, d)
 
 
+_DTYPES = {  # the exact dtype kind of every array: "i" integers, "f" floats
+    "shape_n_d_l_r": "i",
+    "train_labels_indptr": "i",
+    "train_labels_indices": "i",
+    "learner_n_clusters": "i",
+    "centers_indptr": "i",
+    "centers_indices": "i",
+    "centers_data": "f",
+    "rows_offsets": "i",
+    "rows": "i",
+    "E": "f",
+    "features_offsets": "i",
+    "features": "i",
+    "W_indptr": "i",
+    "W_indices": "i",
+    "W_data": "f",
+}
+
+
 def _check_arrays(a: Mapping[str, np.ndarray]) -> None:
-    """Raise ValueError unless the arrays describe a consistent state."""
+    """Raise ValueError naming the first inconsistency of the arrays (KeyError if one is
+    missing): dtypes, shapes, offsets, index ranges and finite values."""
+    for name, kind in _DTYPES.items():
+        if a[name].dtype.kind != kind:
+            raise ValueError(
+                f"array '{name}' has dtype {a[name].dtype}; expected "
+                f"{'integers' if kind == 'i' else 'floats'}"
+            )
     shape = a["shape_n_d_l_r"]
-    if shape.shape != (4,) or shape.dtype.kind not in "iu" or shape.min() < 0:
+    if shape.shape != (4,) or shape.min() < 0:
         raise ValueError("bad shape record")
     n_train, d, n_labels, r = (int(x) for x in shape)
     counts = a["learner_n_clusters"]
+    if not (counts.ndim == 1 and counts.size >= 1 and counts.min() >= 1):
+        raise ValueError("bad cluster counts")
     n_locals = int(counts.sum())
-    rows_off, w_off = a["rows_offsets"], a["W_offsets"]
-    y_ptr, y_idx = a["train_labels_indptr"], a["train_labels_indices"]
+    f_off, features = a["features_offsets"], a["features"]
     checks = [
         (r >= 1 and d >= 1, "empty regressors"),
         (
-            y_ptr.shape == (n_train + 1,)
-            and y_ptr[0] == 0
-            and np.all(np.diff(y_ptr) >= 0)
-            and y_ptr[-1] == y_idx.size,
-            "bad training-label row pointers",
+            _csr_ok(a["train_labels_indptr"], a["train_labels_indices"], n_train, n_labels),
+            "bad training-label matrix",
         ),
         (
-            y_idx.size == 0 or (y_idx.min() >= 0 and y_idx.max() < n_labels),
-            f"training labels outside the {n_labels} labels",
+            _csr_ok(a["centers_indptr"], a["centers_indices"], n_locals, d)
+            and a["centers_data"].shape == a["centers_indices"].shape,
+            "bad cluster centres",
         ),
-        (counts.ndim == 1 and counts.size >= 1 and counts.min() >= 1, "bad cluster counts"),
-        (a["centers"].shape == (n_locals, d), "cluster centres of the wrong shape"),
-        (
-            rows_off.shape == (n_locals + 1,)
-            and rows_off[0] == 0
-            and np.all(np.diff(rows_off) >= 0)
-            and rows_off[-1] == a["rows"].size,
-            "bad row offsets",
-        ),
-        (
-            a["rows"].size == 0 or (a["rows"].min() >= 0 and a["rows"].max() < n_train),
-            f"cluster rows outside the {n_train} training points",
-        ),
+        (_offsets_ok(a["rows_offsets"], n_locals, a["rows"].size), "bad row offsets"),
+        (_in_range(a["rows"], n_train), f"cluster rows outside the {n_train} training points"),
         (a["E"].shape == (a["rows"].size, r), "stored embeddings of the wrong shape"),
+        (_offsets_ok(f_off, n_locals, features.size), "bad regressor feature offsets"),
+        (_in_range(features, d), f"regressor features outside the {d} features"),
         (
-            w_off.shape == (n_locals + 1,)
-            and w_off[0] == 0
-            and np.all(np.diff(w_off) >= 0)
-            and w_off[-1] == a["W_indices"].size == a["W_data"].size,
-            "bad regressor offsets",
-        ),
-        (a["W_indptr"].size == n_locals * (d + 1), "bad regressor row pointers"),
-        (
-            a["W_indices"].size == 0 or (a["W_indices"].min() >= 0 and a["W_indices"].max() < r),
-            "regressor column indices out of range",
+            _csr_ok(a["W_indptr"], a["W_indices"], features.size, r)
+            and a["W_data"].shape == a["W_indices"].shape,
+            "bad regressor matrix",
         ),
     ]
     for ok, problem in checks:
         if not ok:
             raise ValueError(problem)
-    indptr = a["W_indptr"].reshape(n_locals, d + 1)
-    if not (
-        np.all(indptr[:, 0] == 0)
-        and np.all(np.diff(indptr, axis=1) >= 0)
-        and np.array_equal(indptr[:, -1], np.diff(w_off))
-    ):
-        raise ValueError("bad regressor row pointers")
+    step = np.diff(features)
+    starts = f_off[1:-1][f_off[1:-1] < features.size]  # a local's first feature
+    if np.any(np.delete(step, starts - 1) <= 0):
+        raise ValueError("regressor features not sorted within a cluster")
+    for name in ("centers_data", "E", "W_data"):
+        if not np.all(np.isfinite(a[name])):
+            raise ValueError(f"array '{name}' holds NaN or infinite values")
+
+
+def _offsets_ok(offsets: np.ndarray, n_parts: int, total: int) -> bool:
+    return (
+        offsets.shape == (n_parts + 1,)
+        and offsets[0] == 0
+        and bool(np.all(np.diff(offsets) >= 0))
+        and offsets[-1] == total
+    )
+
+
+def _in_range(values: np.ndarray, stop: int) -> bool:
+    return values.size == 0 or (values.min() >= 0 and values.max() < stop)
+
+
+def _csr_ok(indptr: np.ndarray, indices: np.ndarray, n_rows: int, n_cols: int) -> bool:
+    return _offsets_ok(indptr, n_rows, indices.size) and _in_range(indices, n_cols)
+
+
+def _stack_indptr(indptrs: list[np.ndarray]) -> np.ndarray:
+    """Row pointers of CSR blocks stacked vertically."""
+    shift = np.cumsum([0] + [int(p[-1]) for p in indptrs[:-1]])
+    return np.concatenate(
+        [indptrs[0][:1]] + [p[1:] + s for p, s in zip(indptrs, shift, strict=True)]
+    ).astype(np.int64)
 
 
 def _offsets(sizes: list[int]) -> np.ndarray:

@@ -6,6 +6,15 @@ of Lloyd iterations.
 
 .. math:: \\max_{c,\\ \\mu} \\sum_i \\langle x_i / \\|x_i\\|, \\mu_{c(i)} \\rangle,
           \\quad \\|\\mu_c\\| = 1
+
+k-means clusters can be very uneven, and a cluster's fit costs more than linearly in its size
+(the label graph scans every pair of points that share a label), so one large cluster makes
+a straggler task. Clusters above ``max_size`` points are therefore split by spherical 2-means
+until none is, and the points are then routed once more to their nearest centre.
+
+Centres are sparse (CSR) rows: a centre holds only the features of its points, and every
+product runs over the columns in use, so memory follows the data's non-zeros, never the
+declared number of features.
 """
 
 from __future__ import annotations
@@ -14,38 +23,73 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
+from ._sparse import select_columns as _select_columns
+
 __all__ = ["assign_to_centers", "cluster_members", "partition", "unit_rows"]
 
-_ASSIGN_BATCH = 65536
+_ASSIGN_BATCH = 16384  # rows per similarity block in assign_to_centers
+_SPLIT_ROUNDS = 8  # split-and-reassign rounds at most (each halves the oversized clusters)
 
 
 def partition(
-    Xn: sp.csr_matrix, n_clusters: int, *, seed: int, n_iter: int = 7
-) -> tuple[np.ndarray, np.ndarray]:
-    """Cluster the rows of ``Xn`` by spherical k-means.
+    Xn: sp.csr_matrix, n_clusters: int, *, seed: int, max_size: int, n_iter: int = 7
+) -> tuple[np.ndarray, sp.csr_matrix]:
+    """Cluster the rows of ``Xn`` by spherical k-means, splitting clusters above ``max_size``.
 
     Parameters
     ----------
     Xn : csr_matrix (n, d), float32, rows of unit norm (:func:`unit_rows`); all-zero rows
         join the cluster whose centre ties first (cluster 0 at worst).
-    n_clusters : requested number of clusters; at most ``n``. Empty clusters are dropped, so
-        fewer may be returned.
+    n_clusters : requested number of k-means clusters; at most ``n``. Empty clusters are
+        dropped; splitting may add some.
+    seed : seed of the random choices of initial centres.
+    max_size : clusters with more points are split in two by spherical 2-means (with
+        ``n_iter`` iterations) until none is left or ``_SPLIT_ROUNDS`` rounds have run.
     n_iter : Lloyd iterations (the authors' code uses 7).
-    seed : seed of the random choice of initial centres.
 
     Returns
     -------
     assign : (n,) int32, cluster of each row, in ``range(n_clusters_out)``; always equal to
         ``assign_to_centers(Xn, centers)``, the routing used at prediction.
-    centers : (n_clusters_out, d) float32, unit-norm centres (all-zero if a cluster has only
-        all-zero rows).
+    centers : csr_matrix (n_clusters_out, d) float32, unit-norm centres (an all-zero row if a
+        cluster has only all-zero rows).
     """
-    n = Xn.shape[0]
-    n_clusters = max(1, min(n_clusters, n))
-    if n_clusters == 1:
-        return np.zeros(n, dtype=np.int32), _centroids(Xn, np.zeros(n, dtype=np.int32), 1)
+    n, d = Xn.shape
+    used = np.unique(Xn.indices)  # k-means runs on the columns in use: nothing of size d
+    Xn = _select_columns(Xn, used)
     rng = np.random.default_rng(seed)
-    centers = Xn[rng.choice(n, size=n_clusters, replace=False)].toarray()
+    assign, centers = _kmeans(Xn, max(1, min(n_clusters, n)), rng, n_iter)
+    for _ in range(_SPLIT_ROUNDS):
+        sizes = np.bincount(assign, minlength=centers.shape[0])
+        big = np.flatnonzero(sizes > max_size)
+        if big.size == 0:
+            break
+        parts = [centers[np.setdiff1d(np.arange(centers.shape[0]), big)]]
+        for c in big:
+            members = np.flatnonzero(assign == c)
+            parts.append(_kmeans(Xn[members], 2, rng, n_iter)[1])
+        centers = sp.vstack(parts, format="csr")
+        assign = assign_to_centers(Xn, centers)
+    # The returned assignment is the routing by the returned centres (what prediction uses);
+    # clusters left empty are dropped.
+    kept, assign = np.unique(assign, return_inverse=True)
+    centers = centers[kept]
+    centers = sp.csr_matrix(
+        (centers.data, used[centers.indices].astype(np.int32), centers.indptr),
+        shape=(centers.shape[0], d),
+    )
+    return assign.astype(np.int32), centers
+
+
+def _kmeans(
+    Xn: sp.csr_matrix, n_clusters: int, rng: np.random.Generator, n_iter: int
+) -> tuple[np.ndarray, sp.csr_matrix]:
+    """Spherical k-means from ``n_clusters`` random rows; (assign (n,), centres CSR)."""
+    n = Xn.shape[0]
+    if n_clusters <= 1 or n <= 1:
+        assign = np.zeros(n, dtype=np.int32)
+        return assign, _centroids(Xn, assign, 1)
+    centers = Xn[rng.choice(n, size=n_clusters, replace=False)]
     assign = assign_to_centers(Xn, centers)
     for _ in range(n_iter):
         centers = _centroids(Xn, assign, n_clusters)
@@ -54,10 +98,7 @@ def partition(
         assign = new_assign
         if converged:
             break
-    # The returned assignment is the routing by the returned centres (what prediction uses),
-    # even when n_iter ends before convergence; clusters left empty are dropped.
-    used, assign = np.unique(assign, return_inverse=True)
-    return assign.astype(np.int32), np.ascontiguousarray(centers[used])
+    return assign, centers
 
 
 def unit_rows(X: sp.csr_matrix) -> sp.csr_matrix:
@@ -66,23 +107,27 @@ def unit_rows(X: sp.csr_matrix) -> sp.csr_matrix:
     The norms are computed in float64: squaring float32 values near 1e20 would overflow and
     silently zero the row.
     """
-    return normalize(sp.csr_matrix(X, dtype=np.float64)).astype(np.float32)
+    X = sp.csr_matrix(X, dtype=np.float64)
+    if X.shape[1] == 0:  # nothing to scale (sklearn refuses zero columns)
+        return X.astype(np.float32)
+    return normalize(X).astype(np.float32)
 
 
 def assign_to_centers(
-    X: sp.csr_matrix, centers: np.ndarray, batch_size: int = _ASSIGN_BATCH
+    X: sp.csr_matrix, centers: sp.csr_matrix, batch_size: int = _ASSIGN_BATCH
 ) -> np.ndarray:
     """Index of the most similar centre (largest inner product) for each row of ``X``.
 
-    ``X`` (n, d) should be row-normalised; ``centers`` is (C, d). Ties go to the smaller index.
-    Works in row batches, so memory is ``batch_size * C`` floats.
+    ``X`` (n, d) should be row-normalised; ``centers`` is (C, d), sparse. Ties go to the
+    smaller index. Works in row batches: memory is ``batch_size * C`` floats.
     """
     n = X.shape[0]
     out = np.empty(n, dtype=np.int32)
-    centers_t = np.ascontiguousarray(centers.T, dtype=np.float32)
+    used = np.unique(centers.indices)  # products over the centres' columns only
+    centers_t = sp.csr_matrix(_select_columns(centers, used).T, dtype=np.float32)
     for start in range(0, n, batch_size):
         stop = min(n, start + batch_size)
-        sims = np.asarray(X[start:stop] @ centers_t)
+        sims = (_select_columns(X[start:stop], used) @ centers_t).toarray()
         out[start:stop] = np.argmax(sims, axis=1)
     return out
 
@@ -94,13 +139,10 @@ def cluster_members(assign: np.ndarray, n_clusters: int) -> list[np.ndarray]:
     return [order[bounds[c] : bounds[c + 1]] for c in range(n_clusters)]
 
 
-def _centroids(Xn: sp.csr_matrix, assign: np.ndarray, n_clusters: int) -> np.ndarray:
-    """Unit-norm mean direction of each cluster, (n_clusters, d) float32."""
+def _centroids(Xn: sp.csr_matrix, assign: np.ndarray, n_clusters: int) -> sp.csr_matrix:
+    """Unit-norm mean direction of each cluster, (n_clusters, d) float32 CSR."""
     n = Xn.shape[0]
     member = sp.csr_matrix(
         (np.ones(n, dtype=np.float32), (assign, np.arange(n))), shape=(n_clusters, n)
     )
-    sums = np.asarray((member @ Xn).todense(), dtype=np.float32)
-    norms = np.linalg.norm(sums, axis=1, keepdims=True)
-    np.divide(sums, norms, out=sums, where=norms > 0)
-    return sums
+    return unit_rows(member @ Xn)

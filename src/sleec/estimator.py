@@ -216,41 +216,47 @@ class SLEEC(BaseEstimator):
         rng = check_random_state(params["random_state"])
         seeds = rng.randint(0, 2**31 - 1, size=params["n_learners"])
         n_clusters = n_clusters_for(params["n_clusters"], n)
-        clusterings = [partition(routing, n_clusters, seed=int(s)) for s in seeds]
+        max_size = 2 * -(-n // n_clusters)  # twice the mean size: no straggler task
+        clusterings = [
+            partition(routing, n_clusters, seed=int(s), max_size=max_size) for s in seeds
+        ]
         tasks = [
             (li, c, rows)
             for li, (assign, centers) in enumerate(clusterings)
             for c, rows in enumerate(cluster_members(assign, centers.shape[0]))
         ]
+        # Largest clusters first, so that the last tasks to run are short ones.
+        order = sorted(range(len(tasks)), key=lambda t: -tasks[t][2].size)
         n_workers = min(effective_n_jobs(params["n_jobs"]), len(tasks))
         logger.info(
-            "SLEEC fit: %d points, %d features, %d labels, %d learner(s) x %d "
-            "cluster(s), %d task(s) on %d worker(s)",
+            "SLEEC fit: %d points, %d features, %d labels, %d learner(s), %d task(s) of %d to "
+            "%d points on %d worker(s)",
             n,
             X.shape[1],
             Y.shape[1],
             params["n_learners"],
-            n_clusters,
             len(tasks),
+            tasks[order[-1]][2].size,
+            tasks[order[0]][2].size,
             n_workers,
         )
         config = ClusterConfig.from_params(params, parallel_kernels=n_workers == 1)
         run = Parallel(n_jobs=n_workers, prefer="threads", return_as="generator")
         # On a Dask cluster: the data goes to the cluster once, the tasks get futures of it
         # (kept alive here until every task is done).
-        Xs, Ys, *task_rows = send_if_dask(features, Y, *(rows for _, _, rows in tasks))
+        Xs, Ys, *task_rows = send_if_dask(features, Y, *(tasks[t][2] for t in order))
         jobs = (
-            delayed(_fit_task)(Xs, Ys, rows, config, _task_seed(seeds[li], c))
-            for (li, c, _), rows in zip(tasks, task_rows, strict=True)
+            delayed(_fit_task)(Xs, Ys, rows, config, _task_seed(seeds[tasks[t][0]], tasks[t][1]))
+            for t, rows in zip(order, task_rows, strict=True)
         )
-        results = []
+        results = [None] * len(tasks)
         # BLAS runs single-threaded during training: the numba kernels (or the parallel
         # tasks) own the cores, OpenBLAS threads competing with them made fits slower (Bibtex
         # 2.9 s -> 1.8 s once capped), and the fitted model does not depend on how many BLAS
         # threads the machine that runs a task has.
         with threadpool_limits(limits=1, user_api="blas"):
-            for done, local in enumerate(run(jobs), start=1):
-                results.append(local)
+            for done, (t, local) in enumerate(zip(order, run(jobs), strict=True), start=1):
+                results[t] = local
                 if callback is not None:
                     callback(done, len(tasks))
         learners, t = [], 0

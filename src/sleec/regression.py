@@ -2,96 +2,119 @@
 
 .. math:: \\min_V \\|Z - X V^T\\|_F^2 + \\lambda \\|V\\|_F^2 + \\mu \\|X V^T\\|_1
 
-With ``mu = 0`` this is ridge regression, solved in closed form. With ``mu > 0`` it is solved
-by ADMM on the split ``alpha = X V^T`` with scaled dual ``u`` and penalty ``rho``:
+With ``mu = 0`` this is ridge regression. With ``mu > 0`` it is solved by ADMM on the split
+``alpha = X V^T`` with scaled dual ``u`` and penalty ``rho``:
 
 - V-step: ``((1 + rho) X^T X + lambda I) V^T = X^T (Z + rho (alpha + u))``
 - alpha-step: ``alpha = soft_threshold(X V^T - u, mu / (2 rho))``
 - dual step: ``u = u + alpha - X V^T``
 
-The V-step matrix does not change between iterations, so it is Cholesky-factorised once, in
-the primal ``d x d`` form or, when there are fewer points than features, in the dual
-``n x n`` form (``V^T = X^T (((1 + rho) X X^T + lambda I)^{-1} R)``), like scikit-learn's
-ridge solver choice. The authors' code reaches sparsity by pruning instead
+Both solve systems ``(c X^T X + lambda I) W = X^T R`` by conjugate gradients on the sparse
+``X`` itself (:func:`solve_normal_equations`): every iteration is two sparse products with an
+(n, r) or (d, r) block, so time and memory are linear in ``nnz(X)`` and in ``(n + d) r``; no
+d x d or n x n matrix is ever formed. The iterate lives in the smaller of the primal (d, r)
+and the dual (n, r) spaces. The authors' code reaches sparsity by pruning instead
 (:func:`prune_weights`, :func:`prune_embeddings`).
 """
 
 from __future__ import annotations
 
 import logging
-import warnings
 
 import numpy as np
-import scipy.linalg as sla
 import scipy.sparse as sp
 
-__all__ = ["fit_l1", "fit_l2", "prune_embeddings", "prune_weights"]
+__all__ = ["fit_l1", "fit_l2", "prune_embeddings", "prune_weights", "solve_normal_equations"]
 
 logger = logging.getLogger(__name__)
 
 
-class _NormalEquations:
-    """Solver for ``(c X^T X + lambda I) W = X^T R`` with one factorisation, reused."""
+def solve_normal_equations(
+    X: sp.csr_matrix,
+    R: np.ndarray,
+    scale: float,
+    l2_reg: float,
+    *,
+    tol: float,
+    max_iter: int,
+    W0: np.ndarray | None = None,
+) -> np.ndarray:
+    """``W`` (d, r) float64 solving ``(scale X^T X + l2_reg I) W = X^T R``, column by column.
 
-    def __init__(self, X: sp.csr_matrix, scale: float, l2_reg: float):
-        n, d = X.shape
-        self.X = X
-        self.primal = d <= n
-        rows = sp.csr_matrix(X.T) if self.primal else X  # the system matrix is rows @ rows.T
-        try:
-            A = _dense_gram(rows, scale, l2_reg)
-            # A is symmetric: its transpose is an F-ordered view LAPACK can factor in place.
-            self.factor = sla.cho_factor(A.T, lower=True, overwrite_a=True, check_finite=False)
-            self.A = None
-        except np.linalg.LinAlgError:
-            warnings.warn(
-                "ridge system is singular (l2_reg is 0?); falling back to least squares",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            self.factor, self.A = None, _dense_gram(rows, scale, l2_reg)
+    Jacobi-preconditioned conjugate gradients, vectorised over the r right-hand sides (each
+    column has its own step lengths). With fewer points than features it runs on the dual
+    system ``(scale X X^T + l2_reg I) A = R``, ``W = X^T A`` (same solution).
 
-    def solve(self, R: np.ndarray) -> np.ndarray:
-        """Return ``W`` (d, r) for a right-hand side given as ``R`` (n, r): ``X^T R`` is formed
-        here in the primal case."""
-        if self.primal:
-            return self._solve(np.asarray(self.X.T @ R))
-        return np.asarray(self.X.T @ self._solve(R))
-
-    def _solve(self, b: np.ndarray) -> np.ndarray:
-        if self.factor is not None:
-            return sla.cho_solve(self.factor, b, check_finite=False)
-        return np.linalg.lstsq(self.A, b, rcond=None)[0]
-
-
-def _dense_gram(M: sp.csr_matrix, scale: float, shift: float) -> np.ndarray:
-    """``scale * M M^T + shift * I`` as a dense float64 (m, m) array, built in row blocks so
-    that no sparse intermediate larger than ~16M entries is held (``M M^T`` of tf-idf rows is
-    nearly dense, and as a sparse matrix it would take 1.5x the dense memory)."""
-    m = M.shape[0]
-    A = np.empty((m, m))
-    MT = sp.csr_matrix(M.T)
-    step = max(1, 2**24 // max(m, 1))
-    for a in range(0, m, step):
-        b = min(m, a + step)
-        A[a:b] = (M[a:b] @ MT).toarray()
-    A *= scale
-    A[np.diag_indices_from(A)] += shift
-    return A
+    Parameters
+    ----------
+    X : csr_matrix (n, d). R : (n, r) right-hand side, as it enters ``X^T R``.
+    scale, l2_reg : c >= 0 and lambda >= 0 (a singular system converges to the solution
+        of least norm in the row space of ``X``, as CG started from 0 does).
+    tol : stop when every column's residual is below ``tol`` times its right-hand side.
+    max_iter : iterations at most.
+    W0 : optional warm start (d, r), used in the primal form.
+    """
+    n, d = X.shape
+    X = sp.csr_matrix(X, dtype=np.float64)
+    R = np.asarray(R, dtype=np.float64)
+    XT = X.T.tocsr()
+    squares = X.data * X.data
+    if d <= n:  # primal: unknown W (d, r)
+        diag = scale * np.bincount(X.indices, weights=squares, minlength=d) + l2_reg
+        return _cg(lambda P: scale * (XT @ (X @ P)) + l2_reg * P, XT @ R, diag, tol, max_iter, W0)
+    row_sq = np.bincount(np.repeat(np.arange(n), np.diff(X.indptr)), weights=squares, minlength=n)
+    diag = scale * row_sq + l2_reg  # dual: unknown A (n, r)
+    A = _cg(lambda P: scale * (X @ (XT @ P)) + l2_reg * P, R, diag, tol, max_iter, None)
+    return XT @ A
 
 
-def fit_l2(X: sp.csr_matrix, Z: np.ndarray, l2_reg: float) -> np.ndarray:
-    """Ridge regression ``min ||Z - X W||^2 + l2_reg ||W||^2``.
+def _cg(apply, B, diag, tol, max_iter, X0):
+    """Preconditioned CG for ``apply(X) = B`` column-wise; ``diag`` the Jacobi diagonal."""
+    inv = np.where(diag > 0, 1.0 / np.where(diag > 0, diag, 1.0), 0.0)[:, None]
+    if X0 is None:
+        Xk = np.zeros_like(B)
+        Rk = B.copy()
+    else:
+        Xk = np.array(X0, dtype=np.float64)
+        Rk = B - apply(Xk)
+    goal = tol * np.sqrt(np.einsum("ij,ij->j", B, B))
+    Zk = inv * Rk
+    P = Zk.copy()
+    rz = np.einsum("ij,ij->j", Rk, Zk)
+    it = 0
+    for it in range(max_iter):  # noqa: B007 - reported after the loop
+        if np.all(np.sqrt(np.einsum("ij,ij->j", Rk, Rk)) <= goal):
+            break
+        AP = apply(P)
+        pap = np.einsum("ij,ij->j", P, AP)
+        alpha = np.divide(rz, pap, out=np.zeros_like(rz), where=pap > 0)
+        Xk += alpha * P
+        Rk -= alpha * AP
+        Zk = inv * Rk
+        rz_new = np.einsum("ij,ij->j", Rk, Zk)
+        beta = np.divide(rz_new, rz, out=np.zeros_like(rz), where=rz > 0)
+        P *= beta
+        P += Zk
+        rz = rz_new
+    logger.debug("CG: %d iterations", it)
+    return Xk
+
+
+def fit_l2(
+    X: sp.csr_matrix, Z: np.ndarray, l2_reg: float, *, tol: float, max_iter: int
+) -> np.ndarray:
+    """Ridge regression ``min ||Z - X W||^2 + l2_reg ||W||^2`` by conjugate gradients.
 
     Parameters
     ----------
     X : csr_matrix (n, d). Z : (n, r) targets. l2_reg : lambda >= 0.
+    tol, max_iter : CG stopping rule (see :func:`solve_normal_equations`).
 
     Returns
     -------
     W : (d, r) float64, i.e. ``V^T`` of the paper.
     """
-    return _NormalEquations(X, 1.0, l2_reg).solve(np.asarray(Z, dtype=np.float64))
+    return solve_normal_equations(X, Z, 1.0, l2_reg, tol=tol, max_iter=max_iter)
 
 
 def fit_l1(
@@ -103,6 +126,8 @@ def fit_l1(
     rho: float,
     max_iter: int,
     tol: float = 1e-4,
+    cg_tol: float = 1e-6,
+    cg_max_iter: int = 200,
 ) -> np.ndarray:
     """L2 + L1-on-predictions regression by ADMM (paper Algorithm 3).
 
@@ -113,22 +138,24 @@ def fit_l1(
     rho : ADMM penalty > 0. max_iter : ADMM iterations at most.
     tol : stop when the primal residual ``||alpha - X W||`` and the change of ``X W`` are both
         below ``tol * ||Z||``.
+    cg_tol, cg_max_iter : the V-steps' CG stopping rule (warm-started from the previous W).
 
     Returns
     -------
     W : (d, r) float64. With ``l1_reg = 0`` the iterates converge to :func:`fit_l2`'s solution.
     """
     Z = np.asarray(Z, dtype=np.float64)
-    solver = _NormalEquations(X, 1.0 + rho, l2_reg)
     threshold = l1_reg / (2.0 * rho)
     alpha = np.zeros_like(Z)
     u = np.zeros_like(Z)
     P_old = np.zeros_like(Z)
     scale = max(float(np.linalg.norm(Z)), 1e-300)
-    W = np.zeros((X.shape[1], Z.shape[1]))
+    W = None
     n_iter = 0
     for n_iter in range(1, max_iter + 1):  # noqa: B007 - reported after the loop
-        W = solver.solve(Z + rho * (alpha + u))
+        W = solve_normal_equations(
+            X, Z + rho * (alpha + u), 1.0 + rho, l2_reg, tol=cg_tol, max_iter=cg_max_iter, W0=W
+        )
         P = np.asarray(X @ W)
         v = P - u
         alpha = np.sign(v) * np.maximum(np.abs(v) - threshold, 0.0)
@@ -146,17 +173,18 @@ def prune_weights(W: np.ndarray, threshold: float) -> sp.csr_matrix:
     """Zero the ``threshold`` share of entries of ``W`` with the smallest magnitude.
 
     The authors' code keeps the largest ``1 - w_thresh`` share of the regressor's weights.
-    Returns a CSR matrix of ``W``'s shape (entries tied with the cut are zeroed too).
+    Returns a CSR matrix of ``W``'s shape and dtype (entries tied with the cut are zeroed
+    too); beyond the output, one float32 copy of the magnitudes is made.
     """
     W = np.asarray(W)
-    if threshold <= 0.0 or W.size == 0:
-        return sp.csr_matrix(W)
-    mags = np.abs(W).ravel()
-    cut_rank = int(np.floor(threshold * mags.size))
+    cut_rank = int(np.floor(threshold * W.size)) if threshold > 0 else 0
     if cut_rank <= 0:
         return sp.csr_matrix(W)
-    cut = np.partition(mags, cut_rank - 1)[cut_rank - 1]
-    return sp.csr_matrix(np.where(np.abs(W) > cut, W, 0.0))
+    mags = np.abs(W).astype(np.float32)
+    cut = np.partition(mags.ravel(), cut_rank - 1)[cut_rank - 1]
+    rows, cols = np.nonzero(mags > cut)
+    del mags
+    return sp.csr_matrix((W[rows, cols], (rows, cols)), shape=W.shape)
 
 
 def prune_embeddings(E: np.ndarray, threshold: float) -> np.ndarray:
