@@ -602,7 +602,8 @@ def test_make_xmc_shapes_determinism_and_heavy_tail():
     assert X.has_sorted_indices and Y.has_sorted_indices
     assert np.all(Y.data == 1) and np.all(X.data > 0)
     np.testing.assert_allclose(np.asarray(X.multiply(X).sum(axis=1)).ravel(), 1, rtol=1e-5)
-    assert 30 < X.getnnz(axis=1).mean() <= 50 and 3 < Y.getnnz(axis=1).mean() <= 5
+    # Poisson targets (means 50 and 5), reached by nearly every point
+    assert 45 < X.getnnz(axis=1).mean() <= 50.5 and 4.5 < Y.getnnz(axis=1).mean() <= 5
     assert 0 < (Y.getnnz(axis=1) == 0).sum() < 100  # a few points without labels
     freq = np.sort(np.asarray(Y.sum(axis=0)).ravel())[::-1]
     assert freq[:50].sum() > 0.4 * freq.sum()  # top 10% of labels
@@ -625,10 +626,18 @@ def test_make_xmc_validates():
         make_xmc(10, 10, 10, n_communities=11)
     with pytest.raises(TypeError, match="random_state"):
         make_xmc(10, 10, 10, random_state="seed")
+    with pytest.raises(ValueError, match="background"):
+        make_xmc(10, 10, 10, background=1.5)
+    with pytest.raises(ValueError, match="specificity"):
+        make_xmc(10, 10, 10, specificity=-0.1)
+    with pytest.raises(ValueError, match="sum to at most 1"):
+        make_xmc(10, 10, 10, background=0.6, specificity=0.5)
+    make_xmc(10, 10, 10, background=0.9, specificity=0.1)  # sums to 1 up to rounding
 
 
-def test_make_xmc_is_learnable():
-    X, Y = make_xmc(2000, 1000, 300, random_state=0)
+def _nearest_neighbour_p1(X, Y):
+    """Held-out P@1 of the most similar training point's labels (ties to popular labels), and
+    that of always predicting the most popular label."""
     Xtr, Ytr, Xte, Yte = X[:1600], Y[:1600], X[1600:], Y[1600:]
     nearest = np.asarray((Xte @ Xtr.T).argmax(axis=1)).ravel()  # rows are unit norm: cosine
     popularity = np.asarray(Ytr.sum(axis=0)).ravel()
@@ -636,7 +645,32 @@ def test_make_xmc_is_learnable():
     top = scores.argmax(axis=1)
     p1_knn = Yte.toarray()[np.arange(len(top)), top].mean()
     p1_pop = Yte[:, popularity.argmax()].toarray().mean()
+    return p1_knn, p1_pop
+
+
+def test_make_xmc_is_learnable():
+    p1_knn, p1_pop = _nearest_neighbour_p1(*make_xmc(2000, 1000, 300, random_state=0))
     assert p1_knn > 2 * p1_pop, (p1_knn, p1_pop)
+    # ... but not trivially: the words show the community, the labels only weakly
+    assert p1_knn < 0.7, p1_knn
+
+
+def test_make_xmc_word_sources():
+    """``background`` and ``specificity`` set where the words come from: labels' specific words
+    make the labels more visible; background words alone carry no label information."""
+    p1_default, _ = _nearest_neighbour_p1(*make_xmc(2000, 1000, 300, random_state=0))
+    p1_none, _ = _nearest_neighbour_p1(*make_xmc(2000, 1000, 300, specificity=0, random_state=0))
+    p1_high, _ = _nearest_neighbour_p1(*make_xmc(2000, 1000, 300, specificity=0.3, random_state=0))
+    assert p1_none < p1_default < p1_high and p1_high > p1_none + 0.1, (
+        p1_none,
+        p1_default,
+        p1_high,
+    )
+    X, Y = make_xmc(2000, 1000, 300, background=1, specificity=0, random_state=0)
+    p1_bg, p1_pop = _nearest_neighbour_p1(X, Y)
+    assert p1_bg < p1_pop, (p1_bg, p1_pop)  # the nearest neighbour is a random point
+    df = np.sort(np.bincount(X.indices, minlength=1000))[::-1]
+    assert df[0] > 0.9 * 2000 and df[500] < 0.05 * 2000  # Zipf background: head in all points
 
 
 # ------------------------------------------------------------------------------------------

@@ -23,21 +23,38 @@ def make_xmc(
     n_communities: int | None = None,
     power_law_exponent: float = 1.0,
     noise: float = 0.1,
+    background: float = 0.3,
+    specificity: float = 0.08,
     random_state: Any = None,
 ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Generate a synthetic extreme multi-label data set with realistic structure.
 
-    Label frequencies follow a Zipf law (``p(rank r) ~ r**-power_law_exponent``, ids shuffled).
-    Labels form co-occurrence communities: a point picks one community (by its total
-    popularity) and draws about ``avg_labels_per_point`` labels (Poisson) from it by popularity;
-    with probability ``noise`` a draw comes from all labels instead. Labels are distinct and
-    a few points (Poisson zeros) get no labels. Each label owns a small set of characteristic
-    words, a third shared with its community's vocabulary; a point's words come from its
-    labels' word sets (a label's first words more often), or with probability ``noise`` from a
-    Zipf background vocabulary. Draws continue until the point has about its target number of
-    distinct words (Poisson, mean ``avg_features_per_point``, at least one); repeated draws
-    give the term frequencies. Values are tf-idf, ``(1 + log tf) * (log((1 + n) / (1 + df)) +
-    1)``, and rows are L2-normalised.
+    Labels form ``n_communities`` co-occurrence communities of (nearly) equal size. Community
+    popularity follows a Zipf law (``p(rank r) ~ r**-power_law_exponent``) and so does label
+    popularity inside a community, so label frequencies are Zipf-like overall (ids shuffled):
+    a few head labels, a long tail. A point picks one community (by popularity) and draws about
+    ``avg_labels_per_point`` labels (Poisson) from it by popularity; with probability
+    ``noise`` a draw comes from all labels instead. Labels are distinct and a few points
+    (Poisson zeros) get no labels.
+
+    Words mimic tagged text, where the tags are only weakly visible in the words. Each
+    community has a vocabulary of about ``4 * avg_features_per_point`` words with Zipf
+    weights, shared by all its labels; each label has about ``avg_features_per_point /
+    avg_labels_per_point`` specific words, half of them from its community's vocabulary.
+    Each word draw of a point is, with probability ``background``, from a Zipf background
+    over all features; with probability ``specificity``, a specific word of one of the
+    point's labels (chosen uniformly); otherwise from its community's vocabulary. Most words
+    thus tell the point's community (and its likely head labels), a few tell which labels of
+    the community it has.
+    Draws continue until the point has about its target number of distinct words (Poisson,
+    mean ``avg_features_per_point``, at least one); repeated draws give the term frequencies.
+    Values are tf-idf, ``(1 + log tf) * (log((1 + n) / (1 + df)) + 1)``, and rows are
+    L2-normalised.
+
+    With the defaults, at 24000 points, 20000 features and 2000 labels, label-tree methods
+    (omikuji, napkinxc PLT, default settings) trained on 80% reach a held-out P@1 / P@5 of
+    about 80 / 45 and a cosine 10-NN about 67 / 38: the range of real tagging data. Raise
+    ``specificity`` (or lower ``background``) for easier data.
 
     Parameters
     ----------
@@ -46,13 +63,22 @@ def make_xmc(
     avg_labels_per_point : float, default=5.0
         Mean number of labels per point (somewhat fewer when communities are small).
     avg_features_per_point : float, default=50.0
-        Mean number of distinct features (non-zeros) per point (slightly fewer in practice).
+        Mean number of distinct features (non-zeros) per point (fewer when the words repeat
+        much: a steep ``power_law_exponent``, few features).
     n_communities : int, optional
         Number of label communities (default ``round(sqrt(n_labels))``), at most ``n_labels``.
     power_law_exponent : float, default=1.0
-        Zipf exponent of the label (and background word) frequencies; 0 gives uniform.
+        Zipf exponent of the community, label-within-community, background word and
+        community-vocabulary word frequencies; 0 gives uniform.
     noise : float, default=0.1
-        Probability that a label draw ignores the community and that a word is background.
+        Probability that a label draw ignores the point's community. (It used to be the
+        probability of a background word too; that is now ``background``.)
+    background : float, default=0.3
+        Probability that a word draw comes from the Zipf background vocabulary.
+    specificity : float, default=0.08
+        Probability that a word draw is a specific word of one of the point's labels (points
+        without labels draw community words instead). ``background + specificity`` must be
+        at most 1.
     random_state : int, numpy Generator or RandomState, or None
         Seed; the same seed gives the same data.
 
@@ -80,24 +106,38 @@ def make_xmc(
     )
     alpha = _validation.check_float(power_law_exponent, "power_law_exponent", low=0, owner=owner)
     noise = _validation.check_float(noise, "noise", low=0, high=1, owner=owner)
+    bg = _validation.check_float(background, "background", low=0, high=1, owner=owner)
+    spec = _validation.check_float(specificity, "specificity", low=0, high=1, owner=owner)
+    if bg + spec > 1 + 1e-9:
+        raise ValueError(
+            "The 'background' and 'specificity' parameters of make_xmc must sum to at most 1. "
+            f"Got {bg!r} + {spec!r} instead."
+        )
     rng = _as_generator(random_state)
 
-    # labels: Zipf popularity under shuffled ids, every community non-empty
-    label_w = np.empty(L)
-    label_w[rng.permutation(L)] = np.arange(1, L + 1, dtype=np.float64) ** -alpha
+    # labels: Zipf community popularity times Zipf popularity within the community, under
+    # shuffled ids; labels grouped by community (random order inside) in ``by_comm``
     comm = rng.permutation(np.arange(L) % C)
-    by_comm = np.argsort(comm, kind="stable")
-    cum = np.cumsum(label_w[by_comm])
+    by_comm = np.lexsort((rng.random(L), comm))
     bounds = np.searchsorted(comm[by_comm], np.arange(C + 1))
+    sorted_comm = comm[by_comm]
+    w = (np.arange(L) - bounds[sorted_comm] + 1.0) ** -alpha  # by rank inside the community
+    w_sum = np.add.reduceat(w, bounds[:-1])
+    w *= (np.arange(1, C + 1, dtype=np.float64) ** -alpha / w_sum)[sorted_comm]
+    cum = np.cumsum(w)
     comm_lo = np.concatenate([[0.0], cum])[bounds[:-1]]
     comm_w = cum[bounds[1:] - 1] - comm_lo
     comm_cdf = np.cumsum(comm_w) / cum[-1]
-    # words: Zipf background, community vocabularies, per-label characteristic sets
-    word_cdf = np.cumsum(rng.permutation(np.arange(1, D + 1, dtype=np.float64) ** -alpha))
-    vocab = rng.integers(0, D, (C, min(D, 20)), dtype=np.int32)
-    m = int(min(D, 100, max(12, np.ceil(3 * lam_x / lam_y))))  # words per label
+    # words: a Zipf background over all features; per community a vocabulary of V words with
+    # Zipf weights; per label m specific words, half of them from its community's vocabulary
+    word_sampler = _sampler(rng.permutation(np.arange(1, D + 1, dtype=np.float64) ** -alpha))
+    V = int(min(D, max(10, round(4 * lam_x))))
+    vocab = rng.integers(0, D, (C, V), dtype=np.int32)
+    vocab_sampler = _sampler(np.arange(1, V + 1, dtype=np.float64) ** -alpha)
+    m = int(min(D, max(2, round(lam_x / lam_y))))
     label_words = rng.integers(0, D, (L, m), dtype=np.int32)
-    label_words[:, : m // 3] = vocab[comm[:, None], rng.integers(0, vocab.shape[1], (L, m // 3))]
+    h = m // 2
+    label_words[:, :h] = vocab[comm[:, None], rng.integers(0, V, (L, h))]
 
     x_idx, x_cnt, x_nnz, y_idx, y_nnz = [], [], [], [], []
     chunk = 1 << 14  # rows per vectorised step: bounds the temporaries
@@ -119,20 +159,19 @@ def make_xmc(
         y_idx.append(y_cols.astype(np.int32))
         y_nnz.append(deg)
         t = np.maximum(rng.poisson(lam_x, nc), 1)
-        trows = np.repeat(np.arange(nc), 2 * t)
+        trows = np.repeat(np.arange(nc), 2 * t)  # oversample, keep the first t distinct
         tdeg = deg[trows]
-        pick = y_ptr[trows] + (rng.random(trows.size) * tdeg).astype(np.int64)
-        lab = y_cols[np.minimum(pick, max(y_cols.size - 1, 0))] if y_cols.size else tdeg
-        j = (m * rng.random(trows.size) ** 2).astype(np.int64)  # favour a label's first words
-        words = np.where(
-            tdeg > 0,
-            label_words[lab, j],
-            vocab[pc[trows], rng.integers(0, vocab.shape[1], trows.size)],
-        )
-        bg = rng.random(trows.size) < noise
-        words[bg] = np.minimum(
-            np.searchsorted(word_cdf, rng.random(int(bg.sum())) * word_cdf[-1]), D - 1
-        )
+        # each draw: background (src < bg), a label's specific word, or community vocabulary
+        src = rng.random(trows.size)
+        words = np.empty(trows.size, dtype=np.int32)
+        sel = src < bg
+        words[sel] = _draw(word_sampler, rng, int(sel.sum()))
+        spec_sel = (src >= bg) & (src < bg + spec) & (tdeg > 0)
+        ts = trows[spec_sel]
+        pick = y_ptr[ts] + (rng.random(ts.size) * tdeg[spec_sel]).astype(np.int64)
+        words[spec_sel] = label_words[y_cols[pick], rng.integers(0, m, ts.size)]
+        sel = ~(sel | spec_sel)
+        words[sel] = vocab[pc[trows[sel]], _draw(vocab_sampler, rng, int(sel.sum()))]
         x_rows, x_cols, counts = _first_distinct(trows, words, t, D)
         x_idx.append(x_cols.astype(np.int32))
         x_cnt.append(counts.astype(np.float32))
@@ -158,14 +197,46 @@ def _first_distinct(
 
     Returns (rows, cols, counts) sorted by (row, col); counts are the draws of each kept pair.
     """
-    keys, first, counts = np.unique(
-        rows.astype(np.int64) * n_cols + cols, return_index=True, return_counts=True
-    )
-    order = np.argsort(first)  # distinct pairs in order of first draw, grouped by row
-    r = keys[order] // n_cols
-    rank = np.arange(r.size) - np.searchsorted(r, r)
-    keep = np.sort(order[rank < k[r]])
-    return keys[keep] // n_cols, keys[keep] % n_cols, counts[keep]
+    keys = rows.astype(np.int64) * n_cols + cols
+    if keys.size == 0:
+        return keys, keys, keys
+    order = np.argsort(keys)  # not stable: the first draw of a pair is found below
+    sk = keys[order]
+    start = np.flatnonzero(np.concatenate([[True], sk[1:] != sk[:-1]]))
+    first = np.minimum.reduceat(order, start)
+    counts = np.diff(np.append(start, sk.size))
+    is_first = np.zeros(keys.size, dtype=np.int64)
+    is_first[first] = 1
+    seen = np.cumsum(is_first)  # distinct pairs drawn so far, in draw order
+    kr = sk[start] // n_cols
+    row_start = np.searchsorted(rows, np.arange(rows[-1] + 1))[kr]
+    rank = seen[first] - 1 - (seen[row_start] - is_first[row_start])
+    keep = rank < k[kr]
+    return kr[keep], sk[start][keep] % n_cols, counts[keep]
+
+
+def _sampler(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised cdf of ``weights`` and a guide table for ``_draw`` (4 entries per weight)."""
+    cdf = np.cumsum(weights)
+    cdf /= cdf[-1]
+    cdf[-1] = 1.0
+    return cdf, np.searchsorted(cdf, np.arange(4 * cdf.size) / (4 * cdf.size))
+
+
+def _draw(
+    sampler: tuple[np.ndarray, np.ndarray], rng: np.random.Generator, size: int
+) -> np.ndarray:
+    """``size`` indices drawn with probabilities ``weights / weights.sum()`` (``_sampler``):
+    the guide table gives the first candidate, a few vectorised steps the exact index (the
+    same as ``np.searchsorted(cdf, u)``)."""
+    cdf, guide = sampler
+    u = rng.random(size)
+    j = guide[(u * guide.size).astype(np.intp)]
+    i = np.flatnonzero(cdf[j] < u)
+    while i.size:
+        j[i] += 1
+        i = i[cdf[j[i]] < u[i]]
+    return j
 
 
 def _as_generator(random_state: Any) -> np.random.Generator:
