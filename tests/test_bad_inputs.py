@@ -184,10 +184,28 @@ BAD_FIT_DATA = [
         r"X must be a 2-D numeric array or a SciPy sparse matrix; got ndarray",
     ),
     (
-        "Y 1-D",
-        lambda X, Y: (X, Y.toarray()[:, 0]),
+        "Y 1-D continuous",
+        lambda X, Y: (X, Y.toarray()[:, 0] * 0.5 + np.linspace(0, 0.1, 30)),
         ValueError,
-        r"Y must be 2-D \(n_samples, n_columns\); got shape \(30,\)",
+        r"Y is a 1-D array of continuous values; expected class labels",
+    ),
+    (
+        "Y 1-D NaN label",
+        lambda X, Y: (X, np.where(np.arange(30) == 4, np.nan, np.arange(30) % 3)),
+        ValueError,
+        r"Y is a 1-D array of NaN or infinite values; expected class labels",
+    ),
+    (
+        "Y lists with None",
+        lambda X, Y: (X, [["a"], ["b", None]] + [["a"]] * 28),
+        TypeError,
+        r"Y\[1\] holds the label None; expected hashable names",
+    ),
+    (
+        "Y list of strings",
+        lambda X, Y: (X, ["a b"] * 15 + [["a"]] * 15),
+        TypeError,
+        r"Y\[0\] is a str; expected a collection of labels",
     ),
     ("X None", lambda X, Y: (None, Y), ValueError, r"X must be 2-D"),
 ]
@@ -264,8 +282,10 @@ def test_estimator_bad_k(fitted, data, k, exc):
     match = rf"The 'k' parameter must be an int in the range \[1, inf\)\. Got {re.escape(repr(k))}"
     with pytest.raises(exc, match=match):
         fitted.predict_topk(data[0], k)
-    with pytest.raises(exc, match=match):
-        fitted.predict(data[0], k)
+    if k is not None:  # predict, decision_function, predict_labels: None means top_k
+        for method in (fitted.predict, fitted.decision_function, fitted.predict_labels):
+            with pytest.raises(exc, match=match):
+                method(data[0], k)
 
 
 # Bad values of every estimator parameter: tests/test_estimator.py, whose cases are derived

@@ -11,6 +11,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.metrics import f1_score
 from sklearn.preprocessing import normalize
 from sklearn.utils.estimator_checks import (
     check_get_params_invariance,
@@ -110,7 +111,7 @@ def test_scores_match_brute_force_reference(fitted, ensemble, toy):
     *_, Xte, _, _ = toy
     for model in (fitted, ensemble):
         ref = reference_scores(model, Xte[:60])
-        got = model.predict(Xte[:60], k=N_LABELS).toarray()
+        got = model.decision_function(Xte[:60], k=N_LABELS).toarray()
         np.testing.assert_allclose(got, ref, atol=1e-5)
 
 
@@ -141,11 +142,11 @@ def test_predict_topk_shapes_dtypes_sorted_and_padding(fitted, toy):
     assert n_labels_reached.min() >= 1 and n_labels_reached.max() < k
 
 
-def test_predict_returns_sparse_scores_matching_topk(fitted, toy):
+def test_decision_function_returns_sparse_scores_matching_topk(fitted, toy):
     *_, Xte, _, _ = toy
     for k in (1, 3, 30):
         ids, scores = fitted.predict_topk(Xte, k)
-        P = fitted.predict(Xte, k)
+        P = fitted.decision_function(Xte, k)
         assert sp.issparse(P) and P.shape == (Xte.shape[0], N_LABELS)
         assert P.dtype == np.float32
         assert np.all(P.getnnz(axis=1) == (ids >= 0).sum(axis=1))
@@ -157,6 +158,52 @@ def test_predict_returns_sparse_scores_matching_topk(fitted, toy):
             row = P.getrow(i)
             order = sorted(zip(row.indices, row.data, strict=True), key=lambda t: (-t[1], t[0]))
             np.testing.assert_array_equal([c for c, _ in order], ids[i][ids[i] >= 0])
+
+
+def test_predict_is_the_top_k_indicator(fitted, toy):
+    # scikit-learn's multi-label convention: a 0/1 indicator of each row's top-k labels.
+    *_, Xte, Yte, _ = toy
+    for k in (None, 1, 3):
+        P = fitted.predict(Xte, k)
+        ids, scores = fitted.predict_topk(Xte, 5 if k is None else k)
+        assert sp.issparse(P) and P.dtype == np.int8 and P.shape == (Xte.shape[0], N_LABELS)
+        expected = np.zeros(P.shape, dtype=np.int8)
+        rows, cols = np.nonzero(ids >= 0)
+        expected[rows, ids[rows, cols]] = 1
+        np.testing.assert_array_equal(P.toarray(), expected)
+    # threshold: only labels scoring at least it
+    P = fitted.predict(Xte, 5, threshold=0.5)
+    ids, scores = fitted.predict_topk(Xte, 5)
+    assert P.nnz == int(((ids >= 0) & (scores >= 0.5)).sum()) and 0 < P.nnz < (ids >= 0).sum()
+    assert f1_score(Yte, fitted.predict(Xte), average="micro") > 0.3
+
+
+def test_predict_labels_names_without_padding(fitted, toy):
+    *_, Xte, _, _ = toy
+    ids, _ = fitted.predict_topk(Xte, 30)
+    names = fitted.predict_labels(Xte, 30)
+    assert [len(row) for row in names] == (ids >= 0).sum(axis=1).tolist()
+    assert names[0] == fitted.classes_[ids[0][ids[0] >= 0]].tolist()
+    np.testing.assert_array_equal(fitted.classes_, np.arange(N_LABELS))
+
+
+def test_predict_proba_is_the_vote_share_of_every_label(fitted, toy):
+    # Each label's probability = the summed weights of the neighbours carrying it (weights
+    # sum to 1): the brute-force reference's scores, in [0, 1], for every label.
+    *_, Xte, _, _ = toy
+    proba = fitted.predict_proba(Xte[:40])
+    assert proba.shape == (40, N_LABELS) and proba.dtype == np.float32
+    np.testing.assert_allclose(proba, reference_scores(fitted, Xte[:40]), atol=1e-6)
+    assert proba.min() >= 0 and proba.max() <= 1 + 1e-6
+
+
+def test_score_is_precision_at_top_k(fitted, toy):
+    *_, Xte, Yte, _ = toy
+    ids, _ = fitted.predict_topk(Xte, 5)
+    hits = [np.isin(ids[i], Yte[i].indices).sum() for i in range(Xte.shape[0])]
+    assert fitted.score(Xte, Yte) == pytest.approx(np.mean(hits) / 5)
+    one = clone(fitted).set_params(top_k=1).fit(*toy[:2])
+    assert one.score(Xte, Yte) == pytest.approx(precision_at_1(Yte, one.predict_topk(Xte, 1)[0]))
 
 
 def test_predict_batches_dense_input_and_empty_input(fitted, toy):
@@ -313,7 +360,9 @@ def test_variants_fit_and_predict(toy, override):
     ids, _ = model.predict_topk(Xte, 1)
     assert precision_at_1(Yte, ids) >= 0.9  # measured 1.000 for each variant
     ref = reference_scores(model, Xte[:20])
-    np.testing.assert_allclose(model.predict(Xte[:20], k=N_LABELS).toarray(), ref, atol=1e-5)
+    np.testing.assert_allclose(
+        model.decision_function(Xte[:20], k=N_LABELS).toarray(), ref, atol=1e-5
+    )
 
 
 def test_more_components_than_cluster_points(toy):
@@ -499,10 +548,9 @@ def test_unfitted_predict_and_save(toy, tmp_path):
 )
 def test_bad_k(fitted, toy, k, exc, match):
     *_, Xte, _, _ = toy
-    with pytest.raises(exc, match=match):
-        fitted.predict_topk(Xte, k)
-    with pytest.raises(exc, match=match):
-        fitted.predict(Xte, k)
+    for method in (fitted.predict_topk, fitted.predict, fitted.decision_function):
+        with pytest.raises(exc, match=match):
+            method(Xte, k)
 
 
 INT_RANGE = r"must be an int in the range \[1, 2147483647\]\. Got {} instead\."
@@ -545,8 +593,14 @@ BAD_PARAMS = [  # the exact messages, written out by hand
         r"instead\.",
     ),
     ("svp_step", 2.5, ValueError, r"must be a float in the range \(0\.0, 2\.0\]\. Got 2\.5"),
-    ("l2_reg", -1.0, ValueError, NON_NEG.format(-1.0)),
-    ("l2_reg", float("inf"), ValueError, NON_NEG.format("inf")),
+    (
+        "l2_reg",
+        -1.0,
+        ValueError,
+        r"must be a float in the range \[0\.0, inf\) or 'auto'\. Got "
+        r"-1\.0 instead\.",
+    ),
+    ("l2_reg", float("inf"), ValueError, r"must be a float .* or 'auto'\. Got inf instead\."),
     ("l1_reg", -0.5, ValueError, NON_NEG.format(-0.5)),
     (
         "admm_rho",

@@ -36,7 +36,7 @@ def save_model(
     payload = {
         "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
         "params": np.array(json.dumps(params, sort_keys=True, default=_json_scalar)),
-        **{name: np.ascontiguousarray(a) for name, a in arrays.items()},
+        **{name: np.asarray(a, order="C") for name, a in arrays.items()},  # keeps 0-d arrays
     }
     payload["checksum"] = np.array(_checksum(payload))
     with atomic_write(path, "wb") as fh:

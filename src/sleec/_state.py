@@ -15,10 +15,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ._labels import INDICATOR, LISTS, MULTICLASS
+
 import numpy as np
 import scipy.sparse as sp
 
 __all__ = ["FORMAT_VERSION", "FittedState", "Learner", "LocalModel"]
+
+KINDS = (INDICATOR, LISTS, MULTICLASS)
 
 FORMAT_VERSION = 2  # 2: the state's own arrays (n_features, train labels) moved in here
 
@@ -58,11 +62,16 @@ class FittedState:
     train_labels : csr_matrix (n_train, L) float32 binary, stored once; local models keep
         row indices into it.
     n_features : d, the number of feature columns.
+    classes : (L,) the label names: str (a unicode array) or int64 (label ids, or integer
+        names). Names of other types live only in memory (saving refuses them).
+    label_kind : how ``fit`` was given the labels, one of :mod:`sleec._labels`' kinds.
     """
 
     learners: tuple[Learner, ...]
     train_labels: sp.csr_matrix
     n_features: int
+    classes: np.ndarray
+    label_kind: str
 
     @property
     def n_labels(self) -> int:
@@ -73,7 +82,14 @@ class FittedState:
         locs = [loc for learner in self.learners for loc in learner.locals]
         r = locs[0].E.shape[1]
         Y = self.train_labels
+        if self.classes.dtype.kind not in "iU":
+            raise TypeError(
+                "the label names must be strings or integers to be saved in a model file; "
+                f"got names of type {type(self.classes[0]).__name__}"
+            )
         return {
+            "classes": self.classes,
+            "label_kind": np.array(self.label_kind),
             "shape_n_d_l_r": np.array([Y.shape[0], self.n_features, Y.shape[1], r], dtype=np.int64),
             "train_labels_indptr": Y.indptr.astype(np.int64),
             "train_labels_indices": Y.indices.astype(np.int32),
@@ -130,11 +146,12 @@ class FittedState:
                 locs.append(LocalModel(a["rows"][r0:r1], a["features"][f0:f1], W, a["E"][r0:r1]))
             learners.append(Learner(centers[c0 : c0 + int(n_c)], tuple(locs)))
             c0 += int(n_c)
-        return cls(tuple(learners), Y, d)
+        return cls(tuple(learners), Y, d, a["classes"], str(a["label_kind"]))
 
 
 _DTYPES = {  # the exact dtype kind of every array: "i" integers, "f" floats
     "shape_n_d_l_r": "i",
+    "label_kind": "U",
     "train_labels_indptr": "i",
     "train_labels_indices": "i",
     "learner_n_clusters": "i",
@@ -170,8 +187,11 @@ def _check_arrays(a: Mapping[str, np.ndarray]) -> None:
         raise ValueError("bad cluster counts")
     n_locals = int(counts.sum())
     f_off, features = a["features_offsets"], a["features"]
+    classes = a["classes"]
     checks = [
         (r >= 1 and d >= 1, "empty regressors"),
+        (classes.dtype.kind in "iU" and classes.shape == (n_labels,), "bad label names"),
+        (str(a["label_kind"]) in KINDS and a["label_kind"].shape == (), "bad label kind"),
         (
             _csr_ok(a["train_labels_indptr"], a["train_labels_indices"], n_train, n_labels),
             "bad training-label matrix",

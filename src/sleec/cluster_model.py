@@ -52,6 +52,7 @@ _DENSE_WEIGHTS = 2**24  # entries of W expanded at most in embed (64 MB float32)
 # Ridge by conjugate gradients: relative residual and iterations. On WordNet's held-out
 # split, tolerances 1e-2, 1e-3 and 1e-4 and the exact solution gave P@1 within 0.06.
 RIDGE_TOL = 1e-3
+L2_PER_OCCURRENCE = 171.0  # l2_reg="auto": see ridge_penalty
 RIDGE_MAX_ITER = 100
 
 
@@ -103,12 +104,11 @@ def fit_cluster(
         seed=seed,
         parallel=parallel,
     ).Z
+    l2_reg = ridge_penalty(Xc, config.l2_reg)
     if config.l1_reg > 0:
-        W = fit_l1(
-            Xc, Z, config.l2_reg, config.l1_reg, rho=config.admm_rho, max_iter=config.admm_max_iter
-        )
+        W = fit_l1(Xc, Z, l2_reg, config.l1_reg, rho=config.admm_rho, max_iter=config.admm_max_iter)
     else:
-        W = fit_l2(Xc, Z, config.l2_reg, tol=RIDGE_TOL, max_iter=RIDGE_MAX_ITER)
+        W = fit_l2(Xc, Z, l2_reg, tol=RIDGE_TOL, max_iter=RIDGE_MAX_ITER)
     del G, Z
     if W.shape[1] < config.n_components:  # tiny cluster: rank <= its size; pad with zeros
         W = np.hstack([W, np.zeros((W.shape[0], config.n_components - W.shape[1]))])
@@ -116,6 +116,23 @@ def fit_cluster(
     E = prune_embeddings(_product(Xc, W), config.embedding_threshold)
     logger.debug("cluster of %d points fitted in %.2f s", rows.size, time.perf_counter() - start)
     return LocalModel(rows=rows, features=features, W=W, E=E)
+
+
+def ridge_penalty(X: sp.csr_matrix, l2_reg: float | str) -> float:
+    """The ridge penalty lambda for the cluster's features ``X``: ``l2_reg`` itself, or for
+    ``"auto"`` ``L2_PER_OCCURRENCE`` times the mean squared non-zero feature value.
+
+    The auto rule measures the penalty in units of one typical feature occurrence. For unit
+    rows with m non-zeros each, a non-zero squares to 1/m on average, so lambda = 171 / m:
+    2.5 on Bibtex (m = 68.5, the authors' setting and the best on its held-out splits), 9.2
+    on Delicious (m = 18.5) and 19 on WordNet (m = 8.9), where lambda 10-20 beat 2.5 by 2-3
+    points of P@1 on held-out splits: rows with few words need more smoothing.
+    """
+    if l2_reg != "auto":
+        return float(l2_reg)
+    if X.nnz == 0:
+        return L2_PER_OCCURRENCE
+    return L2_PER_OCCURRENCE * float(np.dot(X.data, X.data)) / X.nnz
 
 
 def embed(X: sp.csr_matrix, local: LocalModel) -> np.ndarray:

@@ -1,0 +1,168 @@
+"""Label encoding: the forms of ``Y`` that ``fit`` accepts, and the names they carry.
+
+``Y`` may be
+
+* a label matrix (n, L), SciPy sparse or dense, non-zero = relevant: the labels are the
+  column ids, ``classes_ = arange(L)``;
+* a sequence of n label collections (lists, tuples or sets of hashable names, e.g. strings
+  ``[["cat", "pet"], ["dog"]]``): ``classes_`` holds the names, sorted when they can be;
+* a 1-D array of n labels (one label per point, multi-class): ``classes_`` as above, and
+  ``predict`` returns one label per point, as scikit-learn's classifiers do.
+
+Everything below the estimator works on the binary float32 CSR matrix over ``classes_``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import _validation
+
+__all__ = ["INDICATOR", "LISTS", "MULTICLASS", "encode", "to_matrix"]
+
+INDICATOR, LISTS, MULTICLASS = "indicator", "lists", "multiclass"
+
+
+def encode(Y: Any, name: str = "Y") -> tuple[sp.csr_matrix, np.ndarray, str]:
+    """``(matrix (n, L) binary float32 CSR, classes_ (L,), kind)`` of a label argument."""
+    kind = _kind(Y)
+    if kind == INDICATOR:
+        M = _validation.check_labels(Y, name)
+        return M, np.arange(M.shape[1]), kind
+    rows = _rows(Y, kind, name)
+    names = {label for row in rows for label in row}
+    try:
+        classes = sorted(names)
+    except TypeError:  # names of mixed, unorderable types: first-seen order
+        seen: dict[Hashable, None] = {}
+        for row in rows:
+            seen.update(dict.fromkeys(row))
+        classes = list(seen)
+    return _matrix(rows, _index(classes), len(rows)), _as_array(classes), kind
+
+
+def to_matrix(Y: Any, classes: np.ndarray, kind: str, name: str = "Y") -> sp.csr_matrix:
+    """``Y`` (given as ``fit`` was) as a binary CSR over the known ``classes``; names never
+    seen in training are dropped (no model can predict them)."""
+    if _kind(Y) == INDICATOR:
+        M = _validation.check_labels(Y, name)
+        if M.shape[1] != classes.size:
+            raise ValueError(
+                f"{name} has {M.shape[1]} label columns, but the model knows {classes.size} "
+                "labels."
+            )
+        return M
+    rows = _rows(Y, _kind(Y), name)
+    return _matrix(rows, _index(classes.tolist()), len(rows), known_only=True, width=classes.size)
+
+
+def _kind(Y: Any) -> str:
+    if sp.issparse(Y):
+        return INDICATOR
+    if isinstance(Y, np.ndarray):
+        if Y.ndim == 1:
+            return LISTS if Y.dtype == object and _is_collection(Y[:1]) else MULTICLASS
+        if Y.ndim == 2 and Y.dtype != object:
+            return INDICATOR
+    if isinstance(Y, (str, bytes)) or not isinstance(Y, Iterable):
+        raise TypeError(
+            f"Y must be a label matrix (n, L), a sequence of label lists or a 1-D array of "
+            f"labels; got {type(Y).__name__}."
+        )
+    seq = Y if isinstance(Y, Sequence) else list(Y)
+    head = [_is_collection(seq[i : i + 1]) for i in range(min(len(seq), 64))]
+    if all(head) and head:
+        first = seq[0]
+        numeric = all(isinstance(v, (int, float, np.number, bool)) for v in first)
+        return INDICATOR if numeric and _looks_like_matrix(seq) else LISTS
+    return LISTS if any(head) else MULTICLASS  # a mix: _rows names the odd row
+
+
+def _is_collection(items: Any) -> bool:
+    return len(items) > 0 and isinstance(items[0], (list, tuple, set, frozenset, np.ndarray))
+
+
+def _looks_like_matrix(seq: Sequence) -> bool:
+    """Rows of equal length holding only 0/1 values: a dense 0/1 matrix given as lists."""
+    width = len(seq[0])
+    return all(len(row) == width for row in seq) and all(
+        v in (0, 1) for row in seq[:64] for v in row
+    )
+
+
+def _rows(Y: Any, kind: str, name: str) -> list[tuple]:
+    if kind == MULTICLASS:
+        from sklearn.utils.multiclass import type_of_target
+
+        values = np.asarray(Y, dtype=object if _has_text(Y) else None)
+        if values.dtype.kind == "f" and not np.all(np.isfinite(values)):
+            target = "NaN or infinite"
+        else:
+            target = type_of_target(values)
+        if target not in ("binary", "multiclass"):
+            raise ValueError(
+                f"{name} is a 1-D array of {target} values; expected class labels (one per "
+                "point), label lists or a label matrix."
+            )
+    rows = []
+    for i, row in enumerate(Y):
+        if kind == MULTICLASS:
+            row = (row.item() if isinstance(row, np.generic) else row,)
+        elif isinstance(row, (str, bytes)) or not isinstance(row, Iterable):
+            raise TypeError(
+                f"{name}[{i}] is a {type(row).__name__}; expected a collection of labels "
+                "(every row must be, e.g. ['cat', 'pet'])."
+            )
+        labels = tuple(v.item() if isinstance(v, np.generic) else v for v in row)
+        for v in labels:
+            if not isinstance(v, Hashable) or v is None or (isinstance(v, float) and v != v):
+                raise TypeError(
+                    f"{name}[{i}] holds the label {v!r}; expected hashable names (not None "
+                    "or NaN)."
+                )
+        rows.append(labels)
+    return rows
+
+
+def _has_text(Y: Any) -> bool:
+    return any(isinstance(v, (str, bytes)) for v in list(Y)[:64])
+
+
+def _index(classes: list) -> dict:
+    return {c: j for j, c in enumerate(classes)}
+
+
+def _matrix(
+    rows: list[tuple],
+    index: dict,
+    n: int,
+    known_only: bool = False,
+    width: int | None = None,
+) -> sp.csr_matrix:
+    indptr = [0]
+    indices: list[int] = []
+    for row in rows:
+        cols = {index[v] for v in row if not known_only or v in index}
+        indices.extend(sorted(cols))
+        indptr.append(len(indices))
+    width = len(index) if width is None else width
+    return sp.csr_matrix(
+        (np.ones(len(indices), np.float32), np.asarray(indices, np.int32), np.asarray(indptr)),
+        shape=(n, width),
+    )
+
+
+def _as_array(classes: list) -> np.ndarray:
+    """The class names as a NumPy array: strings as a unicode array, ints as int64, other
+    hashables as an object array (those cannot be saved in a model file)."""
+    if all(isinstance(c, str) for c in classes):
+        return np.array(classes, dtype=str) if classes else np.zeros(0, dtype="<U1")
+    if all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in classes):
+        return np.array(classes, dtype=np.int64)
+    out = np.empty(len(classes), dtype=object)
+    out[:] = classes
+    return out
