@@ -86,8 +86,9 @@ def fitted(data):
 
 
 def check_topk(ids: np.ndarray, scores: np.ndarray, n: int, k: int, n_labels: int) -> None:
-    """The predict_topk contract: shapes, dtypes, id range, padding last, sorted scores."""
-    assert ids.shape == scores.shape == (n, k)
+    """The predict_topk contract: shapes (k clipped to the labels), dtypes, id range, padding
+    last, sorted scores."""
+    assert ids.shape == scores.shape == (n, min(k, n_labels))
     assert ids.dtype == np.int32 and scores.dtype == np.float32
     assert ((ids >= -1) & (ids < n_labels)).all()
     valid = ids >= 0
@@ -187,13 +188,13 @@ BAD_FIT_DATA = [
         "Y 1-D continuous",
         lambda X, Y: (X, Y.toarray()[:, 0] * 0.5 + np.linspace(0, 0.1, 30)),
         ValueError,
-        r"Y is a 1-D array of continuous values; expected class labels",
+        r"Unknown label type: Y is a 1-D array of continuous values; expected class labels",
     ),
     (
         "Y 1-D NaN label",
         lambda X, Y: (X, np.where(np.arange(30) == 4, np.nan, np.arange(30) % 3)),
         ValueError,
-        r"Y is a 1-D array of NaN or infinite values; expected class labels",
+        r"Unknown label type: Y is a 1-D array of NaN or infinite values; expected class",
     ),
     (
         "Y lists with None",

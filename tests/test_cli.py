@@ -188,7 +188,7 @@ def test_split_files(data, tmp_path, capsys):
     assert run(capsys, "train", "--train", data["train"], "--model", model_plain, *SMALL)[0] == 0
     preds = []
     for m in (model_split, model_plain):
-        out = tmp_path / f"{m.stem}.npz"
+        out = tmp_path / f"{m.stem}_pred.npz"  # not the model itself
         code, _, err = run(
             capsys,
             "predict",
@@ -214,7 +214,7 @@ def test_split_files(data, tmp_path, capsys):
         "--truth-split",
         data["te_split"],
         "--pred",
-        tmp_path / "split_model.npz",
+        tmp_path / "split_model_pred.npz",
         "--json",
     )
     assert code == 0, err

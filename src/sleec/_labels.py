@@ -27,12 +27,14 @@ __all__ = ["INDICATOR", "LISTS", "MULTICLASS", "encode", "to_matrix"]
 INDICATOR, LISTS, MULTICLASS = "indicator", "lists", "multiclass"
 
 
-def encode(Y: Any, name: str = "Y") -> tuple[sp.csr_matrix, np.ndarray, str]:
-    """``(matrix (n, L) binary float32 CSR, classes_ (L,), kind)`` of a label argument."""
+def encode(Y: Any, name: str = "Y") -> tuple[sp.csr_matrix, np.ndarray | None, str]:
+    """``(matrix (n, L) binary float32 CSR, names (L,), kind)`` of a label argument; the
+    names are None for a label matrix (its labels are its column ids: ``arange(L)`` is not
+    materialised, L may be huge)."""
     kind = _kind(Y)
     if kind == INDICATOR:
         M = _validation.check_labels(Y, name)
-        return M, np.arange(M.shape[1]), kind
+        return M, None, kind
     rows = _rows(Y, kind, name)
     names = {label for row in rows for label in row}
     try:
@@ -45,22 +47,29 @@ def encode(Y: Any, name: str = "Y") -> tuple[sp.csr_matrix, np.ndarray, str]:
     return _matrix(rows, _index(classes), len(rows)), _as_array(classes), kind
 
 
-def to_matrix(Y: Any, classes: np.ndarray, kind: str, name: str = "Y") -> sp.csr_matrix:
-    """``Y`` (given as ``fit`` was) as a binary CSR over the known ``classes``; names never
-    seen in training are dropped (no model can predict them)."""
+def to_matrix(Y: Any, classes: np.ndarray | None, n_labels: int, name: str = "Y") -> sp.csr_matrix:
+    """``Y`` (in any form ``fit`` takes) as a binary CSR over the model's ``n_labels`` labels
+    (``classes`` their names, None for column ids); names never seen in training are dropped
+    (no model can predict them)."""
     if _kind(Y) == INDICATOR:
         M = _validation.check_labels(Y, name)
-        if M.shape[1] != classes.size:
+        if M.shape[1] != n_labels:
             raise ValueError(
-                f"{name} has {M.shape[1]} label columns, but the model knows {classes.size} "
-                "labels."
+                f"{name} has {M.shape[1]} label columns, but the model knows {n_labels} labels."
             )
         return M
+    if classes is None:
+        raise ValueError(
+            f"{name} is given as label lists, but the model was fitted on a label matrix: "
+            "give a label matrix of its columns."
+        )
     rows = _rows(Y, _kind(Y), name)
     return _matrix(rows, _index(classes.tolist()), len(rows), known_only=True, width=classes.size)
 
 
 def _kind(Y: Any) -> str:
+    if Y is None:
+        raise ValueError("SLEEC requires y to be passed, but the target y is None.")
     if sp.issparse(Y):
         return INDICATOR
     if isinstance(Y, np.ndarray):
@@ -105,8 +114,8 @@ def _rows(Y: Any, kind: str, name: str) -> list[tuple]:
             target = type_of_target(values)
         if target not in ("binary", "multiclass"):
             raise ValueError(
-                f"{name} is a 1-D array of {target} values; expected class labels (one per "
-                "point), label lists or a label matrix."
+                f"Unknown label type: {name} is a 1-D array of {target} values; expected class "
+                "labels (one per point), label lists or a label matrix."
             )
     rows = []
     for i, row in enumerate(Y):
@@ -121,8 +130,7 @@ def _rows(Y: Any, kind: str, name: str) -> list[tuple]:
         for v in labels:
             if not isinstance(v, Hashable) or v is None or (isinstance(v, float) and v != v):
                 raise TypeError(
-                    f"{name}[{i}] holds the label {v!r}; expected hashable names (not None "
-                    "or NaN)."
+                    f"{name}[{i}] holds the label {v!r}; expected hashable names (not None or NaN)."
                 )
         rows.append(labels)
     return rows

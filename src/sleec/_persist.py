@@ -73,10 +73,14 @@ def load_model(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
     missing = [key for key in _RESERVED if key not in payload]
     if missing:
         raise ModelFormatError(f"'{name}' is not a sleec model file: missing {missing}.")
-    try:
-        version = int(payload["format_version"])
-    except (TypeError, ValueError):
-        raise ModelFormatError(f"'{name}' has an unreadable format version.") from None
+    raw_version = payload["format_version"]
+    if raw_version.dtype.kind not in "iu" or raw_version.shape != ():
+        shown = raw_version.tolist() if raw_version.size <= 4 else raw_version.shape
+        raise ModelFormatError(
+            f"'{name}' has an unreadable format version ({shown!r} of dtype {raw_version.dtype}"
+            "; expected one integer)."
+        )
+    version = int(raw_version)
     if version != FORMAT_VERSION:
         raise ModelFormatError(
             f"'{name}' has format version {version}; this sleec reads version {FORMAT_VERSION}."

@@ -12,17 +12,30 @@ changes this module and :data:`FORMAT_VERSION`, nothing else.
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-
-from ._labels import INDICATOR, LISTS, MULTICLASS
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["FORMAT_VERSION", "FittedState", "Learner", "LocalModel"]
+from ._labels import INDICATOR, LISTS, MULTICLASS
+from ._sparse import select_columns
+
+__all__ = [
+    "FORMAT_VERSION",
+    "FittedState",
+    "Learner",
+    "LocalModel",
+    "vectorizer_from_arrays",
+    "vectorizer_to_arrays",
+    "vectorizer_width",
+]
 
 KINDS = (INDICATOR, LISTS, MULTICLASS)
+_SK_TEXT = "sklearn.feature_extraction.text"
 
 FORMAT_VERSION = 2  # 2: the state's own arrays (n_features, train labels) moved in here
 
@@ -62,33 +75,48 @@ class FittedState:
     train_labels : csr_matrix (n_train, L) float32 binary, stored once; local models keep
         row indices into it.
     n_features : d, the number of feature columns.
-    classes : (L,) the label names: str (a unicode array) or int64 (label ids, or integer
-        names). Names of other types live only in memory (saving refuses them).
+    classes : (L,) the label names, str (a unicode array) or int64 (integer names), or None
+        when the labels are the columns of a label matrix. Names of other types live only in
+        memory (saving refuses them).
     label_kind : how ``fit`` was given the labels, one of :mod:`sleec._labels`' kinds.
+    vectorizer : the fitted text vectoriser of a saved text pipeline (:mod:`sleec.text`),
+        else None.
     """
 
     learners: tuple[Learner, ...]
     train_labels: sp.csr_matrix
     n_features: int
-    classes: np.ndarray
+    classes: np.ndarray | None
     label_kind: str
+    vectorizer: Any = None
 
     @property
     def n_labels(self) -> int:
         return int(self.train_labels.shape[1])
+
+    @functools.cached_property
+    def label_support(self) -> tuple[np.ndarray, sp.csr_matrix]:
+        """``(labels, Y)``: the sorted ids (m,) of the labels some training point carries and
+        the training labels over those columns only (n_train, m). Only these labels can be
+        predicted; prediction's scratch memory follows m, not the declared label count."""
+        labels = np.unique(self.train_labels.indices).astype(np.int32)
+        return labels, select_columns(self.train_labels, labels)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Named arrays holding the whole state (see :meth:`from_arrays` for the inverse)."""
         locs = [loc for learner in self.learners for loc in learner.locals]
         r = locs[0].E.shape[1]
         Y = self.train_labels
-        if self.classes.dtype.kind not in "iU":
+        if self.classes is not None and self.classes.dtype.kind not in "iU":
             raise TypeError(
                 "the label names must be strings or integers to be saved in a model file; "
                 f"got names of type {type(self.classes[0]).__name__}"
             )
+        text = {} if self.vectorizer is None else vectorizer_to_arrays(self.vectorizer)
+        names = {} if self.classes is None else {"classes": self.classes}
         return {
-            "classes": self.classes,
+            **text,
+            **names,
             "label_kind": np.array(self.label_kind),
             "shape_n_d_l_r": np.array([Y.shape[0], self.n_features, Y.shape[1], r], dtype=np.int64),
             "train_labels_indptr": Y.indptr.astype(np.int64),
@@ -146,7 +174,11 @@ class FittedState:
                 locs.append(LocalModel(a["rows"][r0:r1], a["features"][f0:f1], W, a["E"][r0:r1]))
             learners.append(Learner(centers[c0 : c0 + int(n_c)], tuple(locs)))
             c0 += int(n_c)
-        return cls(tuple(learners), Y, d, a["classes"], str(a["label_kind"]))
+        vectorizer = vectorizer_from_arrays(a)
+        if vectorizer is not None and vectorizer_width(vectorizer) != d:
+            raise ValueError("the text vectoriser's width differs from the model's features")
+        classes = a.get("classes")
+        return cls(tuple(learners), Y, d, classes, str(a["label_kind"]), vectorizer)
 
 
 _DTYPES = {  # the exact dtype kind of every array: "i" integers, "f" floats
@@ -169,6 +201,87 @@ _DTYPES = {  # the exact dtype kind of every array: "i" integers, "f" floats
 }
 
 
+# ------------------------------------------------------------------------- text vectoriser
+# A pipeline file adds the fitted text vectoriser to the model's arrays, without pickle:
+# its class name and parameters as JSON, its vocabulary as a string array ordered by column,
+# and its idf weights.
+_VECTORIZERS = ("TfidfVectorizer", "CountVectorizer", "HashingVectorizer")
+_JSON_SCALARS = (type(None), bool, int, float, str)
+
+
+def vectorizer_to_arrays(vectorizer: Any) -> dict[str, np.ndarray]:
+    """Named arrays (``text_*``) of a fitted scikit-learn text vectoriser (TfidfVectorizer,
+    CountVectorizer or HashingVectorizer with built-in options).
+
+    Raises TypeError naming what cannot be stored without pickle (another class, a callable
+    tokenizer or preprocessor, ``input`` other than "content").
+    """
+    name = type(vectorizer).__name__
+    if name not in _VECTORIZERS or type(vectorizer).__module__ != _SK_TEXT:
+        raise TypeError(
+            f"a {name} cannot be saved in a sleec model file; expected one of "
+            f"{list(_VECTORIZERS)} from sklearn.feature_extraction.text"
+        )
+    params = dict(vectorizer.get_params())
+    params["dtype"] = np.dtype(params["dtype"]).name
+    if "vocabulary" in params:
+        params["vocabulary"] = None  # the fitted vocabulary_ below holds it
+    if params.get("input", "content") != "content":
+        raise TypeError(
+            f"the {name}'s input={params['input']!r} cannot be saved; expected "
+            "'content' (documents given as strings)"
+        )
+    for key, value in params.items():
+        items = value if isinstance(value, (list, tuple)) else [value]
+        if not all(isinstance(v, _JSON_SCALARS) for v in items):
+            raise TypeError(
+                f"the {name}'s parameter {key}={value!r} cannot be saved without pickle; "
+                "use its built-in options (strings, numbers) instead of callables"
+            )
+    out = {"text_vectorizer": np.array(json.dumps({"class": name, "params": params}))}
+    if hasattr(vectorizer, "vocabulary_"):
+        terms = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__)
+        out["text_vocabulary"] = np.array(terms, dtype=str) if terms else np.zeros(0, "<U1")
+    if getattr(vectorizer, "use_idf", False) and hasattr(vectorizer, "idf_"):
+        out["text_idf"] = np.asarray(vectorizer.idf_, dtype=np.float64)
+    return out
+
+
+def vectorizer_from_arrays(a: Mapping[str, np.ndarray]) -> Any:
+    """The vectoriser of :func:`vectorizer_to_arrays`' arrays, or None if there is none."""
+    if "text_vectorizer" not in a:
+        return None
+    from sklearn.feature_extraction import text
+
+    spec = json.loads(str(a["text_vectorizer"]))
+    name, params = spec["class"], dict(spec["params"])
+    if name not in _VECTORIZERS or params.get("input") != "content":
+        raise ValueError(f"unknown text vectoriser {name!r}")
+    params["dtype"] = np.dtype(params["dtype"]).type
+    if isinstance(params.get("ngram_range"), list):
+        params["ngram_range"] = tuple(params["ngram_range"])
+    vectorizer = getattr(text, name)(**params)
+    if name != "HashingVectorizer":
+        terms = a["text_vocabulary"]
+        if terms.dtype.kind != "U" or terms.ndim != 1 or np.unique(terms).size != terms.size:
+            raise ValueError("bad text vocabulary")
+        vectorizer.vocabulary_ = {str(t): j for j, t in enumerate(terms.tolist())}
+        vectorizer.fixed_vocabulary_ = False
+        if name == "TfidfVectorizer" and params.get("use_idf", True):
+            idf = a["text_idf"]
+            if idf.shape != terms.shape or not np.all(np.isfinite(idf)):
+                raise ValueError("bad idf weights")
+            vectorizer.idf_ = idf
+    return vectorizer
+
+
+def vectorizer_width(vectorizer: Any) -> int:
+    """Columns a text vectoriser outputs (-1 if it cannot tell)."""
+    if hasattr(vectorizer, "vocabulary_"):
+        return len(vectorizer.vocabulary_)
+    return int(getattr(vectorizer, "n_features", -1))
+
+
 def _check_arrays(a: Mapping[str, np.ndarray]) -> None:
     """Raise ValueError naming the first inconsistency of the arrays (KeyError if one is
     missing): dtypes, shapes, offsets, index ranges and finite values."""
@@ -187,10 +300,17 @@ def _check_arrays(a: Mapping[str, np.ndarray]) -> None:
         raise ValueError("bad cluster counts")
     n_locals = int(counts.sum())
     f_off, features = a["features_offsets"], a["features"]
-    classes = a["classes"]
+    classes = a.get("classes")
     checks = [
         (r >= 1 and d >= 1, "empty regressors"),
-        (classes.dtype.kind in "iU" and classes.shape == (n_labels,), "bad label names"),
+        (
+            classes is None
+            if str(a["label_kind"]) == INDICATOR
+            else classes is not None
+            and classes.dtype.kind in "iU"
+            and classes.shape == (n_labels,),
+            "bad label names",
+        ),
         (str(a["label_kind"]) in KINDS and a["label_kind"].shape == (), "bad label kind"),
         (
             _csr_ok(a["train_labels_indptr"], a["train_labels_indices"], n_train, n_labels),

@@ -85,27 +85,57 @@ def check_matrix(A: Any, name: str, *, dtype=np.float32) -> sp.csr_matrix:
     Accepts SciPy sparse matrices/arrays and 2-D array-likes (dense input is converted).
     """
     if sp.issparse(A):
-        M = sp.csr_matrix(A, dtype=dtype)
+        M = sp.csr_matrix(A)
     else:
         try:
-            arr = np.asarray(A, dtype=dtype)
+            arr = np.asarray(A)
+            if arr.dtype.kind not in "biuf":
+                arr = arr.astype(dtype)  # e.g. object arrays of numbers; text fails here
         except (TypeError, ValueError) as exc:
             raise TypeError(
                 f"{name} must be a 2-D numeric array or a SciPy sparse matrix; "
                 f"got {type(A).__name__} ({exc})."
             ) from None
         if arr.ndim != 2:
-            raise ValueError(f"{name} must be 2-D (n_samples, n_columns); got shape {arr.shape}.")
+            raise ValueError(
+                f"{name} must be 2-D (n_samples, n_columns); got shape {arr.shape}. Reshape your "
+                "data, e.g. with X.reshape(1, -1) for a single point."
+            )
         M = sp.csr_matrix(arr)
-    if M.nnz and not np.all(np.isfinite(M.data)):
-        bad_row = int(
-            np.searchsorted(M.indptr, np.flatnonzero(~np.isfinite(M.data))[0], side="right") - 1
-        )
-        raise ValueError(f"{name} contains NaN or infinity (first in row {bad_row}).")
+    if M.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers; got a sparse matrix of {M.dtype}.")
+    _check_values(M, name, dtype)
+    M = sp.csr_matrix(M, dtype=dtype)
     if not M.has_canonical_format:
         M = M.copy()  # never modify the caller's arrays
         M.sum_duplicates()
     return M
+
+
+def _check_values(M: sp.csr_matrix, name: str, dtype: Any) -> None:
+    """NaN, infinity and (before a narrowing cast) values beyond ``dtype``'s range, by row."""
+    if not M.nnz:
+        return
+    if M.dtype.kind == "f":
+        finite = np.isfinite(M.data)
+        if not finite.all():
+            raise ValueError(
+                f"{name} contains NaN or infinity (first in row {_row_of(M, ~finite)})."
+            )
+    limit = np.finfo(dtype).max
+    if M.dtype.kind == "f" and M.dtype.itemsize <= np.dtype(dtype).itemsize:
+        return  # cannot exceed the target range
+    beyond = np.abs(M.data.astype(np.float64)) > limit
+    if beyond.any():
+        value = M.data[np.flatnonzero(beyond)[0]]
+        raise ValueError(
+            f"{name} contains {value:g}, beyond the {np.dtype(dtype).name} range (+-{limit:.4g}; "
+            f"first in row {_row_of(M, beyond)}); sleec stores values as {np.dtype(dtype).name}."
+        )
+
+
+def _row_of(M: sp.csr_matrix, mask: np.ndarray) -> int:
+    return int(np.searchsorted(M.indptr, np.flatnonzero(mask)[0], side="right") - 1)
 
 
 def check_features(X: Any, n_features: int, name: str = "X") -> sp.csr_matrix:

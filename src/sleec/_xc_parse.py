@@ -24,7 +24,10 @@ _POW10 = np.array([10.0**k for k in range(23)], dtype=np.float64)
 _INF = np.frombuffer(b"inf", dtype=np.uint8)
 _INFINITY = np.frombuffer(b"infinity", dtype=np.uint8)
 _NAN = np.frombuffer(b"nan", dtype=np.uint8)
-_MANT_MAX = 10**18  # decimal digits beyond this are dropped (the value is then approximate)
+# Digits are accumulated while the mantissa is below 10**17, so it stays below 10**18 < 2**63
+# (at 10**18 one more digit would overflow int64 and flip the sign). Further digits make the
+# conversion inexact, and the caller re-parses such values exactly.
+_MANT_MAX = 10**17
 
 
 @njit(cache=True, nogil=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import bz2
 import contextlib
 import gzip
+import io
 import lzma
 import zlib
 from collections.abc import Callable, Iterator
@@ -41,10 +42,70 @@ MAX_ID = _sparse.INT32_MAX  # ids are stored as int32
 _MAX_ROWS = 2**62  # row counts are int64 in the parsing kernel
 _CONTROL = bytes(range(9)) + b"\x0b\x0c" + bytes(range(14, 32)) + b"\x7f"
 _CORRUPT = (EOFError, lzma.LZMAError, zlib.error, OSError)
+_CHUNK = 1 << 16  # compressed bytes read at a time
+
+
+class _StrictStreams(io.RawIOBase):
+    """Decompress one or more concatenated xz or bzip2 streams, refusing trailing bytes that
+    are not another stream. (Python's LZMAFile and BZ2File ignore such bytes silently, while
+    GzipFile refuses them: the three behave alike here.) xz stream padding (NUL bytes between
+    streams) is allowed, as the xz format allows it."""
+
+    def __init__(self, fp: BinaryIO, kind: str):
+        self._fp = fp
+        self._kind = kind
+        self._new = lzma.LZMADecompressor if kind == "xz" else bz2.BZ2Decompressor
+        self._magic = b"\xfd7zXZ\x00" if kind == "xz" else b"BZh"
+        self._dec = self._new()
+        self._pending = b""
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._done:
+            if self._dec.eof and not self._next_stream():
+                break
+            data = b""
+            if self._dec.needs_input:
+                data, self._pending = self._pending or self._fp.read(_CHUNK), b""
+                if not data:
+                    raise EOFError("the file ends inside a compressed stream")
+            out = self._dec.decompress(data, max_length=len(buffer))
+            if out:
+                buffer[: len(out)] = out
+                return len(out)
+        return 0
+
+    def _next_stream(self) -> bool:
+        """After a stream's end: start the next one, or report the end (False)."""
+        rest = self._dec.unused_data
+        while True:
+            if self._kind == "xz":
+                rest = rest.lstrip(b"\0")
+            if len(rest) < len(self._magic):
+                more = self._fp.read(_CHUNK)
+                if not more:
+                    if rest:
+                        break
+                    self._done = True
+                    return False
+                rest += more
+                continue
+            if rest.startswith(self._magic):
+                self._dec, self._pending = self._new(), rest
+                return True
+            break
+        raise EOFError(
+            f"trailing bytes after the compressed stream are not another {self._kind} stream"
+        )
+
+
 _READERS: dict[str, Any] = {
-    "xz": lzma.LZMAFile,
+    "xz": lambda f: io.BufferedReader(_StrictStreams(f, "xz"), _CHUNK),
     "gzip": lambda f: gzip.GzipFile(fileobj=f),
-    "bzip2": bz2.BZ2File,
+    "bzip2": lambda f: io.BufferedReader(_StrictStreams(f, "bzip2"), _CHUNK),
     "plain": lambda f: f,
 }
 

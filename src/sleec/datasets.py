@@ -42,9 +42,11 @@ __all__ = [
     "read_predictions",
     "read_split",
     "read_svmlight_multilabel",
+    "read_text",
     "read_xc",
     "read_xc_rows",
     "read_xc_split",
+    "write_label_names",
     "write_predictions",
     "write_xc",
 ]
@@ -391,10 +393,17 @@ def write_predictions(path: str, ids: np.ndarray, scores: np.ndarray) -> None:
             pos += c
 
 
-def read_predictions(path: str) -> np.ndarray:
-    """Ranked label ids (n, k) int64, padded with -1, from a file written by ``predict``."""
+def read_predictions(path: str, k: int | None = None) -> np.ndarray:
+    """Ranked label ids (n, k') int64, padded with -1, from a file written by ``predict``.
+
+    With ``k``, only each row's first ``k`` predictions are kept (``k' <= k``): memory
+    follows what is evaluated, however long a line is. Ids must be integers in [0, 2**31).
+    """
+    if k is not None:
+        k = _validation.check_k(k)
     if str(path).lower().endswith(".npz"):
-        return _read_predictions_npz(path)
+        ids = _read_predictions_npz(path)
+        return ids if k is None else ids[:, :k]
     rows: list[list[int]] = []
     with open(path, "rb") as fh:
         for lineno, raw in enumerate(fh, 1):
@@ -406,30 +415,33 @@ def read_predictions(path: str) -> np.ndarray:
                     path=path,
                     line=lineno,
                 ) from None
-            row = []
-            for token in line.split():
-                label, sep, score = token.partition(":")
-                try:
-                    if not sep:
-                        raise ValueError
-                    row.append(int(label))
-                    float(score)
-                except ValueError:
-                    raise DataFormatError(
-                        f"bad prediction {token[:40]!r}; expected 'label_id:score'",
-                        path=path,
-                        line=lineno,
-                    ) from None
-                if row[-1] < 0:
-                    raise DataFormatError(
-                        f"negative label id {row[-1]}; expected ids >= 0", path=path, line=lineno
-                    )
-            rows.append(row)
+            tokens = line.split(None, -1 if k is None else k)[:k]
+            rows.append([_prediction_id(token, path, lineno) for token in tokens])
     width = max((len(r) for r in rows), default=0)
     ids = np.full((len(rows), max(width, 1)), -1, dtype=np.int64)
     for i, r in enumerate(rows):
         ids[i, : len(r)] = r
     return ids
+
+
+def _prediction_id(token: str, path: str, lineno: int) -> int:
+    label, sep, score = token.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        value = int(label)
+        float(score)
+    except ValueError:
+        raise DataFormatError(
+            f"bad prediction {token[:40]!r}; expected 'label_id:score'", path=path, line=lineno
+        ) from None
+    if not 0 <= value <= _r.MAX_ID:
+        raise DataFormatError(
+            f"label id {label[:40]} out of range; expected an integer in [0, {_r.MAX_ID}]",
+            path=path,
+            line=lineno,
+        )
+    return value
 
 
 def _read_predictions_npz(path: str) -> np.ndarray:
@@ -455,6 +467,112 @@ def _read_predictions_npz(path: str) -> np.ndarray:
             path=path,
         )
     return ids.astype(np.int64, copy=False)
+
+
+# --------------------------------------------------------------------------------------------
+# labelled text
+
+
+FASTTEXT_PREFIX = "__label__"
+
+
+def read_text(path: PathLike, *, labels_required: bool = True) -> tuple[list[str], list[list[str]]]:
+    """Read documents and their label names from a text file, one document per line.
+
+    Two line formats, detected from the file's first non-blank line:
+
+    - tab-separated: ``label1,label2<TAB>text`` (the label field may be empty);
+    - fastText: ``__label__label1 __label__label2 text`` (leading ``__label__`` tokens).
+
+    With ``labels_required=False`` (documents to predict), a line without a tab (or without
+    ``__label__`` tokens) is all text. Blank lines are skipped. Plain or xz/gzip/bzip2.
+
+    Returns
+    -------
+    texts : list of n str. labels : list of n lists of label names (str).
+
+    Raises
+    ------
+    DataFormatError
+        Naming the file and line: a line without a tab in the tab-separated format, an empty
+        label name (``a,,b``), binary or non-UTF-8 content, a damaged compressed stream.
+    """
+    path = os.fspath(path)
+    texts: list[str] = []
+    labels: list[list[str]] = []
+    fasttext = None
+    with _r.open_binary(path) as (stream, _kind, _raw):
+        for lineno, raw in enumerate(stream, 1):
+            raw = raw.rstrip(b"\r\n")
+            if _r.is_binary(raw.replace(b"\t", b" ")):
+                raise _r.not_text(path, lineno)
+            line = raw.decode("utf-8")
+            if not line.strip():
+                continue
+            if fasttext is None:
+                fasttext = line.lstrip().startswith(FASTTEXT_PREFIX)
+            names, text = (_fasttext_line if fasttext else _tsv_line)(
+                line, path, lineno, labels_required
+            )
+            texts.append(text)
+            labels.append(names)
+    return texts, labels
+
+
+def _tsv_line(line: str, path: str, lineno: int, labels_required: bool) -> tuple[list, str]:
+    field, tab, text = line.partition("\t")
+    if not tab:
+        if labels_required:
+            raise DataFormatError(
+                f"no tab in {_r.show(line.encode())}; expected 'label1,label2<TAB>text'",
+                path=path,
+                line=lineno,
+            )
+        return [], line
+    names = [name.strip() for name in field.split(",")] if field.strip() else []
+    if any(not name for name in names):
+        raise DataFormatError(
+            f"empty label name in {_r.show(field.encode())}; expected comma-separated names",
+            path=path,
+            line=lineno,
+        )
+    return names, text
+
+
+def _fasttext_line(line: str, path: str, lineno: int, labels_required: bool) -> tuple[list, str]:
+    tokens = line.split()
+    n = 0
+    while n < len(tokens) and tokens[n].startswith(FASTTEXT_PREFIX):
+        n += 1
+    names = [t[len(FASTTEXT_PREFIX) :] for t in tokens[:n]]
+    if any(not name for name in names):
+        raise DataFormatError(
+            f"empty label name '{FASTTEXT_PREFIX}'; expected '{FASTTEXT_PREFIX}name' tokens",
+            path=path,
+            line=lineno,
+        )
+    return names, " ".join(tokens[n:])
+
+
+def write_label_names(path: PathLike, names: list[list], scores: list[list[float]]) -> None:
+    """Write predicted label names atomically, one line per document:
+    ``name1,name2<TAB>score1,score2`` (best first; an empty line part for no prediction).
+
+    Names holding a comma, tab or newline cannot be written in this format: ValueError.
+    """
+    lines = []
+    for i, (row, row_scores) in enumerate(zip(names, scores, strict=True)):
+        bad = [n for n in row if any(c in str(n) for c in ",\t\n\r")]
+        if bad:
+            raise ValueError(
+                f"label name {bad[0]!r} (document {i}) holds a comma, tab or newline; it "
+                "cannot be written as 'name1,name2<TAB>scores'"
+            )
+        lines.append(
+            ",".join(map(str, row)) + "\t" + ",".join(str(np.float32(s)) for s in row_scores)
+        )
+    with _atomic_write(path, "w") as fh:
+        fh.write("".join(line + "\n" for line in lines))
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,14 +19,14 @@ import numpy as np
 import scipy.sparse as sp
 from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator
-from sklearn.utils import check_random_state
+from sklearn.utils import ClassifierTags, check_random_state
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from . import _labels
 from . import _validation as v
-from ._labels import MULTICLASS
 from ._dask import send_if_dask
+from ._labels import MULTICLASS
 from ._persist import load_model, save_model
 from ._state import FittedState, Learner
 from .cluster_model import ensemble_votes, fit_cluster, prepare_features
@@ -210,23 +210,29 @@ class SLEEC(BaseEstimator):
         return validate_params(self.get_params())
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, Y, *, callback: Callable[[int, int], None] | None = None) -> SLEEC:
+    def fit(self, X, y, *, callback: Callable[[int, int], None] | None = None) -> SLEEC:
         """Learn the model.
 
         Parameters
         ----------
-        X : (n, d) sparse or dense features. Y : (n, L) sparse or dense binary labels.
+        X : (n, d) sparse or dense features.
+        y : the labels: a (n, L) sparse or dense 0/1 matrix, a sequence of n label
+            collections (names, e.g. ``[["cat", "pet"], ["dog"]]``), or a 1-D array of n
+            class labels (see :mod:`sleec._labels`); error messages call it ``Y``.
         callback : called as ``callback(done, total)`` after each (learner, cluster) task.
         """
         params = self.validated_params()
         X = v.check_matrix(X, "X")
-        Y, classes, label_kind = _labels.encode(Y, "Y")
+        Y, classes, label_kind = _labels.encode(y, "Y")
         v.check_consistent_rows(X, Y)
         n = X.shape[0]
         if n == 0:
             raise ValueError("X and Y are empty: fitting needs at least one training point.")
         if X.shape[1] == 0:
-            raise ValueError("X has 0 features: fitting needs at least one feature column.")
+            raise ValueError(
+                f"X has 0 feature(s) (shape=({n}, 0)) while a minimum of 1 is required: "
+                "fitting needs at least one feature column."
+            )
         if Y.nnz == 0:
             raise ValueError("Y has no labels at all: every training point is label-free.")
         start = time.perf_counter()
@@ -304,9 +310,11 @@ class SLEEC(BaseEstimator):
 
     @property
     def classes_(self) -> np.ndarray:
-        """(n_labels,) the label names: column ids for a label matrix, else the names."""
+        """(n_labels,) the label names: the column ids ``arange(n_labels)`` when ``fit`` got a
+        label matrix, else the names."""
         check_is_fitted(self, "state_")
-        return self.state_.classes
+        classes = self.state_.classes
+        return np.arange(self.n_labels_) if classes is None else classes
 
     # -------------------------------------------------------------- predict
     def predict_topk(
@@ -323,19 +331,21 @@ class SLEEC(BaseEstimator):
         Returns
         -------
         ids : (n, k) int32 column ids (``classes_[ids]`` are the names), sorted by decreasing
-            score (ties: smaller id). A point whose neighbours carry fewer than ``k`` labels
-            gets fewer: its row is padded with -1 (mask ``ids >= 0`` before indexing
-            ``classes_``; :meth:`predict_labels` does).
+            score (ties: smaller id); ``k`` is clipped to ``n_labels_``. A point whose
+            neighbours carry fewer than ``k`` labels gets fewer: its row is padded with -1
+            (mask ``ids >= 0`` before indexing ``classes_``; :meth:`predict_labels` does).
         scores : (n, k) float32, the ensemble-averaged neighbour votes, padded with -inf.
         """
         check_is_fitted(self, "state_")
         X = v.check_features(X, self.n_features_in_)
-        k = v.check_k(k)
+        k = min(v.check_k(k), max(self.n_labels_, 1))  # no point can have more labels
         batch_size = v.check_int(batch_size, "batch_size", low=1)
         ids = np.empty((X.shape[0], k), dtype=np.int32)
         scores = np.empty((X.shape[0], k), dtype=np.float32)
+        labels, Y = self.state_.label_support
         for start, stop, votes in self._vote_batches(X, batch_size):
-            ids[start:stop], scores[start:stop] = top_k_labels(votes, self.train_labels_, k)
+            top, scores[start:stop] = top_k_labels(votes, Y, k)
+            ids[start:stop] = np.where(top >= 0, labels[np.maximum(top, 0)], -1)
         return ids, scores
 
     def _vote_batches(self, X: sp.csr_matrix, batch_size: int):
@@ -387,7 +397,7 @@ class SLEEC(BaseEstimator):
         check_is_fitted(self, "state_")
         if self.state_.label_kind == MULTICLASS:
             ids, _ = self.predict_topk(X, 1)
-            return self.classes_[np.maximum(ids[:, 0], 0)]
+            return self.state_.classes[np.maximum(ids[:, 0], 0)]
         ids, scores = self.predict_topk(X, self._k(k))
         keep = ids >= 0
         if threshold is not None:
@@ -402,7 +412,9 @@ class SLEEC(BaseEstimator):
         """Each point's top-``k`` label names (default ``top_k``), best first, no padding: a
         point with fewer candidate labels gets a shorter list."""
         ids, _ = self.predict_topk(X, self._k(k))
-        names = self.classes_
+        names = self.state_.classes
+        if names is None:  # labels are column ids
+            return [row[row >= 0].tolist() for row in ids]
         return [names[row[row >= 0]].tolist() for row in ids]
 
     def predict_proba(self, X) -> np.ndarray:
@@ -421,7 +433,7 @@ class SLEEC(BaseEstimator):
             out[start:stop] = (votes @ self.state_.train_labels).toarray()
         return out
 
-    def score(self, X, Y) -> float:
+    def score(self, X, y) -> float:
         """Mean precision at ``top_k``: the share of each point's ``top_k`` predictions
         that are true labels, averaged over points (P@k of the XC repository).
 
@@ -429,12 +441,15 @@ class SLEEC(BaseEstimator):
         model never saw count as misses.
         """
         k = self._k(None)
-        Y = _labels.to_matrix(Y, self.classes_, self.state_.label_kind, "Y")
+        Y = _labels.to_matrix(y, self.state_.classes, self.n_labels_, "Y")
         ids, _ = self.predict_topk(X, k)
         return float(precision_at_k(Y, ids, k)[-1])
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
+        # Not tagged a classifier: scikit-learn's splitters then call type_of_target on y,
+        # which refuses label lists. The classifier tags still describe the outputs.
+        tags.classifier_tags = ClassifierTags(multi_class=True, multi_label=True)
         tags.input_tags.sparse = True
         tags.target_tags.required = True
         tags.target_tags.two_d_labels = True

@@ -17,6 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._kernels import label_knn, label_knn_par
+from ._sparse import select_columns
 from .params import PARAM_BY_NAME
 
 __all__ = ["label_knn_graph"]
@@ -58,6 +59,7 @@ def label_knn_graph(
     n = Y.shape[0]
     k = max(1, min(n_neighbors, n))
     Yb = sp.csr_matrix(Y, dtype=np.float64)
+    Yb = select_columns(Yb, np.unique(Yb.indices))  # the labels in use: nothing of size L
     Yb.sort_indices()
     YbT = Yb.T.tocsr()
     deg = np.maximum(np.diff(Yb.indptr), 1).astype(np.float64)  # label-free rows: never read

@@ -217,12 +217,16 @@ def _compute(Y_true: Any, pred: Any, k: int, inv_prop: ArrayLike | None) -> dict
         )
     w = None if inv_prop is None else _check_inv_prop(inv_prop, n_labels)
     w0 = None if w is None else np.append(w, 0.0)  # w0[-1] = 0: the weight of padding id -1
+    # Work is sized by the data: beyond the widest prediction row and the largest true label
+    # set, every metric stays constant (P@j falls as 1/j), so ranks past that are not built.
+    k_asked = k
+    k = min(k, max(_width(kind, P), int(np.diff(Y.indptr).max()), 1))
 
     jj = np.arange(1, k + 1, dtype=np.float64)
     disc = 1.0 / np.log2(jj + 1.0)
     idcg = np.cumsum(disc)
     s = {name: np.zeros(k) for name in ("P", "nDCG", "R", "psp", "psd", "bpsp", "bpsd")}
-    first = np.full(n_labels, k, dtype=np.int64)  # best rank (0-based) at which a label is hit
+    hit_labels, hit_ranks = [], []  # (label, 0-based rank) of every hit, for the coverage
     rank = np.arange(k, dtype=np.int64)
     for a, b in _batches(kind, P, Y.indptr, k):
         ids = _topk_rows(kind, P, a, b, k)
@@ -237,7 +241,8 @@ def _compute(Y_true: Any, pred: Any, k: int, inv_prop: ArrayLike | None) -> dict
         s["P"] += cum.sum(axis=0)
         s["R"] += (cum[has] / ny[has, None]).sum(axis=0)
         s["nDCG"] += (dcg[has] / idcg[np.minimum(rank, ny[has, None] - 1)]).sum(axis=0)
-        np.minimum.at(first, ids[hit], np.broadcast_to(rank, hit.shape)[hit])
+        hit_labels.append(ids[hit])
+        hit_ranks.append(np.broadcast_to(rank, hit.shape)[hit])
         if w is not None:
             gain = np.where(hit, w0[ids], 0.0)
             bgain = w0[_topk_csr(Yb.indptr, Yb.indices, w[Yb.indices], k)]
@@ -246,15 +251,41 @@ def _compute(Y_true: Any, pred: Any, k: int, inv_prop: ArrayLike | None) -> dict
             s["bpsp"] += np.cumsum(bgain, axis=1).sum(axis=0)
             s["bpsd"] += np.cumsum(bgain * disc, axis=1).sum(axis=0)
 
-    n_present = int(np.count_nonzero(np.bincount(Y.indices, minlength=n_labels)))
-    covered = np.cumsum(np.bincount(first[first < k], minlength=k)).astype(np.float64)
+    n_present = np.unique(Y.indices).size
+    covered = np.cumsum(np.bincount(_first_hit_ranks(hit_labels, hit_ranks), minlength=k))
     out = {"P": s["P"] / (n * jj), "nDCG": s["nDCG"] / n}
     if w is not None:
         out["PSP"] = _ratio(s["psp"], s["bpsp"])  # the 1/j and 1/n factors cancel
         out["PSnDCG"] = _ratio(s["psd"], s["bpsd"])
     out["R"] = s["R"] / n
     out["coverage"] = covered / n_present if n_present else np.zeros(k)
+    if k_asked > k:  # the same arithmetic as building those ranks would do
+        tail = np.arange(k + 1, k_asked + 1, dtype=np.float64)
+        out = {
+            name: np.concatenate(
+                [v, s["P"][-1] / (n * tail) if name == "P" else np.full(tail.size, v[-1])]
+            )
+            for name, v in out.items()
+        }
     return out
+
+
+def _width(kind: str, P: Any) -> int:
+    """Ranks a prediction row can fill: the ids' columns, a score row's stored entries."""
+    if kind == "sparse":
+        return int(np.diff(P.indptr).max()) if P.shape[0] else 0
+    return int(P.shape[1])
+
+
+def _first_hit_ranks(labels: list[np.ndarray], ranks: list[np.ndarray]) -> np.ndarray:
+    """The best (smallest) rank at which each label hit anywhere is hit."""
+    if not labels:
+        return np.zeros(0, dtype=np.int64)
+    lab, rnk = np.concatenate(labels), np.concatenate(ranks)
+    order = np.lexsort((rnk, lab))
+    lab, rnk = lab[order], rnk[order]
+    first = np.concatenate([[True], lab[1:] != lab[:-1]]) if lab.size else lab.astype(bool)
+    return rnk[first]
 
 
 def _ratio(num: NDArray[np.float64], den: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -16,12 +16,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from .. import __version__
 from ..exceptions import DataFormatError, ModelFormatError
 from ..presets import PRESETS
+from ..text import VECTORIZERS
 from . import commands
 from .parameters import add_parameter_flags, parse_float, parse_int, parse_positive_int
 from .progress import PROG, configure_logging
@@ -81,7 +84,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--n-jobs 4",
     )
     io = train.add_argument_group("input and output")
-    io.add_argument("--train", metavar="FILE", help="training data (XC text format)")
+    data = io.add_mutually_exclusive_group()
+    data.add_argument("--train", metavar="FILE", help="training data (XC text format)")
+    data.add_argument(
+        "--text",
+        metavar="FILE",
+        help="training documents, one a line: 'label1,label2<TAB>text' or fastText's "
+        "'__label__a __label__b text'; the model file then holds the vectoriser too",
+    )
+    io.add_argument(
+        "--vectorizer",
+        choices=VECTORIZERS,
+        default="tfidf",
+        help="with --text: tfidf (sublinear tf, words in >= 2 documents) or hashing (2**20 "
+        "columns, for huge vocabularies) (default: tfidf)",
+    )
     io.add_argument("--model", metavar="OUT", help="where to write the model")
     io.add_argument(
         "--train-split",
@@ -143,11 +160,17 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: sleec predict --model model.npz --test test.txt --k 5 --out pred.txt",
     )
     predict.add_argument("--model", metavar="FILE", required=True, help="model from 'train'")
-    predict.add_argument(
+    test = predict.add_mutually_exclusive_group(required=True)
+    test.add_argument(
         "--test",
         metavar="FILE",
-        required=True,
         help="test data (XC text format; labels are ignored)",
+    )
+    test.add_argument(
+        "--text",
+        metavar="FILE",
+        help="documents, one a line (a model trained with --text): plain text, or with "
+        "labels as in training (ignored); writes 'name1,name2<TAB>score1,score2' lines",
     )
     predict.add_argument(
         "--out", metavar="FILE", required=True, help="output file (.npz, else text)"
@@ -297,6 +320,27 @@ def _error_message(exc: BaseException) -> str:
     return " ".join(message.split())  # one line
 
 
+class Terminated(BaseException):
+    """SIGTERM (sent by timeout, Slurm, docker stop) turned into an exception, so that a file
+    being written is cleaned up as on Ctrl-C."""
+
+
+@contextlib.contextmanager
+def _sigterm_raises():
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set in the main thread
+        return
+
+    def terminate(signum, frame):
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 error, 2 usage, 130 interrupted)."""
     from sklearn.exceptions import NotFittedError
@@ -309,7 +353,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "train" and not args.print_params:
         missing = [
             flag
-            for flag, value in (("--train", args.train), ("--model", args.model))
+            for flag, value in (
+                ("--train or --text", args.train or args.text),
+                ("--model", args.model),
+            )
             if value is None
         ]
         if missing:
@@ -335,7 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         MemoryError,
         ImportError,
     )
-    with configure_logging(args.verbose_global + args.verbose):
+    with configure_logging(args.verbose_global + args.verbose), _sigterm_raises():
         try:
             return args.handler(args)
         except KeyboardInterrupt:
@@ -343,6 +390,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise
             print(f"{PROG}: error: interrupted", file=sys.stderr)
             return 130
+        except Terminated:
+            if args.debug:
+                raise
+            print(f"{PROG}: error: terminated (SIGTERM)", file=sys.stderr)
+            return 143
         except BrokenPipeError:  # e.g. `sleec evaluate ... | head -1`
             with contextlib.suppress(OSError):
                 devnull = os.open(os.devnull, os.O_WRONLY)

@@ -21,10 +21,20 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import metrics
-from ..datasets import load_bibtex, read_predictions, read_xc, read_xc_rows, write_predictions
+from .._atomic import check_output_path
+from ..datasets import (
+    load_bibtex,
+    read_predictions,
+    read_text,
+    read_xc,
+    read_xc_rows,
+    write_label_names,
+    write_predictions,
+)
 from ..estimator import PREDICT_BATCH, SLEEC
 from ..params import n_clusters_for
 from ..presets import PRESETS
+from ..text import load_pipeline, make_text_pipeline, predict_text, save_pipeline
 from .parameters import resolve_params
 from .progress import Progress, status
 
@@ -79,16 +89,19 @@ def _is_large(path: str) -> bool:
         return False
 
 
-def _check_output_path(path: str) -> None:
-    """Fail before the work, not after it: the output's directory must exist and be writable."""
-    target = Path(path)
-    if target.is_dir():
-        raise IsADirectoryError(21, "Is a directory", path)
-    parent = target.parent
-    if not parent.is_dir():
-        raise FileNotFoundError(2, "No such directory for the output file", path)
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise PermissionError(13, "Permission denied (cannot write in the directory)", path)
+def _check_output(out_flag: str, out: str, **inputs: str | None) -> None:
+    """Fail before the work, not after it: the output (given as ``out_flag``) must be
+    writable, and must not be the same file as an input (compared by inode, so a link or
+    another spelling of the path is caught): writing it would destroy the input."""
+    target = check_output_path(out)
+    if not target.exists():
+        return
+    for flag, path in inputs.items():
+        if path is not None and os.path.exists(path) and os.path.samefile(target, path):
+            raise ValueError(
+                f"{out_flag} {out} is the same file as --{flag.replace('_', '-')} {path}; "
+                "refusing to overwrite an input"
+            )
 
 
 # --------------------------------------------------------------------------------------------
@@ -147,9 +160,24 @@ def train(args: argparse.Namespace) -> int:
     if args.print_params:
         print(json.dumps(params, indent=2))
         return 0
-    _check_output_path(args.model)
+    _check_output(
+        "--model",
+        args.model,
+        train=args.train,
+        text=args.text,
+        params=args.params,
+        train_split=args.train_split,
+    )
+    pipeline = None
     with _cluster(args.scheduler) as client:
-        X, Y = _read_data(args.train, args.train_split, args.split_column, "training data")
+        if args.text is None:
+            X, Y = _read_data(args.train, args.train_split, args.split_column, "training data")
+        else:
+            pipeline = make_text_pipeline(args.vectorizer, **params)
+            docs, Y = read_text(args.text)
+            X = pipeline[0].fit_transform(docs)
+            model = pipeline[-1]
+            logger.info("read %d documents from %s: %d features", len(docs), args.text, X.shape[1])
         logger.info("parameters: %s", json.dumps(params, sort_keys=True))
         start = time.perf_counter()
         with (
@@ -163,16 +191,28 @@ def train(args: argparse.Namespace) -> int:
             model.fit(X, Y, callback=progress)
         seconds = time.perf_counter() - start
     logger.info("training took %.2f s", seconds)
-    model.save(args.model)
+    if pipeline is None:
+        model.save(args.model)
+    else:
+        save_pipeline(pipeline, args.model)
     status(
-        f"trained on {X.shape[0]} points ({X.shape[1]} features, {Y.shape[1]} labels) in "
+        f"trained on {X.shape[0]} points ({X.shape[1]} features, {model.n_labels_} labels) in "
         f"{seconds:.1f} s; model saved to {args.model}"
     )
     return 0
 
 
 def predict(args: argparse.Namespace) -> int:
-    _check_output_path(args.out)
+    _check_output(
+        "--out",
+        args.out,
+        model=args.model,
+        test=args.test,
+        text=args.text,
+        test_split=args.test_split,
+    )
+    if args.text is not None:
+        return _predict_text(args)
     model = SLEEC.load(args.model)
     with _cluster(args.scheduler) as client:
         X, _ = _read_data(args.test, args.test_split, args.split_column, "test data")
@@ -200,9 +240,28 @@ def predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predict_text(args: argparse.Namespace) -> int:
+    if args.scheduler is not None:
+        raise ValueError("--text predicts locally; --scheduler works with --test")
+    pipeline = load_pipeline(args.model)
+    docs, _ = read_text(args.text, labels_required=False)
+    start = time.perf_counter()
+    names, scores = predict_text(pipeline, docs, args.k)
+    seconds = time.perf_counter() - start
+    write_label_names(args.out, names, scores)
+    status(
+        f"wrote the top-{args.k} labels of {len(docs)} documents to {args.out} "
+        f"({1000 * seconds / max(len(docs), 1):.2f} ms per document)"
+    )
+    return 0
+
+
 def evaluate(args: argparse.Namespace) -> int:
-    ids = read_predictions(args.pred)
     _, Y = _read_data(args.truth, args.truth_split, args.split_column, "ground truth")
+    k = min(args.k, max(Y.shape[1], 1))  # a point has at most that many labels to rank
+    if k < args.k:
+        logger.info("--k %d is more than the %d labels: reporting up to @%d", args.k, Y.shape[1], k)
+    ids = read_predictions(args.pred, k)
     if ids.shape[0] != Y.shape[0]:
         raise ValueError(
             f"{args.pred} has predictions for {ids.shape[0]} points but "
@@ -225,10 +284,10 @@ def evaluate(args: argparse.Namespace) -> int:
                 f"{Y.shape[1]}; propensities need the same label set"
             )
         inv_prop = metrics.inverse_propensity(Y_train, args.A, args.B)
-    results = metrics.evaluate(Y, ids, args.k, inv_prop)
+    results = metrics.evaluate(Y, ids, k, inv_prop)
     names = ["P", "nDCG", "PSP", "PSnDCG"] + (["R", "coverage"] if args.all_metrics else [])
     results = {name: results[name] for name in names if name in results}
-    ks = _report_ks(args.k)
+    ks = _report_ks(k)
     if args.json:
         print(json.dumps(_metrics_json(results, ks), indent=2))
     else:
