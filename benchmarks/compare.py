@@ -1,17 +1,20 @@
-"""Side-by-side benchmark of sleec and peer XMC libraries on one dataset.
+"""Side-by-side benchmark of sleec and peer XMC libraries on one or more datasets.
 
 Each (library, repetition) runs in its own subprocess (``_worker.py``), so peak memory is per
-library; all get the same thread count. Prints one table of medians over the repetitions:
-P@1/3/5, PSP@1/3/5, training seconds, prediction ms per point, peak RSS, model size, and the
-ratio of the time/memory/size figures to sleec's. Writes the same as JSON.
+library; all get the same thread count. Prints, per dataset, a table of medians over the
+repetitions: P@1/3/5, PSP@1/3/5, training seconds, prediction ms per point, peak RSS, model
+size, and the ratio of the time/memory/size figures to sleec's. Writes the same as JSON.
 
     python benchmarks/compare.py --dataset bibtex --repeats 3
     python benchmarks/compare.py --dataset delicious --libs sleec omikuji --json out.json
+    python benchmarks/compare.py --dataset wordnet synthetic:100000 synthetic:1000000 \
+        --libs sleec omikuji napkinxc pecos knn --skip synthetic:1000000:knn
 
 Peers (install with ``pip install -r benchmarks/requirements-peers.txt`` and then
 ``pip install --no-deps libpecos``): omikuji (Parabel defaults), napkinxc (PLT defaults),
-libpecos XR-Linear (defaults), libmultilabel one-vs-rest linear. A peer that cannot be
-imported is reported and skipped.
+libpecos XR-Linear (defaults), libmultilabel one-vs-rest linear, and a plain cosine kNN
+(10 neighbours, written in _worker.py). A peer that cannot be imported is reported and
+skipped.
 """
 
 from __future__ import annotations
@@ -76,10 +79,21 @@ def run_once(lib: str, dataset: str, threads: int, sleec_params: str, seed: int 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
-        "--dataset", default="bibtex", help="bibtex, delicious, synthetic:N, or TRAIN,TEST XC files"
+        "--dataset",
+        nargs="+",
+        default=["bibtex"],
+        help="one or more of: bibtex, delicious, wordnet, synthetic:N (make_xmc), or "
+        "TRAIN,TEST XC files; each gets its own table, all in this one run",
     )
     ap.add_argument("--libs", nargs="+", default=list(MODULES))
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument(
+        "--skip",
+        nargs="*",
+        default=[],
+        metavar="DATASET:LIB",
+        help="pairs not to run, e.g. synthetic:1000000:knn (brute-force kNN at 10^6)",
+    )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument(
         "--sleec-params",
@@ -90,39 +104,50 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, help="write the results here as JSON")
     args = ap.parse_args(argv)
 
-    rows, skipped = {}, {}
-    for lib in args.libs:
-        if importlib.util.find_spec(MODULES[lib]) is None:
-            skipped[lib] = "not importable"
-            print(f"skipping {lib}: not importable", file=sys.stderr)
-            continue
-        runs = []
-        for rep in range(args.repeats):
-            t0 = time.perf_counter()
-            try:
-                runs.append(run_once(lib, args.dataset, args.threads, args.sleec_params, seed=rep))
-            except RuntimeError as exc:
-                skipped[lib] = str(exc).splitlines()[-1]
-                print(f"skipping {lib}: {exc}", file=sys.stderr)
-                break
-            print(
-                f"{lib} run {rep + 1}/{args.repeats} done in {time.perf_counter() - t0:.1f} s",
-                file=sys.stderr,
+    reports = []
+    for dataset in args.dataset:
+        rows, skipped = {}, {}
+        for lib in args.libs:
+            if f"{dataset}:{lib}" in args.skip:
+                skipped[lib] = "skipped (--skip)"
+                continue
+            if importlib.util.find_spec(MODULES[lib]) is None:
+                skipped[lib] = "not importable"
+                print(f"skipping {lib}: not importable", file=sys.stderr)
+                continue
+            runs = []
+            for rep in range(args.repeats):
+                t0 = time.perf_counter()
+                try:
+                    runs.append(run_once(lib, dataset, args.threads, args.sleec_params, seed=rep))
+                except RuntimeError as exc:
+                    skipped[lib] = str(exc).splitlines()[-1]
+                    print(f"skipping {lib}: {exc}", file=sys.stderr)
+                    break
+                print(
+                    f"{dataset} {lib} run {rep + 1}/{args.repeats} done in "
+                    f"{time.perf_counter() - t0:.1f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            if runs:
+                rows[lib] = _median(runs)
+        print(format_table(rows, dataset, args), flush=True)
+        reports.append(
+            {
+                "dataset": dataset,
+                "threads": args.threads,
+                "repeats": args.repeats,
+                "machine": _machine(),
+                "versions": _versions(rows),
+                "results": rows,
+                "skipped": skipped,
+            }
+        )
+        if args.json:  # after each dataset, so a long run keeps what it has
+            args.json.write_text(
+                json.dumps(reports if len(args.dataset) > 1 else reports[0], indent=2)
             )
-        if runs:
-            rows[lib] = _median(runs)
-    report = {
-        "dataset": args.dataset,
-        "threads": args.threads,
-        "repeats": args.repeats,
-        "machine": _machine(),
-        "versions": _versions(rows),
-        "results": rows,
-        "skipped": skipped,
-    }
-    print(format_table(rows, args))
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
     return 0
 
 
@@ -136,7 +161,7 @@ def _median(runs: list[dict]) -> dict:
     return out
 
 
-def format_table(rows: dict, args) -> str:
+def format_table(rows: dict, dataset: str, args) -> str:
     head = (
         f"{'library':<14}{'P@1':>7}{'P@3':>7}{'P@5':>7}{'N@3':>7}{'N@5':>7}"
         f"{'PSP@1':>7}{'PSP@3':>7}"
@@ -144,7 +169,7 @@ def format_table(rows: dict, args) -> str:
         f"{'train x':>9}{'pred x':>8}{'RSS x':>7}{'size x':>8}"
     )
     lines = [
-        f"dataset {args.dataset}, threads {args.threads}, median of {args.repeats} runs "
+        f"dataset {dataset}, threads {args.threads}, median of {args.repeats} runs "
         "(sleec: random_state = run index); N = nDCG; 'x' columns are ratios to sleec "
         "(> 1: the peer is slower/larger)",
         head,

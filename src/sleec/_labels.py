@@ -22,7 +22,7 @@ import scipy.sparse as sp
 
 from . import _validation
 
-__all__ = ["INDICATOR", "LISTS", "MULTICLASS", "encode", "to_matrix"]
+__all__ = ["INDICATOR", "LISTS", "MULTICLASS", "encode", "extend", "to_matrix"]
 
 INDICATOR, LISTS, MULTICLASS = "indicator", "lists", "multiclass"
 
@@ -45,6 +45,35 @@ def encode(Y: Any, name: str = "Y") -> tuple[sp.csr_matrix, np.ndarray | None, s
             seen.update(dict.fromkeys(row))
         classes = list(seen)
     return _matrix(rows, _index(classes), len(rows)), _as_array(classes), kind
+
+
+def extend(
+    Y: Any, classes: np.ndarray | None, kind: str, n_labels: int, name: str = "Y"
+) -> tuple[sp.csr_matrix, np.ndarray | None, int]:
+    """New points' labels for a fitted model: ``(matrix (n, L'), classes', L')`` where the
+    label set grows by the labels it has not seen (L' >= n_labels): for a label matrix, its
+    columns beyond the model's; for names, the new names appended after the known ones (in
+    sorted order among themselves), so the known labels keep their ids."""
+    new_kind = _kind(Y)
+    if (new_kind == INDICATOR) != (kind == INDICATOR):
+        given = "a label matrix" if new_kind == INDICATOR else "label names"
+        fitted = "a label matrix" if kind == INDICATOR else "label names"
+        raise ValueError(f"{name} holds {given}, but the model was fitted on {fitted}.")
+    if new_kind == INDICATOR:
+        M = _validation.check_labels(Y, name)
+        width = max(n_labels, M.shape[1])
+        return sp.csr_matrix((M.data, M.indices, M.indptr), shape=(M.shape[0], width)), None, width
+    rows = _rows(Y, new_kind, name)
+    known = _index(classes.tolist())
+    unseen = {label for row in rows for label in row if label not in known}
+    try:
+        added = sorted(unseen)
+    except TypeError:
+        added = list(unseen)
+    if added:
+        classes = _as_array(classes.tolist() + added)
+    index = _index(classes.tolist())
+    return _matrix(rows, index, len(rows)), classes, len(index)
 
 
 def to_matrix(Y: Any, classes: np.ndarray | None, n_labels: int, name: str = "Y") -> sp.csr_matrix:

@@ -39,6 +39,7 @@ from .regression import fit_l1, fit_l2, prune_embeddings, prune_weights
 from .svp import svp_embed
 
 __all__ = [
+    "append_points",
     "cluster_neighbors",
     "embed",
     "ensemble_votes",
@@ -155,22 +156,51 @@ def _product(X: sp.csr_matrix, W: sp.csr_matrix) -> np.ndarray:
 
 
 def cluster_neighbors(
-    X: sp.csr_matrix, local: LocalModel, config: QueryConfig
-) -> tuple[np.ndarray, np.ndarray]:
+    X: sp.csr_matrix, local: LocalModel, config: QueryConfig, *, return_distance: bool = False
+) -> tuple[np.ndarray, ...]:
     """Step 5 in one cluster: the ``n_neighbors`` training points nearest each of the prepared
     feature rows ``X`` (q, d) in the cluster's embedding space, and their vote weights.
 
     Returns ``(train_rows (q, k) int64, weights (q, k) float32)``, nearest first, each row of
-    weights summing to 1; ``k = min(n_neighbors, cluster size)``.
+    weights summing to 1; ``k = min(n_neighbors, cluster size)``; with ``return_distance``
+    also their (q, k) float64 distances in the embedding space.
     """
-    idx, w = nearest_neighbors(
+    found = nearest_neighbors(
         embed(X, local),
         local.E,
         config.n_neighbors,
         metric=config.metric,
         weighting=config.weighting,
+        return_distance=return_distance,
     )
-    return local.rows[idx], w
+    return (local.rows[found[0]], *found[1:])
+
+
+def append_points(
+    learners: tuple[Learner, ...],
+    features: sp.csr_matrix,
+    routing: sp.csr_matrix,
+    first_row: int,
+) -> tuple[Learner, ...]:
+    """The learners with new training points added: each prepared row ``i`` (rows of
+    ``features`` / ``routing``) joins its cluster in every learner as training row
+    ``first_row + i``, embedded by the cluster's regressor (not pruned); the regressors and
+    the other stored embeddings are unchanged."""
+    grown = []
+    for learner in learners:
+        groups = cluster_members(assign_to_centers(routing, learner.centers), len(learner.locals))
+        locals_ = []
+        for members, local in zip(groups, learner.locals, strict=True):
+            if members.size:
+                local = LocalModel(
+                    rows=np.concatenate([local.rows, (first_row + members).astype(np.int32)]),
+                    features=local.features,
+                    W=local.W,
+                    E=np.vstack([local.E, embed(features[members], local)]),
+                )
+            locals_.append(local)
+        grown.append(Learner(learner.centers, tuple(locals_)))
+    return tuple(grown)
 
 
 def ensemble_votes(

@@ -30,8 +30,14 @@ _LABEL_CHUNK = 256  # query rows per scratch row in top_k_labels
 
 
 def nearest_neighbors(
-    Zq: np.ndarray, E: np.ndarray, k: int, *, metric: str, weighting: str
-) -> tuple[np.ndarray, np.ndarray]:
+    Zq: np.ndarray,
+    E: np.ndarray,
+    k: int,
+    *,
+    metric: str,
+    weighting: str,
+    return_distance: bool = False,
+) -> tuple[np.ndarray, ...]:
     """The ``k`` stored embeddings nearest each query, with vote weights.
 
     Parameters
@@ -47,6 +53,8 @@ def nearest_neighbors(
     -------
     idx : (q, k') int64 rows of ``E``, nearest first (ties: smaller row first).
     weights : (q, k') float32, each row summing to 1.
+    distances : (q, k') float64 distances (Euclidean; for ``"cosine"``, between unit
+        rows), only with ``return_distance=True``.
 
     Two stages, so that the large product runs in float32 and the answer is still exact:
     a float32 screen ranks every stored row by ``|e - c|^2 - 2 (z - c).(e - c)`` (``c``
@@ -84,6 +92,8 @@ def nearest_neighbors(
         weights = np.exp(-near / scale)
         weights /= weights.sum(axis=1, keepdims=True)
         weights = weights.astype(np.float32)
+    if return_distance:
+        return idx, weights, np.sqrt(near)
     return idx, weights
 
 

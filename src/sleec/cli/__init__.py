@@ -202,6 +202,80 @@ def build_parser() -> argparse.ArgumentParser:
     )
     predict.set_defaults(handler=commands.predict, parser=predict)
 
+    # explain ----------------------------------------------------------------------------------
+    explain = sub.add_parser(
+        "explain",
+        parents=[common],
+        help="show which training points voted for a test point's labels",
+        description="For one test point and each of its top-k labels: the training points "
+        "that voted for the label (training row, learner, cluster, distance in the embedding "
+        "space, weight, share of the score). The scores are the ones 'predict' gives.",
+        epilog="example: sleec explain --model model.npz --test test.txt --row 17 --k 5",
+    )
+    explain.add_argument("--model", metavar="FILE", required=True, help="model from 'train'")
+    points = explain.add_mutually_exclusive_group(required=True)
+    points.add_argument("--test", metavar="FILE", help="test data (XC text format)")
+    points.add_argument("--text", metavar="FILE", help="documents (a model trained with --text)")
+    explain.add_argument(
+        "--row",
+        metavar="N",
+        type=parse_int,
+        required=True,
+        help="0-based row (point, or document) of the test file to explain",
+    )
+    explain.add_argument(
+        "--k", type=parse_positive_int, default=5, help="labels to explain (default: 5)"
+    )
+    explain.add_argument(
+        "--max-votes",
+        metavar="N",
+        type=parse_positive_int,
+        default=10,
+        help="votes shown per label in the text output (default: 10)",
+    )
+    explain.add_argument(
+        "--json", action="store_true", help="print every vote as JSON instead of text"
+    )
+    explain.set_defaults(handler=commands.explain, parser=explain)
+
+    # report -----------------------------------------------------------------------------------
+    report = sub.add_parser(
+        "report",
+        parents=[common],
+        help="write an HTML report (metrics, head to tail, figures) of a model on a test set",
+        description="Evaluate a model on a test file and write a self-contained HTML page: "
+        "P@k, nDCG@k, PSP@k (propensities from the model's training labels), accuracy and "
+        "predictions by label-frequency bucket, the score distribution and the cluster "
+        "sizes, with PNG figures embedded (needs matplotlib: pip install 'sleec[report]').",
+        epilog="example: sleec report --model model.npz --test test.txt --out report.html",
+    )
+    report.add_argument("--model", metavar="FILE", required=True, help="model from 'train'")
+    data = report.add_mutually_exclusive_group(required=True)
+    data.add_argument("--test", metavar="FILE", help="test data with labels (XC text format)")
+    data.add_argument(
+        "--text", metavar="FILE", help="labelled documents (a model trained with --text)"
+    )
+    report.add_argument("--out", metavar="FILE", required=True, help="the HTML page to write")
+    report.add_argument("--figures", metavar="DIR", help="also write the figures as PNG files")
+    report.add_argument(
+        "--k", type=parse_positive_int, default=5, help="largest cut-off (default: 5)"
+    )
+    report.add_argument(
+        "--A",
+        dest="A",
+        type=parse_float,
+        default=commands.PROPENSITY_A,
+        help=f"propensity parameter A (default: {commands.PROPENSITY_A})",
+    )
+    report.add_argument(
+        "--B",
+        dest="B",
+        type=parse_float,
+        default=commands.PROPENSITY_B,
+        help=f"propensity parameter B (default: {commands.PROPENSITY_B})",
+    )
+    report.set_defaults(handler=commands.report, parser=report)
+
     # evaluate --------------------------------------------------------------------------------
     evaluate = sub.add_parser(
         "evaluate",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -32,13 +33,23 @@ from ..datasets import (
     write_predictions,
 )
 from ..estimator import PREDICT_BATCH, SLEEC
+from ..explain import format_explanation
 from ..params import n_clusters_for
 from ..presets import PRESETS
 from ..text import load_pipeline, make_text_pipeline, predict_text, save_pipeline
 from .parameters import resolve_params
 from .progress import Progress, status
 
-__all__ = ["PROPENSITY_A", "PROPENSITY_B", "demo", "evaluate", "predict", "train"]
+__all__ = [
+    "PROPENSITY_A",
+    "PROPENSITY_B",
+    "demo",
+    "evaluate",
+    "explain",
+    "predict",
+    "report",
+    "train",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -253,6 +264,58 @@ def _predict_text(args: argparse.Namespace) -> int:
         f"wrote the top-{args.k} labels of {len(docs)} documents to {args.out} "
         f"({1000 * seconds / max(len(docs), 1):.2f} ms per document)"
     )
+    return 0
+
+
+def explain(args: argparse.Namespace) -> int:
+    if args.text is not None:
+        pipeline = load_pipeline(args.model)
+        docs, _ = read_text(args.text, labels_required=False)
+        model = pipeline[-1]
+        _check_row(args.row, len(docs))
+        point = pipeline[0].transform([docs[args.row]])
+    else:
+        model = SLEEC.load(args.model)
+        X, _ = _read_data(args.test, None, 1, "test data")
+        _check_row(args.row, X.shape[0])
+        point = X[args.row]
+    (found,) = model.explain(point, args.k)
+    found = dataclasses.replace(found, row=args.row)
+    if args.json:
+        print(json.dumps(found.to_dict(), indent=2))
+    else:
+        print(format_explanation(found, args.max_votes))
+    return 0
+
+
+def _check_row(row: int, n_points: int) -> None:
+    if not 0 <= row < n_points:
+        raise ValueError(
+            f"--row {row} is outside the {n_points} points of the test file (0 to {n_points - 1})"
+        )
+
+
+def report(args: argparse.Namespace) -> int:
+    from ..report import evaluate_report, write_report
+
+    _check_output("--out", args.out, model=args.model, test=args.test, text=args.text)
+    if args.text is not None:
+        pipeline = load_pipeline(args.model)
+        docs, y = read_text(args.text)
+        model, X = pipeline[-1], pipeline[0].transform(docs)
+        name = args.text
+    else:
+        model = SLEEC.load(args.model)
+        X, y = _read_data(args.test, None, 1, "test data")
+        name = args.test
+    numbers = evaluate_report(model, X, y, k=args.k, A=args.A, B=args.B)
+    figures = write_report(
+        args.out,
+        numbers,
+        title=f"sleec report: {Path(args.model).name} on {Path(name).name}",
+        figures_dir=args.figures,
+    )
+    status(f"wrote {args.out} ({len(figures)} figures) for {numbers.n_test} test points")
     return 0
 
 

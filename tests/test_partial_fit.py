@@ -1,0 +1,129 @@
+"""SLEEC.partial_fit: new training points (and labels) vote without retraining."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from conftest import TOY_N_FEATURES, TOY_N_LABELS
+from sleec import SLEEC
+from sleec.cluster_model import ensemble_votes, prepare_features
+from sleec.params import QueryConfig
+
+SMALL = {
+    "n_learners": 2,
+    "n_clusters": 2,
+    "n_components": 10,
+    "n_graph_neighbors": 10,
+    "n_neighbors": 5,
+}
+
+
+def new_group(n: int, seed: int) -> sp.csr_matrix:
+    """Points of a new topic: 3 of 5 fresh words (columns 95-99 are toy noise words nobody
+    uses much) at high weight, plus 2 noise words, so they stand apart from the toy groups."""
+    rng = np.random.default_rng(seed)
+    X = np.zeros((n, TOY_N_FEATURES), np.float32)
+    for i in range(n):
+        X[i, 95 + rng.choice(5, 3, replace=False)] = 3.0
+        X[i, 60 + rng.choice(30, 2, replace=False)] = 0.5
+    return sp.csr_matrix(X)
+
+
+@pytest.fixture
+def fitted(toy_xmc):
+    Xtr, Ytr, *_ = toy_xmc
+    return SLEEC(**SMALL, random_state=0).fit(Xtr, Ytr)
+
+
+def test_a_new_label_is_predicted_for_near_duplicates(fitted, toy_xmc):
+    X_new = new_group(20, seed=1)
+    Y_new = sp.csr_matrix(
+        (np.ones(20, np.float32), (np.arange(20), np.full(20, TOY_N_LABELS))),
+        shape=(20, TOY_N_LABELS + 1),
+    )
+    fitted.partial_fit(X_new, Y_new)
+    assert fitted.n_labels_ == TOY_N_LABELS + 1 and fitted.train_labels_.shape == (420, 21)
+    near_duplicates = new_group(10, seed=2)
+    ids, scores = fitted.predict_topk(near_duplicates, 1)
+    assert np.all(ids[:, 0] == TOY_N_LABELS)  # measured: all 10
+
+
+def test_predictions_far_from_the_new_points_do_not_change(fitted, toy_xmc):
+    # A point none of whose neighbours (in any learner) is a new point keeps exactly its
+    # scores; the new topic sits apart from most toy points, so most keep them.
+    *_, Xte, _, _ = toy_xmc
+    before = fitted.predict_topk(Xte, 5)
+    fitted.partial_fit(
+        new_group(20, seed=1),
+        sp.csr_matrix(
+            (np.ones(20, np.float32), (np.arange(20), np.full(20, TOY_N_LABELS))),
+            shape=(20, TOY_N_LABELS + 1),
+        ),
+    )
+    after = fitted.predict_topk(Xte, 5)
+    features, routing = prepare_features(Xte, True)
+    votes = ensemble_votes(
+        features, routing, fitted.learners_, QueryConfig.from_params(fitted.validated_params()), 420
+    )
+    far = np.asarray(votes[:, 400:].sum(axis=1)).ravel() == 0
+    assert far.mean() > 0.6  # measured 0.745
+    np.testing.assert_array_equal(before[0][far], after[0][far])
+    np.testing.assert_array_equal(before[1][far], after[1][far])
+
+
+def test_new_points_vote_like_the_training_points_they_copy(fitted, toy_xmc):
+    # Adding a copy of a training point (and its labels) doubles its vote: its own labels'
+    # scores rise for the point itself.
+    Xtr, Ytr, *_ = toy_xmc
+    proba_before = fitted.predict_proba(Xtr[:1])[0]
+    fitted.partial_fit(Xtr[:1], Ytr[:1])
+    proba_after = fitted.predict_proba(Xtr[:1])[0]
+    mine = Ytr[0].indices
+    assert np.all(proba_after[mine] >= proba_before[mine] - 1e-6)  # float32 sums
+    assert np.any(proba_after[mine] > proba_before[mine] + 0.01)
+    for learner in fitted.learners_:  # the copy joined exactly one cluster per learner
+        assert sum(400 in loc.rows for loc in learner.locals) == 1
+
+
+def test_partial_fit_then_save_and_load_equals_the_model_in_memory(fitted, toy_xmc, tmp_path):
+    *_, Xte, _, _ = toy_xmc
+    fitted.partial_fit(
+        new_group(15, seed=3), sp.csr_matrix(np.eye(15, TOY_N_LABELS + 2, TOY_N_LABELS - 5))
+    )
+    fitted.save(tmp_path / "grown.npz")
+    loaded = SLEEC.load(tmp_path / "grown.npz")
+    assert loaded.n_labels_ == TOY_N_LABELS + 2
+    for a, b in zip(fitted.predict_topk(Xte, 7), loaded.predict_topk(Xte, 7), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_partial_fit_with_names_appends_new_names(toy_xmc):
+    Xtr, Ytr, Xte, *_ = toy_xmc
+    names = [[f"t{j:02d}" for j in Ytr[i].indices] for i in range(Ytr.shape[0])]
+    model = SLEEC(**SMALL, random_state=0).fit(Xtr, names)
+    known = model.classes_.tolist()
+    model.partial_fit(new_group(20, seed=4), [["zebra", "aardvark"]] * 20)
+    assert model.classes_.tolist() == known + ["aardvark", "zebra"]  # known ids kept
+    assert model.predict_labels(new_group(5, seed=5), 2)[0] == ["aardvark", "zebra"]
+    with pytest.raises(
+        ValueError, match="Y holds a label matrix, but the model was fitted on label names"
+    ):
+        model.partial_fit(Xte[:2], Ytr[:2])
+
+
+def test_partial_fit_refuses_another_feature_count(fitted, toy_xmc):
+    Xtr, Ytr, *_ = toy_xmc
+    with pytest.raises(ValueError, match=r"X has 99 features, but SLEEC is expecting 100"):
+        fitted.partial_fit(Xtr[:3, :99], Ytr[:3])
+    with pytest.raises(ValueError, match="inconsistent numbers of rows: 3 != 2"):
+        fitted.partial_fit(Xtr[:3], Ytr[:2])
+    assert fitted.train_labels_.shape[0] == 400  # nothing was added
+
+
+def test_partial_fit_on_an_unfitted_model_fits_it(toy_xmc):
+    Xtr, Ytr, *_ = toy_xmc
+    a = SLEEC(**SMALL, random_state=0).partial_fit(Xtr, Ytr)
+    b = SLEEC(**SMALL, random_state=0).fit(Xtr, Ytr)
+    np.testing.assert_array_equal(a.predict_topk(Xtr, 3)[0], b.predict_topk(Xtr, 3)[0])

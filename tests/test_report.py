@@ -1,0 +1,118 @@
+"""sleec report: the numbers against the metrics, the page's content, and the page opened in
+a real headless browser (Chromium, when installed) with every figure loaded."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from sleec import SLEEC, cli
+from sleec.datasets import write_xc
+from sleec.metrics import evaluate, inverse_propensity
+from sleec.report import BUCKETS, evaluate_report, write_report
+
+pytest.importorskip("matplotlib", reason="the report extra (matplotlib) is not installed")
+
+SMALL = {
+    "n_learners": 2,
+    "n_clusters": 2,
+    "n_components": 10,
+    "n_graph_neighbors": 10,
+    "n_neighbors": 5,
+}
+CHROMIUM = next(
+    (shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)),
+    None,
+)
+
+
+@pytest.fixture(scope="module")
+def model(toy_xmc):
+    Xtr, Ytr, *_ = toy_xmc
+    return SLEEC(**SMALL, random_state=0).fit(Xtr, Ytr)
+
+
+def test_report_numbers(model, toy_xmc):
+    Xtr, Ytr, Xte, Yte, _ = toy_xmc
+    report = evaluate_report(model, Xte, Yte, k=5)
+    ids, scores = model.predict_topk(Xte, 5)
+    ref = evaluate(Yte, ids, 5, inverse_propensity(Ytr))
+    for name in ref:
+        np.testing.assert_allclose(report.metrics[name], ref[name])
+    # Buckets by training frequency: every label in exactly one; shares sum to 1.
+    counts = np.bincount(Ytr.indices, minlength=Ytr.shape[1])
+    assert [b["bucket"] for b in report.buckets] == [name for name, _, _ in BUCKETS]
+    assert sum(b["labels"] for b in report.buckets) == Ytr.shape[1]
+    assert sum(b["true_share"] for b in report.buckets) == pytest.approx(1.0)
+    assert sum(b["prediction_share"] for b in report.buckets) == pytest.approx(1.0)
+    heads = next(b for b in report.buckets if b["bucket"] == ">100")
+    assert heads["labels"] == int((counts > 100).sum())
+    # Overall precision = the bucket precisions weighted by their prediction shares.
+    n_pred = int((ids >= 0).sum())
+    hits = sum(b["precision"] * b["prediction_share"] * n_pred for b in report.buckets)
+    assert hits == pytest.approx(ref["P"][4] * 5 * Xte.shape[0])
+    assert report.hit_scores.size + report.miss_scores.size == n_pred
+    assert [s.sum() for s in report.cluster_sizes] == [400, 400]
+
+
+def test_report_page_and_figures(model, toy_xmc, tmp_path):
+    *_, Xte, Yte, _ = toy_xmc
+    names = write_report(
+        tmp_path / "r.html", evaluate_report(model, Xte, Yte), figures_dir=tmp_path / "fig"
+    )
+    page = (tmp_path / "r.html").read_text()
+    assert names == ["metrics", "buckets", "scores", "clusters"]
+    assert page.count('src="data:image/png;base64,') == 4  # no network needed
+    assert "A = 0.55, B = 1.5" in page and "<td>&gt;100</td>" in page
+    for name in names:
+        assert (tmp_path / "fig" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here (CI installs Debian's chromium)")
+def test_report_loads_in_a_headless_browser(model, toy_xmc, tmp_path, capsys):
+    *_, Xte, Yte, _ = toy_xmc
+    write_xc(tmp_path / "test.txt", Xte, Yte)
+    model.save(tmp_path / "m.npz")
+    assert (
+        cli.main(
+            [
+                "report",
+                "--model",
+                str(tmp_path / "m.npz"),
+                "--test",
+                str(tmp_path / "test.txt"),
+                "--out",
+                str(tmp_path / "report.html"),
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    profile = tmp_path / "profile"
+    dom = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            (tmp_path / "report.html").as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout
+    match = re.search(r'data-figures-loaded="(\d+)/(\d+)"', dom)
+    assert match, dom[:500]
+    assert match.group(1) == match.group(2) == "4"  # every figure decoded and shown
