@@ -268,18 +268,13 @@ def _predict_text(args: argparse.Namespace) -> int:
 
 
 def explain(args: argparse.Namespace) -> int:
-    if args.text is not None:
-        pipeline = load_pipeline(args.model)
-        docs, _ = read_text(args.text, labels_required=False)
-        model = pipeline[-1]
-        _check_row(args.row, len(docs))
-        point = pipeline[0].transform([docs[args.row]])
-    else:
-        model = SLEEC.load(args.model)
-        X, _ = _read_data(args.test, None, 1, "test data")
-        _check_row(args.row, X.shape[0])
-        point = X[args.row]
-    (found,) = model.explain(point, args.k)
+    model, X, _ = _model_and_points(args, labels_required=False)
+    if not 0 <= args.row < X.shape[0]:
+        raise ValueError(
+            f"--row {args.row} is outside the {X.shape[0]} points of the test file "
+            f"(0 to {X.shape[0] - 1})"
+        )
+    (found,) = model.explain(X[args.row], args.k)
     found = dataclasses.replace(found, row=args.row)
     if args.json:
         print(json.dumps(found.to_dict(), indent=2))
@@ -288,26 +283,24 @@ def explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_row(row: int, n_points: int) -> None:
-    if not 0 <= row < n_points:
-        raise ValueError(
-            f"--row {row} is outside the {n_points} points of the test file (0 to {n_points - 1})"
-        )
+def _model_and_points(args: argparse.Namespace, labels_required: bool) -> tuple[Any, Any, Any]:
+    """``(model, X, labels)``: the model of ``--model`` and the points of ``--test`` (an XC
+    file) or ``--text`` (documents, through the vectoriser saved with the model)."""
+    if args.text is not None:
+        pipeline = load_pipeline(args.model)
+        docs, labels = read_text(args.text, labels_required=labels_required)
+        return pipeline[-1], pipeline[0].transform(docs), labels
+    model = SLEEC.load(args.model)
+    X, Y = _read_data(args.test, None, 1, "test data")
+    return model, X, Y
 
 
 def report(args: argparse.Namespace) -> int:
     from ..report import evaluate_report, write_report
 
     _check_output("--out", args.out, model=args.model, test=args.test, text=args.text)
-    if args.text is not None:
-        pipeline = load_pipeline(args.model)
-        docs, y = read_text(args.text)
-        model, X = pipeline[-1], pipeline[0].transform(docs)
-        name = args.text
-    else:
-        model = SLEEC.load(args.model)
-        X, y = _read_data(args.test, None, 1, "test data")
-        name = args.test
+    model, X, y = _model_and_points(args, labels_required=True)
+    name = args.text if args.text is not None else args.test
     numbers = evaluate_report(model, X, y, k=args.k, A=args.A, B=args.B)
     figures = write_report(
         args.out,
