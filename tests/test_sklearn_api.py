@@ -111,7 +111,7 @@ def test_names_that_cannot_be_saved_are_refused_at_save(toy_xmc, tmp_path):
     tags = [[("pair", i % 2)] for i in range(Xtr.shape[0])]  # tuples: hashable, not storable
     model = SLEEC(**SMALL, random_state=0).fit(Xtr, tags)
     assert model.predict_labels(Xtr[:2])[0][0] in {("pair", 0), ("pair", 1)}
-    with pytest.raises(TypeError, match="label names must be strings or integers"):
+    with pytest.raises(TypeError, match="label names must be strings or numbers"):
         model.save(tmp_path / "m.npz")
     assert not list(tmp_path.iterdir())
 
@@ -221,3 +221,65 @@ def test_make_text_pipeline(text_toy):
         assert hits > 0.8 and all(s == sorted(s, reverse=True) for s in scores)
     with pytest.raises(ValueError, match="The 'vectorizer' parameter must be one of"):
         make_text_pipeline("bert")
+
+
+# -------------------------------------------------------------------- review follow-ups
+def test_lists_of_integer_lists_are_label_names_not_a_matrix(toy_xmc):
+    Xtr, *_ = toy_xmc
+    ids = [[0], [1], [0]] * 133 + [[1]]  # equal lengths, only 0 and 1: still names
+    model = SLEEC(**SMALL, random_state=0).fit(Xtr, ids)
+    assert model.classes_.tolist() == [0, 1] and model.train_labels_.nnz == 400
+
+
+def test_dataframe_label_matrix_and_unshared_labels(toy_xmc):
+    pd = pytest.importorskip("pandas")
+    Xtr, Ytr, *_ = toy_xmc
+    frame = pd.DataFrame(Ytr.toarray().astype(int))
+    model = SLEEC(**SMALL, random_state=0).fit(Xtr, frame)
+    assert model.n_labels_ == Ytr.shape[1] and model.state_.classes is None
+    Y = Ytr.copy()
+    fitted = SLEEC(**SMALL, random_state=0).fit(Xtr, Y)
+    assert not np.shares_memory(fitted.train_labels_.indices, Y.indices)
+
+
+@pytest.mark.parametrize(
+    "names", [[0.0, 1.0, 2.0, 3.0], [True, False, True, False]], ids=["floats", "bools"]
+)
+def test_numeric_class_names_save_and_load(toy_xmc, tmp_path, names):
+    Xtr, _, Xte, _, groups = toy_xmc
+    y = np.array(names)[_groups(toy_xmc)]
+    model = SLEEC(**SMALL, random_state=0).fit(Xtr, y)
+    model.save(tmp_path / "m.npz")
+    loaded = SLEEC.load(tmp_path / "m.npz")
+    assert loaded.classes_.tolist() == sorted(set(names))
+    np.testing.assert_array_equal(loaded.predict(Xte), model.predict(Xte))
+    # score of a one-label-per-point model is its accuracy (P@1), not P@top_k
+    assert model.score(Xte, np.array(names)[groups]) == pytest.approx(
+        np.mean(model.predict(Xte) == np.array(names)[groups])
+    )
+
+
+def test_fit_time_normalisation_is_kept(toy_xmc):
+    Xtr, Ytr, Xte, *_ = toy_xmc
+    model = SLEEC(**SMALL, random_state=0).fit(Xtr, Ytr)
+    before = model.predict_topk(Xte, 5)
+    model.set_params(normalize=False)  # a fit-time setting: prediction keeps the fitted one
+    after = model.predict_topk(Xte, 5)
+    np.testing.assert_array_equal(before[0], after[0])
+
+
+def test_tfidf_without_idf_is_refused_at_save(text_toy, tmp_path):
+    docs, tags, *_ = text_toy
+    pipe = make_pipeline(TfidfVectorizer(use_idf=False), SLEEC(**SMALL, random_state=0))
+    pipe.fit(docs, tags)
+    with pytest.raises(TypeError, match="use_idf=False cannot be restored without pickle"):
+        save_pipeline(pipe, tmp_path / "p.npz")
+
+
+def test_save_stores_the_validated_parameters(toy_xmc, tmp_path):
+    from fractions import Fraction
+
+    Xtr, Ytr, *_ = toy_xmc
+    model = SLEEC(**SMALL, svp_step=Fraction(3, 2), random_state=0).fit(Xtr, Ytr)
+    model.save(tmp_path / "m.npz")
+    assert SLEEC.load(tmp_path / "m.npz").svp_step == 1.5

@@ -48,11 +48,13 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     """Open ``path`` for writing as described in the module docstring; on any exception
     (KeyboardInterrupt included) the temporary file is deleted and ``path`` left as it was.
     The new file keeps an existing file's permissions, else gets ``0o666 & ~umask`` (not the
-    private 0600 of a temporary file). OSErrors name ``path``, not the temporary file."""
+    private 0600 of a temporary file). Text is UTF-8 whatever the locale. OSErrors name
+    ``path``, not the temporary file."""
     name = os.fspath(path)
     target = check_output_path(name)
+    encoding = None if "b" in mode else "utf-8"
     if _is_stream(target):
-        with _naming(name), open(target, mode) as fh:
+        with _naming(name), open(target, mode, encoding=encoding) as fh:
             yield fh
         return
     try:
@@ -67,16 +69,32 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
         )
     try:
         with _naming(name):
-            with os.fdopen(fd, mode) as fh:
+            with os.fdopen(fd, mode, encoding=encoding) as fh:
                 yield fh
                 fh.flush()
                 os.fchmod(fh.fileno(), file_mode)
                 os.fsync(fh.fileno())
             os.replace(tmp, target)
+            _fsync_directory(target.parent)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename durable (a power loss after it keeps the new file), where the
+    platform allows opening a directory."""
+    try:
+        fd = os.open(directory or ".", os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _is_stream(path: Path) -> bool:

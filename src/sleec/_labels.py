@@ -2,8 +2,9 @@
 
 ``Y`` may be
 
-* a label matrix (n, L), SciPy sparse or dense, non-zero = relevant: the labels are the
-  column ids, ``classes_ = arange(L)``;
+* a label matrix (n, L), a SciPy sparse matrix or a 2-D array (NumPy, or anything with
+  ``__array__`` such as a DataFrame), non-zero = relevant: the labels are the column ids,
+  ``classes_ = arange(L)``. Python lists of lists are always label lists, never a matrix;
 * a sequence of n label collections (lists, tuples or sets of hashable names, e.g. strings
   ``[["cat", "pet"], ["dog"]]``): ``classes_`` holds the names, sorted when they can be;
 * a 1-D array of n labels (one label per point, multi-class): ``classes_`` as above, and
@@ -14,6 +15,7 @@ Everything below the estimator works on the binary float32 CSR matrix over ``cla
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Hashable, Iterable, Sequence
 from typing import Any
 
@@ -31,20 +33,35 @@ def encode(Y: Any, name: str = "Y") -> tuple[sp.csr_matrix, np.ndarray | None, s
     """``(matrix (n, L) binary float32 CSR, names (L,), kind)`` of a label argument; the
     names are None for a label matrix (its labels are its column ids: ``arange(L)`` is not
     materialised, L may be huge)."""
+    Y = _as_matrix_like(Y)
     kind = _kind(Y)
     if kind == INDICATOR:
         M = _validation.check_labels(Y, name)
+        if sp.issparse(Y) and np.shares_memory(M.data, Y.data):
+            M = M.copy()  # the model keeps these: never the caller's arrays
         return M, None, kind
     rows = _rows(Y, kind, name)
-    names = {label for row in rows for label in row}
+    classes = _ordered({label for row in rows for label in row}, rows)
+    return _matrix(rows, _index(classes), len(rows)), _as_array(classes), kind
+
+
+def _ordered(names: set, rows: list[tuple]) -> list:
+    """The names sorted, or in first-seen order when they cannot be compared."""
     try:
-        classes = sorted(names)
-    except TypeError:  # names of mixed, unorderable types: first-seen order
+        return sorted(names)
+    except TypeError:
         seen: dict[Hashable, None] = {}
         for row in rows:
-            seen.update(dict.fromkeys(row))
-        classes = list(seen)
-    return _matrix(rows, _index(classes), len(rows)), _as_array(classes), kind
+            seen.update(dict.fromkeys(v for v in row if v in names))
+        return list(seen)
+
+
+def _as_matrix_like(Y: Any) -> Any:
+    """2-D objects that are not NumPy arrays but convert to one (a DataFrame) as arrays."""
+    if not isinstance(Y, np.ndarray) and not sp.issparse(Y) and hasattr(Y, "__array__"):
+        if getattr(Y, "ndim", None) in (1, 2):
+            return np.asarray(Y)
+    return Y
 
 
 def extend(
@@ -54,6 +71,7 @@ def extend(
     label set grows by the labels it has not seen (L' >= n_labels): for a label matrix, its
     columns beyond the model's; for names, the new names appended after the known ones (in
     sorted order among themselves), so the known labels keep their ids."""
+    Y = _as_matrix_like(Y)
     new_kind = _kind(Y)
     if (new_kind == INDICATOR) != (kind == INDICATOR):
         given = "a label matrix" if new_kind == INDICATOR else "label names"
@@ -65,11 +83,7 @@ def extend(
         return sp.csr_matrix((M.data, M.indices, M.indptr), shape=(M.shape[0], width)), None, width
     rows = _rows(Y, new_kind, name)
     known = _index(classes.tolist())
-    unseen = {label for row in rows for label in row if label not in known}
-    try:
-        added = sorted(unseen)
-    except TypeError:
-        added = list(unseen)
+    added = _ordered({label for row in rows for label in row if label not in known}, rows)
     if added:
         classes = _as_array(classes.tolist() + added)
     index = _index(classes.tolist())
@@ -80,13 +94,14 @@ def to_matrix(Y: Any, classes: np.ndarray | None, n_labels: int, name: str = "Y"
     """``Y`` (in any form ``fit`` takes) as a binary CSR over the model's ``n_labels`` labels
     (``classes`` their names, None for column ids); names never seen in training are dropped
     (no model can predict them)."""
+    Y = _as_matrix_like(Y)
     if _kind(Y) == INDICATOR:
         M = _validation.check_labels(Y, name)
-        if M.shape[1] != n_labels:
+        if M.shape[1] > n_labels:
             raise ValueError(
                 f"{name} has {M.shape[1]} label columns, but the model knows {n_labels} labels."
             )
-        return M
+        return sp.csr_matrix((M.data, M.indices, M.indptr), shape=(M.shape[0], n_labels))
     if classes is None:
         raise ValueError(
             f"{name} is given as label lists, but the model was fitted on a label matrix: "
@@ -113,23 +128,11 @@ def _kind(Y: Any) -> str:
         )
     seq = Y if isinstance(Y, Sequence) else list(Y)
     head = [_is_collection(seq[i : i + 1]) for i in range(min(len(seq), 64))]
-    if all(head) and head:
-        first = seq[0]
-        numeric = all(isinstance(v, (int, float, np.number, bool)) for v in first)
-        return INDICATOR if numeric and _looks_like_matrix(seq) else LISTS
     return LISTS if any(head) else MULTICLASS  # a mix: _rows names the odd row
 
 
 def _is_collection(items: Any) -> bool:
     return len(items) > 0 and isinstance(items[0], (list, tuple, set, frozenset, np.ndarray))
-
-
-def _looks_like_matrix(seq: Sequence) -> bool:
-    """Rows of equal length holding only 0/1 values: a dense 0/1 matrix given as lists."""
-    width = len(seq[0])
-    return all(len(row) == width for row in seq) and all(
-        v in (0, 1) for row in seq[:64] for v in row
-    )
 
 
 def _rows(Y: Any, kind: str, name: str) -> list[tuple]:
@@ -194,12 +197,14 @@ def _matrix(
 
 
 def _as_array(classes: list) -> np.ndarray:
-    """The class names as a NumPy array: strings as a unicode array, ints as int64, other
-    hashables as an object array (those cannot be saved in a model file)."""
+    """The class names as a NumPy array: strings as a unicode array, booleans, integers and
+    other real numbers as such; other hashables as an object array (those cannot be saved
+    in a model file)."""
     if all(isinstance(c, str) for c in classes):
         return np.array(classes, dtype=str) if classes else np.zeros(0, dtype="<U1")
-    if all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in classes):
-        return np.array(classes, dtype=np.int64)
+    for kind, dtype in ((bool, np.bool_), (numbers.Integral, np.int64), (numbers.Real, np.float64)):
+        if all(isinstance(c, kind) for c in classes):
+            return np.array(classes, dtype=dtype)
     out = np.empty(len(classes), dtype=object)
     out[:] = classes
     return out

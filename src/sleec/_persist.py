@@ -5,7 +5,8 @@ of the estimator's parameters), the arrays of the fitted state (their layout is
 :mod:`sleec._state`'s), and ``checksum``: SHA-256 over everything else, so a truncated,
 corrupted or altered file is refused with :class:`~sleec.exceptions.ModelFormatError`
 instead of loading garbage. Files are written atomically (temporary file, fsync, rename) and
-read with ``allow_pickle=False``, so loading never executes code from the file.
+read by :func:`read_arrays`, which checks every size before allocating and refuses object
+arrays without unpickling them, so loading never executes code from the file.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import zipfile
 from typing import Any
 
@@ -23,9 +25,11 @@ from ._atomic import atomic_write
 from ._state import FORMAT_VERSION
 from .exceptions import ModelFormatError
 
-__all__ = ["load_model", "save_model"]
+__all__ = ["load_model", "read_arrays", "save_model"]
 
 _ZIP_MAGIC = b"PK\x03\x04"
+_MAX_MEMBERS = 64  # a model file has about 25
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 _RESERVED = ("format_version", "params", "checksum")
 
 
@@ -38,9 +42,12 @@ def save_model(
         "params": np.array(json.dumps(params, sort_keys=True, default=_json_scalar)),
         **{name: np.asarray(a, order="C") for name, a in arrays.items()},  # keeps 0-d arrays
     }
+    objects = [name for name, a in payload.items() if a.dtype.hasobject]
+    if objects:  # np.savez would pickle them
+        raise TypeError(f"arrays {objects} hold Python objects; a model file holds no pickle")
     payload["checksum"] = np.array(_checksum(payload))
     with atomic_write(path, "wb") as fh:
-        np.savez(fh, allow_pickle=False, **payload)
+        np.savez(fh, **payload)
 
 
 def load_model(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
@@ -55,7 +62,7 @@ def load_model(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
                 "(zip) archive (empty, truncated or another format)."
             )
     try:
-        payload = _read_members(name)
+        payload = read_arrays(name)
     except (
         zipfile.BadZipFile,
         ValueError,
@@ -103,34 +110,44 @@ def load_model(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
     return params, arrays
 
 
-def _read_members(name: str) -> dict[str, np.ndarray]:
-    """The arrays of an ``.npz`` written by :func:`save_model`, read with every size checked
-    before anything is allocated.
+def read_arrays(name: str) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` that sleec wrote (a model or a prediction file), read with
+    every size checked before anything is allocated; ValueError (or a zip error) otherwise.
 
     sleec writes uncompressed members, so a member that is compressed, or whose declared size
-    exceeds the file, or whose ``.npy`` header declares a shape its bytes do not hold, is
-    refused before it is read: a small file cannot make the reader allocate or inflate
-    gigabytes. Each member is read to its end, so the zip CRC is always verified; object
-    (pickled) arrays are refused without being unpickled.
+    exceeds the file, members that overlap (or together hold more than the file), and an
+    ``.npy`` header that declares a shape its bytes do not hold are refused before anything
+    is read: a small file cannot make the reader allocate or inflate gigabytes. Each member
+    is read to its end, so the zip CRC is always verified; object (pickled) arrays are
+    refused without being unpickled.
     """
     file_size = os.path.getsize(name)
     payload: dict[str, np.ndarray] = {}
     with zipfile.ZipFile(name) as zf:
-        for info in zf.infolist():
+        infos = sorted(zf.infolist(), key=lambda info: info.header_offset)
+        declared = sum(i.file_size for i in infos)
+        if len(infos) > _MAX_MEMBERS or declared > file_size:
+            raise ValueError(
+                f"its {len(infos)} member(s) declare {declared} bytes in a {file_size}-byte "
+                f"file (sleec writes at most {_MAX_MEMBERS} members, uncompressed)"
+            )
+        if any(
+            b.header_offset < a.header_offset + a.file_size
+            for a, b in zip(infos[:-1], infos[1:], strict=True)
+        ):  # nested members could make a small file read as a huge one
+            raise ValueError("its members overlap")
+        for info in infos:
             key = info.filename.removesuffix(".npy")
-            if key == info.filename or key in payload:
-                raise ModelFormatError(
-                    f"'{name}' is not a sleec model file: unexpected member {info.filename!r}."
-                )
+            if key == info.filename or key in payload or not _NAME.fullmatch(key):
+                raise ValueError(f"unexpected member {info.filename!r}")
             if (
                 info.compress_type != zipfile.ZIP_STORED
                 or info.compress_size != info.file_size
                 or info.file_size > file_size
             ):
-                raise ModelFormatError(
-                    f"'{name}' is not a readable sleec model file: member {info.filename!r} "
-                    f"is compressed or declares {info.file_size} bytes in a {file_size}-byte "
-                    "file (sleec writes its members uncompressed)."
+                raise ValueError(
+                    f"member {info.filename!r} is compressed or declares {info.file_size} "
+                    f"bytes in a {file_size}-byte file (sleec writes its members uncompressed)"
                 )
             with zf.open(info) as fh:
                 payload[key] = _read_npy(fh, info.file_size)

@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 KINDS = (INDICATOR, LISTS, MULTICLASS)
+_NAME_KINDS = "iufbU"  # label names a model file can hold: numbers, booleans, strings
 _SK_TEXT = "sklearn.feature_extraction.text"
 
 FORMAT_VERSION = 2  # 2: the state's own arrays (n_features, train labels) moved in here
@@ -79,6 +80,8 @@ class FittedState:
         when the labels are the columns of a label matrix. Names of other types live only in
         memory (saving refuses them).
     label_kind : how ``fit`` was given the labels, one of :mod:`sleec._labels`' kinds.
+    normalize : whether feature rows were scaled to unit norm in training (prediction must
+        do the same, whatever the estimator's parameter says later).
     vectorizer : the fitted text vectoriser of a saved text pipeline (:mod:`sleec.text`),
         else None.
     """
@@ -88,6 +91,7 @@ class FittedState:
     n_features: int
     classes: np.ndarray | None
     label_kind: str
+    normalize: bool = True
     vectorizer: Any = None
 
     @property
@@ -107,9 +111,9 @@ class FittedState:
         locs = [loc for learner in self.learners for loc in learner.locals]
         r = locs[0].E.shape[1]
         Y = self.train_labels
-        if self.classes is not None and self.classes.dtype.kind not in "iU":
+        if self.classes is not None and self.classes.dtype.kind not in _NAME_KINDS:
             raise TypeError(
-                "the label names must be strings or integers to be saved in a model file; "
+                "the label names must be strings or numbers to be saved in a model file; "
                 f"got names of type {type(self.classes[0]).__name__}"
             )
         text = {} if self.vectorizer is None else vectorizer_to_arrays(self.vectorizer)
@@ -118,6 +122,7 @@ class FittedState:
             **text,
             **names,
             "label_kind": np.array(self.label_kind),
+            "normalize": np.array(bool(self.normalize)),
             "shape_n_d_l_r": np.array([Y.shape[0], self.n_features, Y.shape[1], r], dtype=np.int64),
             "train_labels_indptr": Y.indptr.astype(np.int64),
             "train_labels_indices": Y.indices.astype(np.int32),
@@ -178,12 +183,15 @@ class FittedState:
         if vectorizer is not None and vectorizer_width(vectorizer) != d:
             raise ValueError("the text vectoriser's width differs from the model's features")
         classes = a.get("classes")
-        return cls(tuple(learners), Y, d, classes, str(a["label_kind"]), vectorizer)
+        return cls(
+            tuple(learners), Y, d, classes, str(a["label_kind"]), bool(a["normalize"]), vectorizer
+        )
 
 
 _DTYPES = {  # the exact dtype kind of every array: "i" integers, "f" floats
     "shape_n_d_l_r": "i",
     "label_kind": "U",
+    "normalize": "b",
     "train_labels_indptr": "i",
     "train_labels_indices": "i",
     "learner_n_clusters": "i",
@@ -226,6 +234,11 @@ def vectorizer_to_arrays(vectorizer: Any) -> dict[str, np.ndarray]:
     params["dtype"] = np.dtype(params["dtype"]).name
     if "vocabulary" in params:
         params["vocabulary"] = None  # the fitted vocabulary_ below holds it
+    if name == "TfidfVectorizer" and not params["use_idf"]:
+        raise TypeError(
+            "a TfidfVectorizer with use_idf=False cannot be restored without pickle; use "
+            "use_idf=True, or CountVectorizer / HashingVectorizer (norm='l2')"
+        )
     if params.get("input", "content") != "content":
         raise TypeError(
             f"the {name}'s input={params['input']!r} cannot be saved; expected "
@@ -253,8 +266,11 @@ def vectorizer_from_arrays(a: Mapping[str, np.ndarray]) -> Any:
         return None
     from sklearn.feature_extraction import text
 
-    spec = json.loads(str(a["text_vectorizer"]))
-    name, params = spec["class"], dict(spec["params"])
+    try:
+        spec = json.loads(str(a["text_vectorizer"]))
+        name, params = spec["class"], dict(spec["params"])
+    except (RecursionError, TypeError, KeyError, AttributeError) as exc:
+        raise ValueError(f"unreadable text vectoriser ({type(exc).__name__})") from None
     if name not in _VECTORIZERS or params.get("input") != "content":
         raise ValueError(f"unknown text vectoriser {name!r}")
     params["dtype"] = np.dtype(params["dtype"]).type
@@ -307,7 +323,8 @@ def _check_arrays(a: Mapping[str, np.ndarray]) -> None:
             classes is None
             if str(a["label_kind"]) == INDICATOR
             else classes is not None
-            and classes.dtype.kind in "iU"
+            and classes.dtype.kind in _NAME_KINDS
+            and np.unique(classes).size == classes.size
             and classes.shape == (n_labels,),
             "bad label names",
         ),
@@ -321,7 +338,12 @@ def _check_arrays(a: Mapping[str, np.ndarray]) -> None:
             and a["centers_data"].shape == a["centers_indices"].shape,
             "bad cluster centres",
         ),
-        (_offsets_ok(a["rows_offsets"], n_locals, a["rows"].size), "bad row offsets"),
+        (
+            _offsets_ok(a["rows_offsets"], n_locals, a["rows"].size)
+            and bool(np.all(np.diff(a["rows_offsets"]) >= 1)),
+            "bad row offsets (every cluster holds points)",
+        ),
+        (a["train_labels_indices"].size > 0, "no training labels"),
         (_in_range(a["rows"], n_train), f"cluster rows outside the {n_train} training points"),
         (a["E"].shape == (a["rows"].size, r), "stored embeddings of the wrong shape"),
         (_offsets_ok(f_off, n_locals, features.size), "bad regressor feature offsets"),
@@ -335,9 +357,10 @@ def _check_arrays(a: Mapping[str, np.ndarray]) -> None:
     for ok, problem in checks:
         if not ok:
             raise ValueError(problem)
-    step = np.diff(features)
-    starts = f_off[1:-1][f_off[1:-1] < features.size]  # a local's first feature
-    if np.any(np.delete(step, starts - 1) <= 0):
+    within = np.ones(max(features.size - 1, 0), dtype=bool)  # pairs inside one cluster
+    starts = np.unique(f_off[1:-1])
+    within[starts[(starts >= 1) & (starts < features.size)] - 1] = False
+    if np.any(np.diff(features)[within] <= 0):
         raise ValueError("regressor features not sorted within a cluster")
     for name in ("centers_data", "E", "W_data"):
         if not np.all(np.isfinite(a[name])):

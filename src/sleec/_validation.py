@@ -64,16 +64,6 @@ def check_float(
     return value
 
 
-def check_choice(value: Any, name: str, choices: tuple, *, owner: str = "") -> Any:
-    """Return ``value`` if it is one of ``choices``, else raise ValueError naming ``name``."""
-    if not any(value is c or (type(value) is type(c) and value == c) for c in choices):
-        raise ValueError(
-            f"The '{name}' parameter{_of(owner)} must be one of {list(choices)}. "
-            f"Got {value!r} instead."
-        )
-    return value
-
-
 def check_k(k: Any) -> int:
     """Validate the number of predictions per point."""
     return check_int(k, "k", low=1)

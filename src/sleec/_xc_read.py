@@ -239,19 +239,19 @@ def parse_header(header: bytes, path: str) -> tuple[int, int, int]:
 
 def _blocks(stream: BinaryIO, size: int) -> Iterator[bytes]:
     """Yield chunks of whole lines (the last chunk may lack its final newline)."""
-    carry = b""
+    carry: list[bytes] = []  # pieces of an unfinished line (joined once: no quadratic copy)
     while True:
         chunk = stream.read(size)
         if not chunk:
             if carry:
-                yield carry
+                yield b"".join(carry)
             return
         cut = chunk.rfind(b"\n")
         if cut < 0:
-            carry += chunk
+            carry.append(chunk)
             continue
-        yield carry + chunk[: cut + 1]
-        carry = chunk[cut + 1 :]
+        yield b"".join([*carry, chunk[: cut + 1]])
+        carry = [chunk[cut + 1 :]]
 
 
 def _parse_block(

@@ -4,9 +4,9 @@ Fit (:func:`fit_cluster`), for the points of one cluster of one learner:
 
 2. the label kNN graph Omega of the points (:func:`sleec.graph.label_knn_graph`);
 3. embeddings ``Z`` fitting the label similarities on Omega only (:func:`sleec.svp.svp_embed`);
-4. the regressor ``W`` (d, r) from features to embeddings (:mod:`sleec.regression`), its
-   smallest weights pruned, and the stored training embeddings ``E = X_c W``, their smallest
-   entries per dimension pruned.
+4. the regressor ``W`` (d_c, r) from the cluster's d_c features to embeddings
+   (:mod:`sleec.regression`), its smallest weights pruned, and the stored training
+   embeddings ``E = X_c W``, their smallest entries per dimension pruned.
 
 Predict (:func:`cluster_neighbors`), for the test points routed to the cluster:
 
@@ -125,9 +125,10 @@ def ridge_penalty(X: sp.csr_matrix, l2_reg: float | str) -> float:
 
     The auto rule measures the penalty in units of one typical feature occurrence. For unit
     rows with m non-zeros each, a non-zero squares to 1/m on average, so lambda = 171 / m:
-    2.5 on Bibtex (m = 68.5, the authors' setting and the best on its held-out splits), 9.2
-    on Delicious (m = 18.5) and 19 on WordNet (m = 8.9), where lambda 10-20 beat 2.5 by 2-3
-    points of P@1 on held-out splits: rows with few words need more smoothing.
+    2.5 on Bibtex (m = 68.5, the authors' setting; 5 and 10 lost 0.2 and 2.3 P@1 on its
+    held-out splits), 9.2 on Delicious (m = 18.5; +0.5 P@1 over 2.5) and 19 on WordNet
+    (m = 8.9; lambda 10 beat 2.5 by 1.7 P@1, 20 beat 10 by 0.5): rows with few words need
+    more smoothing.
     """
     if l2_reg != "auto":
         return float(l2_reg)

@@ -34,6 +34,7 @@ import scipy.sparse as sp
 from . import _validation
 from . import _xc_read as _r
 from ._atomic import atomic_write as _atomic_write
+from ._persist import read_arrays
 from .exceptions import DataFormatError
 
 __all__ = [
@@ -377,7 +378,7 @@ def write_predictions(path: str, ids: np.ndarray, scores: np.ndarray) -> None:
     scores = np.asarray(scores, dtype=np.float32)
     if str(path).lower().endswith(".npz"):
         with _atomic_write(path, "wb") as fh:
-            np.savez(fh, allow_pickle=False, ids=ids, scores=scores)
+            np.savez(fh, ids=ids, scores=scores)
         return
     valid = ids >= 0
     uniq, inv = np.unique(scores[valid], return_inverse=True)
@@ -446,20 +447,17 @@ def _prediction_id(token: str, path: str, lineno: int) -> int:
 
 def _read_predictions_npz(path: str) -> np.ndarray:
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            if "ids" not in npz.files:
-                raise DataFormatError(
-                    f"no 'ids' array (found {sorted(npz.files)}); expected a "
-                    "file written by 'sleec predict'",
-                    path=path,
-                )
-            ids = npz["ids"]
-    except (zipfile.BadZipFile, EOFError) as exc:
-        raise DataFormatError(f"not a readable .npz file ({exc})", path=path) from None
-    except ValueError as exc:
-        if isinstance(exc, DataFormatError):
+        arrays = read_arrays(path)  # the model files' size-checked reader
+    except (zipfile.BadZipFile, EOFError, ValueError, KeyError, OSError) as exc:
+        if isinstance(exc, (FileNotFoundError, IsADirectoryError, PermissionError)):
             raise
         raise DataFormatError(f"not a readable .npz file ({exc})", path=path) from None
+    if "ids" not in arrays:
+        raise DataFormatError(
+            f"no 'ids' array (found {sorted(arrays)}); expected a file written by 'sleec predict'",
+            path=path,
+        )
+    ids = arrays["ids"]
     if ids.ndim != 2 or ids.dtype.kind not in "iu":
         raise DataFormatError(
             f"'ids' is a {ids.dtype} array of shape {ids.shape}; expected "

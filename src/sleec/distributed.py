@@ -125,7 +125,7 @@ def predict_topk_distributed(
     if not isinstance(model, SLEEC):
         raise TypeError(f"model must be a fitted SLEEC; got {type(model).__name__}.")
     check_is_fitted(model, "learners_")
-    k = v.check_k(k)
+    k = model.effective_k(k)  # every chunk, even an empty one, returns k columns
     chunk_size = v.check_int(chunk_size, "chunk_size", low=1)
     client = _default_client(client)
     n_features = int(model.n_features_in_)

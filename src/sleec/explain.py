@@ -75,8 +75,8 @@ def explain(model: Any, X: Any, k: int | None = None) -> list[Explanation]:
 
     Parameters
     ----------
-    model : a fitted SLEEC. X : (q, n_features_in_) features (a few rows: the cost is a
-        prediction of them).
+    model : a fitted SLEEC. X : (q, n_features_in_) features (a few rows: the cost is about
+        three predictions of them; the neighbours are searched again to report distances).
     """
     k = model.validated_params()["top_k"] if k is None else _validation.check_k(k)
     X = _validation.check_features(X, model.n_features_in_)
@@ -84,7 +84,7 @@ def explain(model: Any, X: Any, k: int | None = None) -> list[Explanation]:
     params = model.validated_params()
     config = QueryConfig.from_params(params)
     state = model.state_
-    features, routing = prepare_features(X, params["normalize"])
+    features, routing = prepare_features(X, state.normalize)
     merged = ensemble_votes(features, routing, state.learners, config, state.train_labels.shape[0])
     details = _votes_by_row(state.learners, features, routing, config, X.shape[0])
     Y = state.train_labels

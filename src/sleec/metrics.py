@@ -33,6 +33,8 @@ from numpy.typing import ArrayLike, NDArray
 from . import _topk, _validation
 
 __all__ = [
+    "PROPENSITY_A",
+    "PROPENSITY_B",
     "coverage_at_k",
     "evaluate",
     "format_report",
@@ -45,6 +47,7 @@ __all__ = [
     "top_k_ids",
 ]
 
+PROPENSITY_A, PROPENSITY_B = 0.55, 1.5  # Jain et al. (2016)'s defaults
 _BATCH_ROWS = 65536  # at most this many rows per batch
 _BATCH_ENTRIES = 1 << 21  # about this many stored predictions + true labels per batch
 
@@ -140,7 +143,9 @@ def evaluate(
     return _compute(Y_true, pred, k, inv_prop)
 
 
-def inverse_propensity(Y_train: Any, A: float = 0.55, B: float = 1.5) -> NDArray[np.float64]:
+def inverse_propensity(
+    Y_train: Any, A: float = PROPENSITY_A, B: float = PROPENSITY_B
+) -> NDArray[np.float64]:
     """Inverse propensities of Jain et al. (KDD 2016): 1/p_l = 1 + C (N_l + B)^(-A).
 
     C = (ln N - 1)(B + 1)^A, N = number of training rows, N_l = rows having label l.
@@ -159,7 +164,7 @@ def inverse_propensity(Y_train: Any, A: float = 0.55, B: float = 1.5) -> NDArray
     """
     A = _validation.check_float(A, "A", low=0.0, low_open=True)
     B = _validation.check_float(B, "B", low=0.0, low_open=True)
-    Y = _labels(Y_train, "Y_train")
+    Y = _label_matrix(Y_train, "Y_train")
     n_rows, n_labels = Y.shape
     if n_rows < 2:
         raise ValueError(
@@ -196,7 +201,7 @@ def format_report(results: Mapping[str, ArrayLike], ks: Iterable[int] = (1, 3, 5
 
 def _compute(Y_true: Any, pred: Any, k: int, inv_prop: ArrayLike | None) -> dict[str, Any]:
     k = _validation.check_k(k)
-    Y = _labels(Y_true, "Y_true")
+    Y = _label_matrix(Y_true, "Y_true")
     kind, P = _as_pred(pred)
     _validation.check_consistent_rows(Y, P, "Y_true", "pred")
     n, n_labels = Y.shape
@@ -294,7 +299,7 @@ def _ratio(num: NDArray[np.float64], den: NDArray[np.float64]) -> NDArray[np.flo
     return out
 
 
-def _labels(Y: Any, name: str) -> sp.csr_matrix:
+def _label_matrix(Y: Any, name: str) -> sp.csr_matrix:
     """Binary float32 CSR with sorted indices; never modifies the caller's matrix."""
     if sp.issparse(Y) and Y.format == "csr" and Y.dtype == np.float32:
         Y = Y.copy()  # check_labels would share (and overwrite) this matrix's data

@@ -24,7 +24,8 @@ import numpy as np
 
 __all__ = ["PARAMS", "ClusterConfig", "Param", "QueryConfig", "n_clusters_for", "validate_params"]
 
-INT32_MAX = 2**31 - 1
+from ._sparse import INT32_MAX
+
 # n_clusters="auto" gives max(1, n // POINTS_PER_CLUSTER). The paper's rule is n // 6000:
 # on held-out splits its small clusters lost (WordNet P@1 54.1 with 11 clusters against 57.2
 # with 2, 3 learners). The best size varies: WordNet preferred 2 clusters of 26K points (3
@@ -342,7 +343,8 @@ class QueryConfig:
 
 
 def n_clusters_for(n_clusters: int | str, n_samples: int) -> int:
-    """Clusters per learner for ``n_samples`` training points (``"auto"``: n // 6000, >= 1)."""
+    """Clusters per learner for ``n_samples`` training points (``"auto"``: ``n //
+    POINTS_PER_CLUSTER``, at least 1)."""
     if n_clusters == "auto":
         return max(1, n_samples // POINTS_PER_CLUSTER)
     return max(1, min(int(n_clusters), n_samples))

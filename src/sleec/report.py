@@ -58,7 +58,13 @@ class Report:
 
 
 def evaluate_report(
-    model: Any, X: Any, y: Any, *, k: int = 5, A: float = 0.55, B: float = 1.5
+    model: Any,
+    X: Any,
+    y: Any,
+    *,
+    k: int = 5,
+    A: float = metrics.PROPENSITY_A,
+    B: float = metrics.PROPENSITY_B,
 ) -> Report:
     """The report's numbers for a fitted SLEEC on test points ``X`` with labels ``y`` (in any
     form ``fit`` takes)."""

@@ -26,7 +26,9 @@ SCORER_NAMES = ("precision", "ndcg", "psp", "psndcg", "recall")
 _KEY = {"precision": "P", "ndcg": "nDCG", "psp": "PSP", "psndcg": "PSnDCG", "recall": "R"}
 
 
-def xmc_scorer(name: str, *, A: float = 0.55, B: float = 1.5) -> Callable[[Any, Any, Any], float]:
+def xmc_scorer(
+    name: str, *, A: float = metrics.PROPENSITY_A, B: float = metrics.PROPENSITY_B
+) -> Callable[[Any, Any, Any], float]:
     """A scorer ``scorer(estimator, X, Y) -> float`` for ``"<metric>@<k>"``.
 
     Parameters

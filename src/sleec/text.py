@@ -83,7 +83,9 @@ def save_pipeline(pipeline: Pipeline, path: str | os.PathLike) -> None:
 
 
 def load_pipeline(path: str | os.PathLike) -> Pipeline:
-    """The pipeline :func:`save_pipeline` wrote (a file without a vectoriser: TypeError)."""
+    """The pipeline :func:`save_pipeline` wrote (a file without a vectoriser: TypeError),
+    rebuilt by ``make_pipeline``: its steps are named after their classes
+    (``tfidfvectorizer``, ``sleec``), whatever they were called when saved."""
     model = SLEEC.load(path)
     vectorizer = model.state_.vectorizer
     if vectorizer is None:

@@ -1,4 +1,4 @@
-"""Command-line interface: ``sleec train | predict | evaluate | demo``.
+"""Command-line interface: ``sleec train | predict | explain | report | evaluate | demo``.
 
 Run ``sleec --help`` or ``sleec COMMAND --help``. Every estimator parameter of
 :class:`~sleec.SLEEC` has a ``train`` flag (``n_components`` <-> ``--n-components``) derived
@@ -7,8 +7,9 @@ This package: the parser and :func:`main` here, the commands in :mod:`.commands`
 parameter flags in :mod:`.parameters`, progress and logging in :mod:`.progress`.
 
 Expected errors (missing or malformed files, bad parameter values, ...) are reported as one
-line ``sleec: error: <message>`` on stderr with exit status 1 (130 when interrupted); the
-global ``--debug`` flag shows the traceback instead. Usage errors exit with status 2.
+line ``sleec: error: <message>`` on stderr with exit status 1 (130 on Ctrl-C, 143 on
+SIGTERM; a file being written is cleaned up in both cases); the global ``--debug`` flag shows
+the traceback instead. Usage errors exit with status 2.
 """
 
 from __future__ import annotations
@@ -416,7 +417,8 @@ def _sigterm_raises():
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 1 error, 2 usage, 130 interrupted)."""
+    """Run the command line; returns the exit status (0 ok, 1 error, 2 usage, 130 Ctrl-C,
+    143 SIGTERM)."""
     from sklearn.exceptions import NotFittedError
 
     parser = build_parser()

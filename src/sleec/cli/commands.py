@@ -1,4 +1,5 @@
-"""The commands of the command line: ``train``, ``predict``, ``evaluate`` and ``demo``.
+"""The commands of the command line: ``train``, ``predict``, ``explain``, ``report``,
+``evaluate`` and ``demo``.
 
 Each takes the parsed arguments (see :mod:`sleec.cli`) and returns the exit status; errors
 are raised and turned into one line by :func:`sleec.cli.main`. Data and prediction files are
@@ -58,7 +59,7 @@ PUBLISHED_BIBTEX = {
     "XC repo": {"P": (65.08, 39.64, 28.87), "PSP": (51.12, 53.95, 59.56)},
     "paper": {"P": (65.57, 40.02, 29.30)},
 }
-PROPENSITY_A, PROPENSITY_B = 0.55, 1.5
+PROPENSITY_A, PROPENSITY_B = metrics.PROPENSITY_A, metrics.PROPENSITY_B
 _LARGE_FILE = 64 << 20
 
 
