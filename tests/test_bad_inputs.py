@@ -376,7 +376,8 @@ def test_degenerate_labels_never_seen_in_training(data):
     Yw = sp.hstack([sp.csr_matrix((N, 2), dtype=np.float32), Y]).tocsr()  # labels 0, 1 unused
     model = SLEEC(**SMALL).fit(X, Yw)
     ids, scores = model.predict_topk(X, 8)
-    check_topk(ids, scores, N, 8, L + 2)
+    assert model.effective_k(8) == L  # k is clipped to the L labels training points carry
+    check_topk(ids, scores, N, L, L + 2)
     assert not np.isin(ids, [0, 1]).any()
     assert model.predict(X, 8).shape == (N, L + 2)
 
@@ -388,7 +389,8 @@ def test_degenerate_only_one_point_has_labels(data, n_clusters):
     Y1[7, [1, 4]] = 1.0
     model = SLEEC(**{**SMALL, "n_clusters": n_clusters}).fit(X, Y1)
     ids, scores = model.predict_topk(X, 3)
-    check_topk(ids, scores, N, 3, L)
+    assert model.effective_k(3) == 2  # only labels 1 and 4 occur in training
+    check_topk(ids, scores, N, 2, L)
     assert set(ids[ids >= 0].tolist()) <= {1, 4}
     assert set(ids[7, :2].tolist()) == {1, 4}
 
@@ -407,8 +409,8 @@ def test_degenerate_dtypes_and_dense_input_match_float32_csr(data, fitted):
         (X.astype(np.float64), Y.astype(np.float64)),  # float64 CSR
         (X.toarray(), Y.toarray()),  # dense float32
         (X.toarray().astype(np.float64), Y.toarray().astype(np.int64)),  # int Y
-        (X.toarray().tolist(), Y.toarray().tolist()),
-    ]:  # nested lists
+        (X.toarray().tolist(), Y.toarray()),  # nested lists (lists of lists of Y are label lists)
+    ]:
         model = SLEEC(**SMALL).fit(Xa, Ya)
         ids, scores = model.predict_topk(Xa, 4)
         check_topk(ids, scores, N, 4, L)
