@@ -110,14 +110,17 @@ def test_embed_equals_the_dense_product_on_both_paths(monkeypatch, dense_limit, 
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_select_columns_matches_dense_indexing(seed):
+@pytest.mark.parametrize("d", [50, 5000])  # position table / binary search
+def test_select_columns_matches_dense_indexing(seed, d):
     rng = np.random.default_rng(seed)
-    X = sp.random(12, 50, density=0.15, format="csr", dtype=np.float32, random_state=seed)
+    X = sp.random(12, d, density=7.5 / d, format="csr", dtype=np.float32, random_state=seed)
     keep = np.ones(12)
     keep[[3, 10, 11]] = 0  # an empty row, and trailing empty rows
     X = (sp.diags(keep.astype(np.float32)) @ X).tocsr()
     X.eliminate_zeros()
-    columns = np.sort(rng.choice(50, size=int(rng.integers(0, 50)), replace=False))
+    columns = np.sort(rng.choice(d, size=int(rng.integers(0, 50)), replace=False))
+    if seed == 4:
+        columns = np.arange(d)  # every column
     got = select_columns(X, columns.astype(np.int32))
     assert got.shape == (12, columns.size)
     np.testing.assert_array_equal(got.toarray(), X.toarray()[:, columns])

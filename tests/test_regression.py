@@ -75,14 +75,15 @@ def test_fit_l2_singular_system_gives_the_least_squares_fit():
     np.testing.assert_allclose(W[0], W[3], atol=1e-8)
 
 
-@pytest.mark.parametrize("tol", [1e-1, 1e-3])
-def test_fit_l2_stops_at_the_relative_residual(tol):
+@pytest.mark.parametrize("tol", [1e-1, 1e-3, 1e-6])  # float32 products above FLOAT32_TOL
+@pytest.mark.parametrize(("n", "d"), [(60, 30), (30, 60)], ids=["primal", "dual"])
+def test_fit_l2_stops_at_the_relative_residual(tol, n, d):
     # Each column's residual of the normal equations ends below tol times its right-hand side.
-    X, Z = problem(60, 30, r=4, seed=9)
+    X, Z = problem(n, d, r=4, seed=9)
     W = fit_l2(X, Z, 0.5, tol=tol, max_iter=500)
     Xd = X.toarray()
     rhs = Xd.T @ Z
-    resid = rhs - (Xd.T @ Xd + 0.5 * np.eye(30)) @ W
+    resid = rhs - (Xd.T @ Xd + 0.5 * np.eye(d)) @ W
     assert np.all(np.linalg.norm(resid, axis=0) <= tol * np.linalg.norm(rhs, axis=0) * 1.0001)
 
 

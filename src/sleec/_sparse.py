@@ -35,10 +35,23 @@ def csr_from_parts(
 
 def select_columns(X: sp.csr_matrix, columns: np.ndarray) -> sp.csr_matrix:
     """The entries of ``X`` (q, d) in the sorted ``columns`` (m,), as a (q, m) CSR matrix whose
-    column j is ``X``'s column ``columns[j]``; no array of size d is made."""
-    pos = np.searchsorted(columns, X.indices)
-    hit = pos < columns.size
-    hit[hit] = columns[pos[hit]] == X.indices[hit]
+    column j is ``X``'s column ``columns[j]``; no array larger than the data is made.
+
+    All columns: ``X`` itself. Otherwise a position table of size d when d is at most
+    twice the entries and columns (a gather), else a binary search per entry.
+    """
+    d = X.shape[1]
+    if columns.size == d:  # sorted and unique: every column, in order
+        return X
+    if d <= 2 * (X.nnz + columns.size):
+        table = np.full(d, -1, dtype=np.int64)
+        table[columns] = np.arange(columns.size)
+        pos = table[X.indices]
+        hit = pos >= 0
+    else:
+        pos = np.searchsorted(columns, X.indices)
+        hit = pos < columns.size
+        hit[hit] = columns[pos[hit]] == X.indices[hit]
     kept = np.zeros(X.nnz + 1, dtype=np.int64)
     np.cumsum(hit, out=kept[1:])
     indptr = kept[X.indptr]  # entries kept before each row
