@@ -1,12 +1,12 @@
 """Training time, local (joblib threads) vs a Dask LocalCluster, on a synthetic 10^5-point set.
 
 Makes ``make_xmc(n, 20_000, 10_000, random_state=0)``, trains ``SLEEC(n_learners=1,
-random_state=0)`` (``n_clusters="auto"``: n // 6000 clusters) once with ``n_jobs=2`` in this
-process, then once on a ``LocalCluster(n_workers=2, threads_per_worker=1)`` through joblib's
-Dask backend; prints the wall times (cluster start-up apart), the peak RSS of this process
-during each fit (the LocalCluster's scheduler runs in it) and of each worker, and checks that
-the two models are identical. Numba kernels are loaded by a small warm-up fit on both sides
-first, so neither timing includes them.
+random_state=0)`` (``n_clusters="auto"``: n // 15000 clusters, large ones split) once with
+``n_jobs=2`` in this process, then once on a ``LocalCluster(n_workers=2,
+threads_per_worker=1)`` through joblib's Dask backend; prints the wall times (cluster
+start-up apart), the peak RSS of this process during each fit (the LocalCluster's scheduler
+runs in it) and of each worker, and checks that the two models are identical. Numba kernels
+are loaded by a small warm-up fit on both sides first, so neither timing includes them.
 
 With ``--task-memory``: instead, the peak memory of one (learner, cluster) task (``n_c``
 points, the default parameters) for several feature counts, each in a fresh subprocess.
