@@ -139,6 +139,13 @@ def test_assign_to_centers_ties_and_batches():
     for batch in (1, 7, 100, 1000):
         np.testing.assert_array_equal(assign_to_centers(Xr, C, batch_size=batch), full)
     np.testing.assert_array_equal(full, np.argmax(Xr.toarray() @ C.toarray().T, axis=1))
+    # Centres using few of their columns take the sparse kernel: same rule.
+    block = np.kron(np.eye(5), np.ones(4)) * np.random.default_rng(1).random((5, 20))
+    Cs = sp.csr_matrix(block.astype(np.float32))  # centre c on columns 4c..4c+3 only
+    assert 4 * Cs.nnz < np.unique(Cs.indices).size * 5
+    ref = np.argmax(Xr.toarray().astype(np.float64) @ Cs.toarray().T.astype(np.float64), axis=1)
+    for batch in (7, 1000):
+        np.testing.assert_array_equal(assign_to_centers(Xr, Cs, batch_size=batch), ref)
 
 
 def test_oversized_clusters_are_split():

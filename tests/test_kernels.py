@@ -12,7 +12,16 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sleec._kernels import residual_matmul, residual_matmul_par, spmm, spmm_par
+from sleec._kernels import (
+    nearest_center,
+    nearest_center_dense,
+    nearest_center_dense_par,
+    nearest_center_par,
+    residual_matmul,
+    residual_matmul_par,
+    spmm,
+    spmm_par,
+)
 from sleec._topk import csr_row_topk, row_smallest_k, row_smallest_k_par, top_k_dense
 
 SETTINGS = settings(max_examples=50, deadline=None, derandomize=True, database=None)
@@ -173,6 +182,28 @@ def test_spmm_matches_scipy_and_twin(params, w, dtype):
     ref = S.astype(np.float64) @ Q.astype(np.float64)
     np.testing.assert_allclose(out, ref, rtol=TOL[dtype], atol=TOL[dtype])
     np.testing.assert_array_equal(out, out_par)
+
+
+@SETTINGS
+@given(csr_params, st.integers(1, 5), st.booleans())
+def test_nearest_center_matches_argmax_and_twin(params, n_centers, ties):
+    """The first centre of largest product, as ``np.argmax`` over the dense product (exact
+    ties from small integer values; all-zero rows go to centre 0), sparse or dense centres."""
+    seed, n, m, density = params
+    S = random_csr(seed, n, m, density, ties=ties, dtype=np.float32)
+    C = random_csr(seed + 1, m, n_centers, 0.5, ties=ties, dtype=np.float32)
+    out = np.full(n, -1, dtype=np.int32)
+    out_par = np.full(n, -1, dtype=np.int32)
+    args = (S.indptr, S.indices, S.data, C.indptr, C.indices, C.data, n_centers)
+    nearest_center(*args, out)
+    nearest_center_par(*args, out_par)
+    ref = np.argmax(S.toarray().astype(np.float64) @ C.toarray().astype(np.float64), axis=1)
+    np.testing.assert_array_equal(out, ref)
+    np.testing.assert_array_equal(out_par, out)
+    for kernel in (nearest_center_dense, nearest_center_dense_par):  # dense centres
+        out_dense = np.full(n, -1, dtype=np.int32)
+        kernel(S.indptr, S.indices, S.data, C.toarray(), out_dense)
+        np.testing.assert_array_equal(out_dense, ref)
 
 
 def residual_reference(S: sp.csr_matrix, A, B, Q):

@@ -60,6 +60,52 @@ spmm = njit(cache=True, nogil=True, fastmath=True)(_spmm)
 spmm_par = njit(cache=True, nogil=True, parallel=True, fastmath=True)(_spmm)
 
 
+def _nearest_center(indptr, indices, data, c_indptr, c_indices, c_data, n_centers, out):
+    """``out[i] = argmax_c (S @ C)[i, c]`` for CSR ``S`` (q, m) and CSR ``C`` (m, n_centers):
+    the centre of largest inner product, ties to the smaller index. One float64 accumulator
+    of n_centers per row; the (q, n_centers) product is never stored."""
+    n = indptr.shape[0] - 1
+    for i in prange(n):
+        acc = np.zeros(n_centers, dtype=np.float64)
+        for p in range(indptr[i], indptr[i + 1]):
+            v = np.float64(data[p])
+            j = indices[p]
+            for q in range(c_indptr[j], c_indptr[j + 1]):
+                acc[c_indices[q]] += v * c_data[q]
+        best = 0
+        for c in range(1, n_centers):
+            if acc[c] > acc[best]:
+                best = c
+        out[i] = best
+
+
+nearest_center = njit(cache=True, nogil=True)(_nearest_center)
+nearest_center_par = njit(cache=True, nogil=True, parallel=True)(_nearest_center)
+
+
+def _nearest_center_dense(indptr, indices, data, C, out):
+    """:func:`_nearest_center` with the centres as a dense (m, n_centers) array ``C``: the
+    inner loop runs over contiguous memory (for centres that use most of their columns)."""
+    n = indptr.shape[0] - 1
+    n_centers = C.shape[1]
+    for i in prange(n):
+        acc = np.zeros(n_centers, dtype=np.float64)
+        for p in range(indptr[i], indptr[i + 1]):
+            v = np.float64(data[p])
+            j = indices[p]
+            for c in range(n_centers):
+                acc[c] += v * C[j, c]
+        best = 0
+        for c in range(1, n_centers):
+            if acc[c] > acc[best]:
+                best = c
+        out[i] = best
+
+
+nearest_center_dense = njit(cache=True, nogil=True)(_nearest_center_dense)
+nearest_center_dense_par = njit(cache=True, nogil=True, parallel=True)(_nearest_center_dense)
+
+
 def _label_knn(yp, yi, tp, ti, deg, cosine, k, out_cols, out_vals, chunk):
     """Fused ``Y Y^T`` and per-row top-``k`` for a binary Y: the label kNN graph.
 

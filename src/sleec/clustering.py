@@ -23,11 +23,18 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
+from ._kernels import (
+    nearest_center,
+    nearest_center_dense,
+    nearest_center_dense_par,
+    nearest_center_par,
+)
 from ._sparse import select_columns as _select_columns
 
 __all__ = ["assign_to_centers", "cluster_members", "partition", "unit_rows"]
 
-_ASSIGN_BATCH = 16384  # rows per similarity block in assign_to_centers
+_ASSIGN_BATCH = 16384  # rows per block in assign_to_centers
+_PARALLEL_PRODUCTS = 2**20  # multiply-adds per block below which one thread is faster
 _SPLIT_ROUNDS = 8  # split-and-reassign rounds at most (each halves the oversized clusters)
 
 
@@ -119,16 +126,32 @@ def assign_to_centers(
     """Index of the most similar centre (largest inner product) for each row of ``X``.
 
     ``X`` (n, d) should be row-normalised; ``centers`` is (C, d), sparse. Ties go to the
-    smaller index. Works in row batches: memory is ``batch_size * C`` floats.
+    smaller index. Work is the products of each row's entries with the centres that use
+    the same columns (a numba kernel, row-parallel for large blocks); memory is one
+    transposed copy of the centres over their columns (dense when they fill at least a
+    quarter of it: at most twice the sparse copy), no (n, C) similarity matrix.
     """
-    n = X.shape[0]
+    n, n_centers = X.shape[0], centers.shape[0]
     out = np.empty(n, dtype=np.int32)
     used = np.unique(centers.indices)  # products over the centres' columns only
     centers_t = sp.csr_matrix(_select_columns(centers, used).T, dtype=np.float32)
+    dense = 4 * centers_t.nnz >= used.size * n_centers
+    if dense:
+        centers_dense = centers_t.toarray()
+    per_column = np.diff(centers_t.indptr)  # centres using each column
     for start in range(0, n, batch_size):
         stop = min(n, start + batch_size)
-        sims = (_select_columns(X[start:stop], used) @ centers_t).toarray()
-        out[start:stop] = np.argmax(sims, axis=1)
+        block = _select_columns(X[start:stop], used)
+        rows = (block.indptr, block.indices, block.data)
+        if dense:
+            parallel = block.nnz * n_centers >= _PARALLEL_PRODUCTS
+            kernel = nearest_center_dense_par if parallel else nearest_center_dense
+            kernel(*rows, centers_dense, out[start:stop])
+        else:
+            parallel = int(per_column[block.indices].sum()) >= _PARALLEL_PRODUCTS
+            kernel = nearest_center_par if parallel else nearest_center
+            t = centers_t
+            kernel(*rows, t.indptr, t.indices, t.data, max(n_centers, 1), out[start:stop])
     return out
 
 
