@@ -60,6 +60,16 @@ spmm = njit(cache=True, nogil=True, fastmath=True)(_spmm)
 spmm_par = njit(cache=True, nogil=True, parallel=True, fastmath=True)(_spmm)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _first_max(values):
+    """Index of the largest of ``values`` (n >= 1), the smallest such index on ties."""
+    best = 0
+    for c in range(1, values.shape[0]):
+        if values[c] > values[best]:
+            best = c
+    return best
+
+
 def _nearest_center(indptr, indices, data, c_indptr, c_indices, c_data, n_centers, out):
     """``out[i] = argmax_c (S @ C)[i, c]`` for CSR ``S`` (q, m) and CSR ``C`` (m, n_centers):
     the centre of largest inner product, ties to the smaller index. One float64 accumulator
@@ -72,11 +82,7 @@ def _nearest_center(indptr, indices, data, c_indptr, c_indices, c_data, n_center
             j = indices[p]
             for q in range(c_indptr[j], c_indptr[j + 1]):
                 acc[c_indices[q]] += v * c_data[q]
-        best = 0
-        for c in range(1, n_centers):
-            if acc[c] > acc[best]:
-                best = c
-        out[i] = best
+        out[i] = _first_max(acc)
 
 
 nearest_center = njit(cache=True, nogil=True)(_nearest_center)
@@ -95,11 +101,7 @@ def _nearest_center_dense(indptr, indices, data, C, out):
             j = indices[p]
             for c in range(n_centers):
                 acc[c] += v * C[j, c]
-        best = 0
-        for c in range(1, n_centers):
-            if acc[c] > acc[best]:
-                best = c
-        out[i] = best
+        out[i] = _first_max(acc)
 
 
 nearest_center_dense = njit(cache=True, nogil=True)(_nearest_center_dense)

@@ -138,7 +138,8 @@ def assign_to_centers(
     dense = 4 * centers_t.nnz >= used.size * n_centers
     if dense:
         centers_dense = centers_t.toarray()
-    per_column = np.diff(centers_t.indptr)  # centres using each column
+    else:
+        per_column = np.diff(centers_t.indptr)  # centres using each column: the work
     for start in range(0, n, batch_size):
         stop = min(n, start + batch_size)
         block = _select_columns(X[start:stop], used)

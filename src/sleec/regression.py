@@ -69,8 +69,8 @@ def solve_normal_equations(
     dtype = np.float32 if tol >= FLOAT32_TOL else np.float64
     X = sp.csr_matrix(X, dtype=dtype)
     R = np.asarray(R, dtype=np.float64)
-    mul = _product(X, parallel)
-    mul_t = _product(X.T.tocsr(), parallel)
+    mul = _csr_times_dense(X, parallel)
+    mul_t = _csr_times_dense(X.T.tocsr(), parallel)
     squares = X.data.astype(np.float64) ** 2
     if d <= n:  # primal: unknown W (d, r)
         diag = scale * np.bincount(X.indices, weights=squares, minlength=d) + l2_reg
@@ -82,7 +82,7 @@ def solve_normal_equations(
     return mul_t(A).astype(np.float64)
 
 
-def _product(M: sp.csr_matrix, parallel: bool):
+def _csr_times_dense(M: sp.csr_matrix, parallel: bool):
     """``P -> M @ P`` for dense (m, r) blocks, in ``M``'s dtype (the numba kernel)."""
     kernel = spmm_par if parallel else spmm
 
