@@ -37,6 +37,14 @@ def shared_data() -> Path:
 
 
 # ------------------------------------------------------------------------------- toy data
+# A small ensemble (2 learners of 2 clusters) for tests of the votes behind predictions.
+TOY_ENSEMBLE = {
+    "n_learners": 2,
+    "n_clusters": 2,
+    "n_components": 10,
+    "n_graph_neighbors": 10,
+    "n_neighbors": 5,
+}
 TOY_GROUPS, TOY_WORDS, TOY_LABELS, TOY_NOISE_WORDS = 4, 15, 5, 40
 TOY_N_LABELS = TOY_GROUPS * TOY_LABELS
 TOY_N_FEATURES = TOY_GROUPS * TOY_WORDS + TOY_NOISE_WORDS

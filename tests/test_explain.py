@@ -9,23 +9,16 @@ import numpy as np
 import pytest
 from sklearn.preprocessing import normalize
 
+from conftest import TOY_ENSEMBLE
 from sleec import SLEEC, cli
 from sleec.datasets import write_xc
 from sleec.explain import format_explanation
-
-SMALL = {
-    "n_learners": 2,
-    "n_clusters": 2,
-    "n_components": 10,
-    "n_graph_neighbors": 10,
-    "n_neighbors": 5,
-}
 
 
 @pytest.fixture(scope="module")
 def model(toy_xmc):
     Xtr, Ytr, *_ = toy_xmc
-    return SLEEC(**SMALL, random_state=0).fit(Xtr, Ytr)
+    return SLEEC(**TOY_ENSEMBLE, random_state=0).fit(Xtr, Ytr)
 
 
 def brute_force_votes(model: SLEEC, x) -> list[tuple]:
@@ -87,7 +80,7 @@ def test_scores_equal_predict_topk_exactly_and_shares_add_up(model, toy_xmc):
 def test_names_json_and_text(toy_xmc):
     Xtr, Ytr, Xte, *_ = toy_xmc
     tags = [[f"tag{j}" for j in Ytr[i].indices] for i in range(Ytr.shape[0])]
-    named = SLEEC(**SMALL, random_state=0).fit(Xtr, tags)
+    named = SLEEC(**TOY_ENSEMBLE, random_state=0).fit(Xtr, tags)
     (found,) = named.explain(Xte[:1], k=2)
     assert found.labels[0].name == named.predict_labels(Xte[:1], 2)[0][0]
     data = json.loads(json.dumps(found.to_dict()))

@@ -6,18 +6,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from conftest import TOY_N_FEATURES, TOY_N_LABELS
+from conftest import TOY_ENSEMBLE, TOY_N_FEATURES, TOY_N_LABELS
 from sleec import SLEEC
 from sleec.cluster_model import ensemble_votes, prepare_features
 from sleec.params import QueryConfig
-
-SMALL = {
-    "n_learners": 2,
-    "n_clusters": 2,
-    "n_components": 10,
-    "n_graph_neighbors": 10,
-    "n_neighbors": 5,
-}
 
 
 def new_group(n: int, seed: int) -> sp.csr_matrix:
@@ -34,7 +26,7 @@ def new_group(n: int, seed: int) -> sp.csr_matrix:
 @pytest.fixture
 def fitted(toy_xmc):
     Xtr, Ytr, *_ = toy_xmc
-    return SLEEC(**SMALL, random_state=0).fit(Xtr, Ytr)
+    return SLEEC(**TOY_ENSEMBLE, random_state=0).fit(Xtr, Ytr)
 
 
 def test_a_new_label_is_predicted_for_near_duplicates(fitted, toy_xmc):
@@ -102,7 +94,7 @@ def test_partial_fit_then_save_and_load_equals_the_model_in_memory(fitted, toy_x
 def test_partial_fit_with_names_appends_new_names(toy_xmc):
     Xtr, Ytr, Xte, *_ = toy_xmc
     names = [[f"t{j:02d}" for j in Ytr[i].indices] for i in range(Ytr.shape[0])]
-    model = SLEEC(**SMALL, random_state=0).fit(Xtr, names)
+    model = SLEEC(**TOY_ENSEMBLE, random_state=0).fit(Xtr, names)
     known = model.classes_.tolist()
     model.partial_fit(new_group(20, seed=4), [["zebra", "aardvark"]] * 20)
     assert model.classes_.tolist() == known + ["aardvark", "zebra"]  # known ids kept
@@ -124,6 +116,6 @@ def test_partial_fit_refuses_another_feature_count(fitted, toy_xmc):
 
 def test_partial_fit_on_an_unfitted_model_fits_it(toy_xmc):
     Xtr, Ytr, *_ = toy_xmc
-    a = SLEEC(**SMALL, random_state=0).partial_fit(Xtr, Ytr)
-    b = SLEEC(**SMALL, random_state=0).fit(Xtr, Ytr)
+    a = SLEEC(**TOY_ENSEMBLE, random_state=0).partial_fit(Xtr, Ytr)
+    b = SLEEC(**TOY_ENSEMBLE, random_state=0).fit(Xtr, Ytr)
     np.testing.assert_array_equal(a.predict_topk(Xtr, 3)[0], b.predict_topk(Xtr, 3)[0])

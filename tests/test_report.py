@@ -10,6 +10,7 @@ import subprocess
 import numpy as np
 import pytest
 
+from conftest import TOY_ENSEMBLE
 from sleec import SLEEC, cli
 from sleec.datasets import write_xc
 from sleec.metrics import evaluate, inverse_propensity
@@ -17,13 +18,6 @@ from sleec.report import BUCKETS, evaluate_report, write_report
 
 pytest.importorskip("matplotlib", reason="the report extra (matplotlib) is not installed")
 
-SMALL = {
-    "n_learners": 2,
-    "n_clusters": 2,
-    "n_components": 10,
-    "n_graph_neighbors": 10,
-    "n_neighbors": 5,
-}
 CHROMIUM = next(
     (shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)),
     None,
@@ -33,7 +27,7 @@ CHROMIUM = next(
 @pytest.fixture(scope="module")
 def model(toy_xmc):
     Xtr, Ytr, *_ = toy_xmc
-    return SLEEC(**SMALL, random_state=0).fit(Xtr, Ytr)
+    return SLEEC(**TOY_ENSEMBLE, random_state=0).fit(Xtr, Ytr)
 
 
 def test_report_numbers(model, toy_xmc):
