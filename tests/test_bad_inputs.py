@@ -44,7 +44,7 @@ from sklearn.exceptions import NotFittedError
 
 from sleec import SLEEC, _persist, cli, datasets
 from sleec.datasets import read_split, read_xc, read_xc_split, write_xc
-from sleec.exceptions import DataFormatError, ModelFormatError
+from sleec.exceptions import DataFormatError, ModelFormatError, NoFeatureWarning
 from sleec.metrics import (
     evaluate,
     ndcg_at_k,
@@ -327,9 +327,14 @@ def test_degenerate_all_zero_feature_rows(data, n_clusters, normalize):
     Xz[:4] = 0.0
     model = SLEEC(**{**SMALL, "n_clusters": n_clusters, "normalize": normalize}).fit(Xz, Y)
     test = np.vstack([np.zeros((3, D), np.float32), Xz[4:9]])
-    ids, scores = model.predict_topk(test, 3)
+    with pytest.warns(NoFeatureWarning, match="3 of 8 point"):
+        ids, scores = model.predict_topk(test, 3)
     check_topk(ids, scores, 8, 3, L)
-    assert (ids[:3] == ids[0]).all() and ids[0, 0] >= 0  # zero rows: one shared prediction
+    # zero rows carry no information: the training set's most frequent labels and shares
+    share = np.asarray(Y.sum(axis=0)).ravel() / N
+    top = np.argsort(-share, kind="stable")[:3]
+    assert (ids[:3] == top).all()
+    np.testing.assert_allclose(scores[:3], np.tile(share[top], (3, 1)), rtol=1e-6)
 
 
 def test_degenerate_duplicate_points(data):
@@ -365,9 +370,11 @@ def test_degenerate_test_features_never_seen_in_training(data):
     model = SLEEC(**SMALL).fit(Xtr, Y)
     unseen = np.zeros((4, D + 3), np.float32)
     unseen[:, D:] = np.arange(1, 13).reshape(4, 3)
-    ids, scores = model.predict_topk(unseen, 3)
+    with pytest.warns(NoFeatureWarning, match="4 of 4 point"):
+        ids, scores = model.predict_topk(unseen, 3)
     check_topk(ids, scores, 4, 3, L)
-    zero_ids, _ = model.predict_topk(np.zeros((1, D + 3)), 3)
+    with pytest.warns(NoFeatureWarning):
+        zero_ids, _ = model.predict_topk(np.zeros((1, D + 3)), 3)
     assert (ids == zero_ids).all()  # unseen features carry no information
 
 

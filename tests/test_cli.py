@@ -162,6 +162,12 @@ def test_evaluate_without_train_and_other_cutoffs(data, model, tmp_path, capsys)
     assert set(json.loads(out)) == {
         f"{m}@{j}" for m in ("P", "nDCG", "R", "coverage") for j in (1, 2)
     }
+    # top-2 predictions scored @8 would count ranks 3..8 as misses: refused, with the fix
+    code, out, err = run(capsys, "evaluate", "--truth", data["test"], "--pred", pred, "--k", 8)
+    assert code == 1 and out == ""
+    assert "holds at most 2 prediction(s) per point, fewer than --k 8" in err
+    assert "evaluate with --k 2, or predict with --k 8" in err
+    run(capsys, "predict", "--model", model, "--test", data["test"], "--out", pred, "--k", 8)
     code, out, err = run(capsys, "evaluate", "--truth", data["test"], "--pred", pred, "--k", 8)
     assert code == 0, err
     assert out.splitlines()[0].split() == ["metric", "@1", "@3", "@5", "@8"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -11,12 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sleec import metrics
+from sleec.exceptions import PredictionWidthWarning
 from sleec.metrics import (
     coverage_at_k,
     evaluate,
     format_report,
     inverse_propensity,
     ndcg_at_k,
+    pad_ids,
     precision_at_k,
     psndcg_at_k,
     psprecision_at_k,
@@ -53,7 +56,8 @@ def y6():
 
 
 def ids6():
-    return np.array([[2, 1, 0], [0, -1, 3], [3, 4, -1]])
+    """Three ranked ids per row, padded with -1 to the k = 5 the hand example evaluates."""
+    return pad_ids(np.array([[2, 1, 0], [0, -1, 3], [3, 4, -1]]), 5)
 
 
 def scores6():
@@ -98,6 +102,19 @@ def test_hand_example_every_metric(form):
     close(coverage_at_k(Y, pred, k=5), COV6)
     close(psprecision_at_k(Y, pred, W6, k=5), PSP6)
     close(psndcg_at_k(Y, pred, W6, k=5), PSN6)
+
+
+def test_pad_ids_and_fewer_ranks_than_k_is_refused():
+    narrow = np.array([[2, 1, 0], [0, -1, 3], [3, 4, -1]])
+    np.testing.assert_array_equal(pad_ids(narrow, 5)[:, 3:], -1)
+    np.testing.assert_array_equal(pad_ids(narrow, 2), narrow)  # never narrows
+    # A top-3 prediction scored at k=5: the missing ranks are misses, and the metrics say so.
+    with pytest.warns(PredictionWidthWarning, match=r"pred ranks 3 label\(s\) per row, fewer"):
+        close(precision_at_k(y6(), narrow, k=5), P6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # k within the ranks, or padded: no warning
+        close(precision_at_k(y6(), narrow, k=3), P6[:3])
+        close(precision_at_k(y6(), pad_ids(narrow, 5), k=5), P6)
 
 
 def test_evaluate_and_ids_vs_scores_identical():
@@ -265,7 +282,7 @@ def test_score_matrix_wrong_columns(f):
 
 def test_float_ids_are_type_error():
     with pytest.raises(TypeError, match="float64 array with 3 columns but Y_true has 6 labels"):
-        precision_at_k(y6(), ids6().astype(float))
+        precision_at_k(y6(), ids6()[:, :3].astype(float))
     with pytest.raises(TypeError, match="integer array of label ids"):
         precision_at_k(y6(), np.array([["a"], ["b"], ["c"]]))
     with pytest.raises(TypeError, match="real scores"):

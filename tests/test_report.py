@@ -9,6 +9,7 @@ import subprocess
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from conftest import TOY_ENSEMBLE
 from sleec import SLEEC, cli
@@ -51,6 +52,28 @@ def test_report_numbers(model, toy_xmc):
     assert hits == pytest.approx(ref["P"][4] * 5 * Xte.shape[0])
     assert report.hit_scores.size + report.miss_scores.size == n_pred
     assert [s.sum() for s in report.cluster_sizes] == [400, 400]
+
+
+def test_names_and_ids_give_the_same_report(model, toy_xmc):
+    """The same data as label names, with 2 test labels training never saw: the same
+    metrics and buckets as the id model on a truth matrix with 2 extra columns."""
+    Xtr, Ytr, Xte, Yte, _ = toy_xmc
+    extra = np.zeros((Yte.shape[0], 2), np.float32)
+    extra[::7, 0] = extra[::11, 1] = 1
+    Y_wide = sp.hstack([Yte, sp.csr_matrix(extra)]).tocsr()
+    by_ids = evaluate_report(model, Xte, Y_wide, k=5)
+    name = [f"n{j:02d}" for j in range(Y_wide.shape[1])]  # sorts like the ids
+    named = SLEEC(**TOY_ENSEMBLE, random_state=0).fit(
+        Xtr, [[name[j] for j in Ytr[i].indices] for i in range(Ytr.shape[0])]
+    )
+    by_names = evaluate_report(
+        named, Xte, [[name[j] for j in Y_wide[i].indices] for i in range(Y_wide.shape[0])], k=5
+    )
+    for key in by_ids.metrics:
+        np.testing.assert_allclose(by_names.metrics[key], by_ids.metrics[key])
+    unseen = [b for b in by_names.buckets if b["bucket"] == "unseen (0)"][0]
+    assert unseen["labels"] == 2 and unseen["true_share"] > 0 and unseen["recall"] == 0
+    assert by_names.buckets == by_ids.buckets
 
 
 def test_report_page_and_figures(model, toy_xmc, tmp_path):

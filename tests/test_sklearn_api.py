@@ -127,6 +127,45 @@ def test_scorers_match_the_metrics(fitted, toy_xmc):
     assert xmc_scorer("precision@5")(fitted, Xte, Yte) == pytest.approx(fitted.score(Xte, Yte))
 
 
+def test_unseen_true_names_count_as_misses():
+    # Every training point carries "a": the model's top label is "a" for any point.
+    X = sp.csr_matrix(np.eye(3, dtype=np.float32))
+    small = {"n_learners": 1, "n_components": 2, "n_graph_neighbors": 2, "n_neighbors": 3}
+    model = SLEEC(**small, random_state=0).fit(X, [["a"], ["a"], ["a", "b"]])
+    truth = [["a", "zzz_unseen"]]
+    assert model.predict_labels(X[:1], 1) == [["a"]]
+    # one hit of two true labels; nDCG@2 = 1 / (1 + 1 / log2(3)), not 1
+    assert xmc_scorer("recall@1")(model, X[:1], truth) == pytest.approx(0.5)
+    assert xmc_scorer("ndcg@2")(model, X[:1], truth) == pytest.approx(1 / (1 + 1 / np.log2(3)))
+    assert xmc_scorer("precision@1")(model, X[:1], truth) == 1.0
+
+
+def test_names_and_ids_give_the_same_numbers(fitted, toy_xmc):
+    """The id model on truth with 3 label columns it never saw, against brute force on
+    label names: unseen labels are misses in both forms."""
+    Xtr, Ytr, Xte, Yte, _ = toy_xmc
+    rng = np.random.default_rng(1)
+    extra = sp.csr_matrix((rng.random((Yte.shape[0], 3)) < 0.3).astype(np.float32))
+    Y_wide = sp.hstack([Yte, extra]).tocsr()
+    names = [[f"L{j}" for j in Y_wide[i].indices] for i in range(Y_wide.shape[0])]
+    predicted = [[f"L{j}" for j in row] for row in fitted.predict_labels(Xte, 5)]
+    for name in ("recall@5", "ndcg@5", "precision@3"):
+        metric, k = name.split("@")
+        k = int(k)
+        values = []
+        for true, pred in zip(names, predicted, strict=True):
+            hits = [p in true for p in pred[:k]]
+            if metric == "recall":
+                values.append(sum(hits) / len(true) if true else 0.0)
+            elif metric == "precision":
+                values.append(sum(hits) / k)
+            else:
+                dcg = sum(h / np.log2(r + 2) for r, h in enumerate(hits))
+                ideal = sum(1 / np.log2(r + 2) for r in range(min(k, len(true))))
+                values.append(dcg / ideal if true else 0.0)
+        assert xmc_scorer(name)(fitted, Xte, Y_wide) == pytest.approx(np.mean(values))
+
+
 @pytest.mark.parametrize("bad", ["precision", "p@5", "precision@0", "recall@x", 5])
 def test_unknown_scorer_names(bad):
     with pytest.raises(ValueError, match=r"Unknown scorer .* expected '<metric>@<k>'"):

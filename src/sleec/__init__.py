@@ -5,12 +5,12 @@
 >>> ids, scores = SLEEC.from_preset("bibtex").fit(X_train, Y_train).predict_topk(X_test, k=5)
 """
 
-from __future__ import annotations
+from importlib.metadata import PackageNotFoundError, version
 
 from .datasets import load_bibtex, make_xmc, read_xc, read_xc_split, write_xc
 from .distributed import predict_topk_distributed
 from .estimator import SLEEC
-from .exceptions import DataFormatError, ModelFormatError
+from .exceptions import DataFormatError, ModelFormatError, NoFeatureWarning
 from .metrics import (
     evaluate,
     inverse_propensity,
@@ -20,12 +20,17 @@ from .metrics import (
     psprecision_at_k,
 )
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("sleec")  # the one place it is written: pyproject.toml
+except PackageNotFoundError:  # pragma: no cover - run from a source tree, not installed
+    __version__ = "0+unknown"
+del PackageNotFoundError, version
 
 __all__ = [
     "SLEEC",
     "DataFormatError",
     "ModelFormatError",
+    "NoFeatureWarning",
     "__version__",
     "evaluate",
     "inverse_propensity",

@@ -92,23 +92,26 @@ def extend(
 
 def to_matrix(Y: Any, classes: np.ndarray | None, n_labels: int, name: str = "Y") -> sp.csr_matrix:
     """``Y`` (in any form ``fit`` takes) as a binary CSR over the model's ``n_labels`` labels
-    (``classes`` their names, None for column ids); names never seen in training are dropped
-    (no model can predict them)."""
+    (``classes`` their names, None for column ids), followed by the labels the model never
+    saw: (n, n_labels + u). Unseen names get the columns after the model's, in sorted order
+    (first-seen order when names do not compare); a label matrix wider than the model keeps
+    its extra columns. No prediction reaches those columns, so the scorers count every
+    unseen true label as a miss, as they do for a label id the model has no column for."""
     Y = _as_matrix_like(Y)
     if _kind(Y) == INDICATOR:
         M = _validation.check_labels(Y, name)
-        if M.shape[1] > n_labels:
-            raise ValueError(
-                f"{name} has {M.shape[1]} label columns, but the model knows {n_labels} labels."
-            )
-        return sp.csr_matrix((M.data, M.indices, M.indptr), shape=(M.shape[0], n_labels))
+        width = max(n_labels, M.shape[1])
+        return sp.csr_matrix((M.data, M.indices, M.indptr), shape=(M.shape[0], width))
     if classes is None:
         raise ValueError(
             f"{name} is given as label lists, but the model was fitted on a label matrix: "
             "give a label matrix of its columns."
         )
     rows = _rows(Y, _kind(Y), name)
-    return _matrix(rows, _index(classes.tolist()), len(rows), known_only=True, width=classes.size)
+    known = _index(classes.tolist())
+    unseen = _ordered({v for row in rows for v in row if v not in known}, rows)
+    index = {**known, **{v: len(known) + j for j, v in enumerate(unseen)}}
+    return _matrix(rows, index, len(rows))
 
 
 def _kind(Y: Any) -> str:
@@ -176,23 +179,15 @@ def _index(classes: list) -> dict:
     return {c: j for j, c in enumerate(classes)}
 
 
-def _matrix(
-    rows: list[tuple],
-    index: dict,
-    n: int,
-    known_only: bool = False,
-    width: int | None = None,
-) -> sp.csr_matrix:
+def _matrix(rows: list[tuple], index: dict, n: int) -> sp.csr_matrix:
     indptr = [0]
     indices: list[int] = []
     for row in rows:
-        cols = {index[v] for v in row if not known_only or v in index}
-        indices.extend(sorted(cols))
+        indices.extend(sorted({index[v] for v in row}))
         indptr.append(len(indices))
-    width = len(index) if width is None else width
     return sp.csr_matrix(
         (np.ones(len(indices), np.float32), np.asarray(indices, np.int32), np.asarray(indptr)),
-        shape=(n, width),
+        shape=(n, len(index)),
     )
 
 

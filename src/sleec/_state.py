@@ -93,6 +93,7 @@ class FittedState:
     label_kind: str
     normalize: bool = True
     vectorizer: Any = None
+    label_names: np.ndarray | None = None  # display names (L,) str of a label-matrix model
 
     @property
     def n_labels(self) -> int:
@@ -106,6 +107,24 @@ class FittedState:
         labels = np.unique(self.train_labels.indices).astype(np.int32)
         return labels, select_columns(self.train_labels, labels)
 
+    @functools.cached_property
+    def label_prior(self) -> np.ndarray:
+        """(n_labels,) float32: the share of training points carrying each label, the
+        scores of a point that carries no information (every training point equally near)."""
+        counts = np.bincount(self.train_labels.indices, minlength=self.n_labels)
+        return (counts / max(self.train_labels.shape[0], 1)).astype(np.float32)
+
+    @functools.cached_property
+    def known_features(self) -> np.ndarray:
+        """(n_features,) bool: the feature columns some regressor reads (those present in the
+        training points of its cluster); a point with no non-zero among them embeds at the
+        origin of every cluster, whatever its other columns hold."""
+        known = np.zeros(self.n_features, dtype=bool)
+        for learner in self.learners:
+            for local in learner.locals:
+                known[local.features] = True
+        return known
+
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Named arrays holding the whole state (see :meth:`from_arrays` for the inverse)."""
         locs = [loc for learner in self.learners for loc in learner.locals]
@@ -118,6 +137,8 @@ class FittedState:
             )
         text = {} if self.vectorizer is None else vectorizer_to_arrays(self.vectorizer)
         names = {} if self.classes is None else {"classes": self.classes}
+        if self.label_names is not None:
+            names["label_names"] = np.asarray(self.label_names, dtype=str)
         return {
             **text,
             **names,
@@ -184,7 +205,14 @@ class FittedState:
             raise ValueError("the text vectoriser's width differs from the model's features")
         classes = a.get("classes")
         return cls(
-            tuple(learners), Y, d, classes, str(a["label_kind"]), bool(a["normalize"]), vectorizer
+            tuple(learners),
+            Y,
+            d,
+            classes,
+            str(a["label_kind"]),
+            bool(a["normalize"]),
+            vectorizer,
+            a.get("label_names"),
         )
 
 
@@ -327,6 +355,15 @@ def _check_arrays(a: Mapping[str, np.ndarray]) -> None:
             and np.unique(classes).size == classes.size
             and classes.shape == (n_labels,),
             "bad label names",
+        ),
+        (
+            "label_names" not in a
+            or (
+                str(a["label_kind"]) == INDICATOR
+                and a["label_names"].dtype.kind == "U"
+                and a["label_names"].shape == (n_labels,)
+            ),
+            "bad display label names",
         ),
         (str(a["label_kind"]) in KINDS and a["label_kind"].shape == (), "bad label kind"),
         (

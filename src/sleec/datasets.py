@@ -25,6 +25,7 @@ import re
 import zipfile
 from array import array
 from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any, BinaryIO
 
@@ -38,8 +39,12 @@ from ._persist import read_arrays
 from .exceptions import DataFormatError
 
 __all__ = [
+    "PredictionFile",
+    "is_xc_file",
     "load_bibtex",
     "make_xmc",
+    "read_label_names",
+    "read_prediction_file",
     "read_predictions",
     "read_split",
     "read_svmlight_multilabel",
@@ -47,6 +52,7 @@ __all__ = [
     "read_xc",
     "read_xc_rows",
     "read_xc_split",
+    "TEXT_LAYOUTS",
     "write_label_names",
     "write_predictions",
     "write_xc",
@@ -369,14 +375,54 @@ def read_svmlight_multilabel(
 # prediction files
 
 
-def write_predictions(path: str, ids: np.ndarray, scores: np.ndarray) -> None:
-    """Write top-k predictions atomically: ``.npz`` (``ids``, ``scores``) or text lines.
+@dataclass(frozen=True)
+class PredictionFile:
+    """Ranked predictions read from a file, with the label space they are in.
 
-    Text: one line per point, ``id:score id:score ...`` best first, padding (-1) skipped.
+    ids : (n, k) int64, best first, padded with -1.
+    names : None when ``ids`` are label ids (the columns of an XC file, a model's
+        ``classes_`` when they are ids); else the (m,) str label names that ``ids`` index
+        (a model fitted on label names, or ``predict --names``).
+    """
+
+    ids: np.ndarray
+    names: np.ndarray | None = None
+
+    @property
+    def space(self) -> str:
+        """``"ids"`` or ``"names"``, for messages."""
+        return "ids" if self.names is None else "names"
+
+
+def write_predictions(
+    path: str, ids: np.ndarray, scores: np.ndarray, names: np.ndarray | None = None
+) -> None:
+    """Write top-k predictions atomically; the format says which label space they are in.
+
+    Label ids (``names`` None): ``.npz`` with arrays ``ids`` (n, k) int32 padded with -1
+    and ``scores``; or text, one line per point, ``id:score id:score ...`` best first,
+    padding skipped. Label names (``ids`` index ``names``): ``.npz`` with ``name_ids``,
+    ``scores`` and ``label_names`` (no ``ids`` array, so that nobody reads the positions
+    as label ids); or text, one line per point, ``name1,name2<TAB>score1,score2`` (the
+    format of ``predict --text``; every line has its TAB).
     """
     ids = np.asarray(ids, dtype=np.int32)
     scores = np.asarray(scores, dtype=np.float32)
-    if str(path).lower().endswith(".npz"):
+    npz = str(path).lower().endswith(".npz")
+    if names is not None:
+        names = np.asarray(names, dtype=str)
+        if npz:
+            with _atomic_write(path, "wb") as fh:
+                np.savez(fh, name_ids=ids, scores=scores, label_names=names)
+            return
+        keep = ids >= 0
+        write_label_names(
+            path,
+            [names[row[m]].tolist() for row, m in zip(ids, keep, strict=True)],
+            [row[m].tolist() for row, m in zip(scores, keep, strict=True)],
+        )
+        return
+    if npz:
         with _atomic_write(path, "wb") as fh:
             np.savez(fh, ids=ids, scores=scores)
         return
@@ -395,34 +441,82 @@ def write_predictions(path: str, ids: np.ndarray, scores: np.ndarray) -> None:
 
 
 def read_predictions(path: str, k: int | None = None) -> np.ndarray:
-    """Ranked label ids (n, k') int64, padded with -1, from a file written by ``predict``.
+    """Ranked label ids (n, k') int64, padded with -1, from a file of label ids written by
+    ``predict`` (a file of label names is refused: see :func:`read_prediction_file`).
 
     With ``k``, only each row's first ``k`` predictions are kept (``k' <= k``): memory
     follows what is evaluated, however long a line is. Ids must be integers in [0, 2**31).
     """
+    found = read_prediction_file(path, k)
+    if found.names is not None:
+        raise DataFormatError(
+            "holds label names, not label ids (the predictions of a model fitted on label "
+            "names); read it with sleec.datasets.read_prediction_file",
+            path=path,
+        )
+    return found.ids
+
+
+def read_prediction_file(path: str, k: int | None = None) -> PredictionFile:
+    """The predictions of a file written by :func:`write_predictions` (or ``predict``),
+    ids or names; with ``k``, each row's first ``k`` only.
+
+    A text file is in the names format when its first line holds a TAB (then every line
+    must), else in the ids format (then no line may).
+    """
     if k is not None:
         k = _validation.check_k(k)
     if str(path).lower().endswith(".npz"):
-        ids = _read_predictions_npz(path)
-        return ids if k is None else ids[:, :k]
-    rows: list[list[int]] = []
+        found = _read_predictions_npz(path)
+        return found if k is None else PredictionFile(found.ids[:, :k], found.names)
+    rows: list[list] = []
+    names_format = None
     with open(path, "rb") as fh:
         for lineno, raw in enumerate(fh, 1):
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError:
                 raise DataFormatError(
-                    "not a text file; expected lines 'id:score id:score ...'",
+                    "not a text file; expected lines 'id:score id:score ...' or "
+                    "'name1,name2<TAB>score1,score2'",
                     path=path,
                     line=lineno,
                 ) from None
-            tokens = line.split(None, -1 if k is None else k)[:k]
-            rows.append([_prediction_id(token, path, lineno) for token in tokens])
+            line = line.rstrip("\r\n")
+            if names_format is None:
+                names_format = "\t" in line
+            if names_format != ("\t" in line):
+                raise DataFormatError(
+                    "mixes the two prediction formats: "
+                    + (
+                        "no TAB on this line, though line 1 has one ('name1,name2<TAB>scores')"
+                        if names_format
+                        else "a TAB on this line, though line 1 has none ('id:score ...')"
+                    ),
+                    path=path,
+                    line=lineno,
+                )
+            if names_format:
+                field = line.partition("\t")[0]
+                found = field.split(",") if field else []
+                if any(not name for name in found):
+                    raise DataFormatError(
+                        f"empty label name in {_r.show(field.encode())}", path=path, line=lineno
+                    )
+                rows.append(found[:k])
+            else:
+                tokens = line.split(None, -1 if k is None else k)[:k]
+                rows.append([_prediction_id(token, path, lineno) for token in tokens])
     width = max((len(r) for r in rows), default=0)
     ids = np.full((len(rows), max(width, 1)), -1, dtype=np.int64)
+    if not names_format:
+        for i, r in enumerate(rows):
+            ids[i, : len(r)] = r
+        return PredictionFile(ids)
+    index: dict[str, int] = {}
     for i, r in enumerate(rows):
-        ids[i, : len(r)] = r
-    return ids
+        ids[i, : len(r)] = [index.setdefault(name, len(index)) for name in r]
+    return PredictionFile(ids, np.array(list(index), dtype=str))
 
 
 def _prediction_id(token: str, path: str, lineno: int) -> int:
@@ -445,26 +539,80 @@ def _prediction_id(token: str, path: str, lineno: int) -> int:
     return value
 
 
-def _read_predictions_npz(path: str) -> np.ndarray:
+def _read_predictions_npz(path: str) -> PredictionFile:
     try:
         arrays = read_arrays(path)  # the model files' size-checked reader
     except (zipfile.BadZipFile, EOFError, ValueError, KeyError, OSError) as exc:
         if isinstance(exc, (FileNotFoundError, IsADirectoryError, PermissionError)):
             raise
         raise DataFormatError(f"not a readable .npz file ({exc})", path=path) from None
-    if "ids" not in arrays:
+    key = "name_ids" if "name_ids" in arrays else "ids"
+    if key not in arrays:
         raise DataFormatError(
             f"no 'ids' array (found {sorted(arrays)}); expected a file written by 'sleec predict'",
             path=path,
         )
-    ids = arrays["ids"]
+    ids = arrays[key]
     if ids.ndim != 2 or ids.dtype.kind not in "iu":
         raise DataFormatError(
-            f"'ids' is a {ids.dtype} array of shape {ids.shape}; expected "
+            f"'{key}' is a {ids.dtype} array of shape {ids.shape}; expected "
             "a 2-D integer array (n_points, k)",
             path=path,
         )
-    return ids.astype(np.int64, copy=False)
+    if key == "ids":
+        return PredictionFile(ids.astype(np.int64, copy=False))
+    names = arrays.get("label_names")
+    if names is None or names.ndim != 1 or names.dtype.kind != "U":
+        raise DataFormatError(
+            "'name_ids' without a 1-D string array 'label_names' that they index", path=path
+        )
+    if ids.size and ids.max() >= names.size:
+        raise DataFormatError(
+            f"'name_ids' holds {int(ids.max())}, beyond the {names.size} label names", path=path
+        )
+    return PredictionFile(ids.astype(np.int64, copy=False), names)
+
+
+_XC_HEADER = re.compile(rb"\s*\d+[ \t]+\d+[ \t]+\d+\s*")
+
+
+def is_xc_file(path: PathLike) -> bool:
+    """Whether ``path`` starts like an XC data file (a header line ``N D L``), as opposed
+    to labelled text (``label1,label2<TAB>text`` or fastText lines)."""
+    with _r.open_binary(os.fspath(path)) as (stream, _kind, _raw):
+        return bool(_XC_HEADER.fullmatch(stream.readline(_r.MAX_HEADER)))
+
+
+def read_label_names(path: PathLike) -> np.ndarray:
+    """The label names of an XC data set, one a line: line ``i + 1`` names label id ``i``
+    (as WordNet's ``labels.txt``). Names must be unique and non-empty; a trailing newline is
+    optional. Returns a (L,) str array."""
+    path = os.fspath(path)
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    with _r.open_binary(path) as (stream, _kind, _raw):
+        for lineno, raw in enumerate(stream, 1):
+            raw = raw.rstrip(b"\r\n")
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]  # a UTF-8 byte order mark is not part of the first name
+            if _r.is_binary(raw):
+                raise _r.not_text(path, lineno)
+            name = raw.decode("utf-8").strip()
+            if not name:
+                raise DataFormatError(
+                    f"empty label name (label id {lineno - 1}); expected one name a line",
+                    path=path,
+                    line=lineno,
+                )
+            if name in seen:
+                raise DataFormatError(
+                    f"label name {name[:60]!r} repeats line {seen[name]}; names must be unique",
+                    path=path,
+                    line=lineno,
+                )
+            seen[name] = lineno
+            names.append(name)
+    return np.array(names, dtype=str)
 
 
 # --------------------------------------------------------------------------------------------
@@ -474,16 +622,37 @@ def _read_predictions_npz(path: str) -> np.ndarray:
 FASTTEXT_PREFIX = "__label__"
 
 
-def read_text(path: PathLike, *, labels_required: bool = True) -> tuple[list[str], list[list[str]]]:
+TEXT_LAYOUTS = ("auto", "tsv", "fasttext", "plain")
+
+
+def read_text(
+    path: PathLike,
+    *,
+    labels_required: bool = True,
+    keep_blank: bool = False,
+    layout: str = "auto",
+) -> tuple[list[str], list[list[str]]]:
     """Read documents and their label names from a text file, one document per line.
 
-    Two line formats, detected from the file's first non-blank line:
+    Layouts (``layout``; ``"auto"`` detects them as below):
 
-    - tab-separated: ``label1,label2<TAB>text`` (the label field may be empty);
-    - fastText: ``__label__label1 __label__label2 text`` (leading ``__label__`` tokens).
+    - ``"tsv"``: ``label1,label2<TAB>text``; the label field may be empty; the text is
+      everything after the first TAB (later TABs are part of it);
+    - ``"fasttext"``: ``__label__label1 __label__label2 text`` (leading ``__label__``
+      tokens); detected when the first non-blank line starts with ``__label__``;
+    - ``"plain"`` (only with ``labels_required=False``): the whole line is the text, TABs
+      included.
 
-    With ``labels_required=False`` (documents to predict), a line without a tab (or without
-    ``__label__`` tokens) is all text. Blank lines are skipped. Plain or xz/gzip/bzip2.
+    With ``labels_required=True`` (training, truth) ``"auto"`` means fastText or else TSV,
+    and a TSV line without a TAB is an error. With ``labels_required=False`` (documents to
+    predict) ``"auto"`` reads TSV only when every non-blank line holds a TAB (a labelled
+    file; the labels are ignored by prediction), else plain text, so a TAB inside plain
+    text never turns part of it into labels.
+
+    Blank lines are skipped, or with ``keep_blank=True`` kept as empty documents without
+    labels, so that the i-th line is the i-th document (prediction keeps them: one output
+    line per input line). A UTF-8 byte order mark at the start is dropped. Plain or
+    xz/gzip/bzip2.
 
     Returns
     -------
@@ -496,24 +665,44 @@ def read_text(path: PathLike, *, labels_required: bool = True) -> tuple[list[str
         label name (``a,,b``), binary or non-UTF-8 content, a damaged compressed stream.
     """
     path = os.fspath(path)
-    texts: list[str] = []
-    labels: list[list[str]] = []
-    fasttext = None
+    if layout not in TEXT_LAYOUTS or (layout == "plain" and labels_required):
+        allowed = TEXT_LAYOUTS if not labels_required else TEXT_LAYOUTS[:3]
+        raise ValueError(
+            f"The 'layout' parameter must be one of {list(allowed)}. Got {layout!r} instead."
+        )
+    lines: list[tuple[int, str]] = []
     with _r.open_binary(path) as (stream, _kind, _raw):
         for lineno, raw in enumerate(stream, 1):
             raw = raw.rstrip(b"\r\n")
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]  # a byte order mark is not part of the first label or word
             if _r.is_binary(raw.replace(b"\t", b" ")):
                 raise _r.not_text(path, lineno)
-            line = raw.decode("utf-8")
-            if not line.strip():
-                continue
-            if fasttext is None:
-                fasttext = line.lstrip().startswith(FASTTEXT_PREFIX)
-            names, text = (_fasttext_line if fasttext else _tsv_line)(
-                line, path, lineno, labels_required
-            )
-            texts.append(text)
-            labels.append(names)
+            lines.append((lineno, raw.decode("utf-8")))
+    content = [line for _, line in lines if line.strip()]
+    if layout == "auto":
+        if content and content[0].lstrip().startswith(FASTTEXT_PREFIX):
+            layout = "fasttext"
+        elif labels_required or (content and all("\t" in line for line in content)):
+            layout = "tsv"
+        else:
+            layout = "plain"
+    texts: list[str] = []
+    labels: list[list[str]] = []
+    for lineno, line in lines:
+        if not line.strip():
+            if keep_blank:
+                texts.append("")
+                labels.append([])
+            continue
+        if layout == "plain":
+            names, text = [], line
+        elif layout == "fasttext":
+            names, text = _fasttext_line(line, path, lineno)
+        else:
+            names, text = _tsv_line(line, path, lineno, labels_required)
+        texts.append(text)
+        labels.append(names)
     return texts, labels
 
 
@@ -537,7 +726,7 @@ def _tsv_line(line: str, path: str, lineno: int, labels_required: bool) -> tuple
     return names, text
 
 
-def _fasttext_line(line: str, path: str, lineno: int, labels_required: bool) -> tuple[list, str]:
+def _fasttext_line(line: str, path: str, lineno: int) -> tuple[list, str]:
     tokens = line.split()
     n = 0
     while n < len(tokens) and tokens[n].startswith(FASTTEXT_PREFIX):

@@ -13,6 +13,7 @@ import logging
 import numbers
 import os
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -30,10 +31,11 @@ from ._dask import send_if_dask
 from ._labels import MULTICLASS
 from ._persist import load_model, save_model
 from ._state import FittedState, Learner
+from ._topk import top_k_dense
 from .cluster_model import append_points, ensemble_votes, fit_cluster, prepare_features
 from .clustering import cluster_members, partition
-from .exceptions import ModelFormatError
-from .metrics import precision_at_k
+from .exceptions import ModelFormatError, NoFeatureWarning
+from .metrics import pad_ids, precision_at_k
 from .neighbors import top_k_labels
 from .params import ClusterConfig, QueryConfig, n_clusters_for, validate_params
 from .presets import preset_params
@@ -335,6 +337,7 @@ class SLEEC(BaseEstimator):
                 [_widen(state.train_labels, n_labels), Y_new], format="csr", dtype=np.float32
             ),
             classes=classes,
+            label_names=_more_names(state.label_names, n_labels),
         )
         logger.info(
             "SLEEC partial_fit: %d points added to %d (%d labels)", X.shape[0], n_old, n_labels
@@ -356,6 +359,50 @@ class SLEEC(BaseEstimator):
     def n_labels_(self) -> int:
         check_is_fitted(self, "state_")
         return self.state_.n_labels
+
+    @property
+    def label_names_(self) -> np.ndarray | None:
+        """(n_labels,) str, each label's name for display: ``classes_`` as text for a model
+        fitted on label names, the names given to :meth:`set_label_names` for a model fitted
+        on a label matrix, else None (the labels are known by their ids only)."""
+        check_is_fitted(self, "state_")
+        if self.state_.classes is not None:
+            return self.state_.classes.astype(str)
+        return self.state_.label_names
+
+    def set_label_names(self, names) -> SLEEC:
+        """Name the labels of a model fitted on a label matrix (e.g. the ``labels.txt`` of
+        an XC data set, line i naming label id i): ``explain``, ``report`` and
+        ``predict --names`` show them; the labels keep their ids (``classes_``), so
+        predictions still match the data files. ``names``: n_labels distinct strings;
+        None removes them. The model file keeps them."""
+        check_is_fitted(self, "state_")
+        if self.state_.classes is not None:
+            raise ValueError(
+                "this model was fitted on label names (classes_); set_label_names names the "
+                "labels of a model fitted on a label matrix"
+            )
+        if names is not None:
+            names = np.asarray(names, dtype=object)
+            if names.ndim != 1 or names.size != self.n_labels_:
+                raise ValueError(
+                    f"names must list one name per label: {self.n_labels_} expected, got "
+                    f"{names.size if names.ndim == 1 else names.shape}."
+                )
+            bad = [n for n in names.tolist() if not isinstance(n, str) or not n.strip()]
+            if bad:
+                raise TypeError(f"label names must be non-empty strings; got {bad[0]!r}.")
+            names = names.astype(str)
+            if np.unique(names).size != names.size:
+                raise ValueError("label names must be distinct.")
+        self.state_ = dataclasses.replace(self.state_, label_names=names)
+        return self
+
+    @property
+    def label_prior_(self) -> np.ndarray:
+        """(n_labels,) float32, the share of training points carrying each label."""
+        check_is_fitted(self, "state_")
+        return self.state_.label_prior
 
     @property
     def classes_(self) -> np.ndarray:
@@ -383,7 +430,11 @@ class SLEEC(BaseEstimator):
             score (ties: smaller id); ``k`` is clipped to ``n_labels_``. A point whose
             neighbours carry fewer than ``k`` labels gets fewer: its row is padded with -1
             (mask ``ids >= 0`` before indexing ``classes_``; :meth:`predict_labels` does).
-        scores : (n, k) float32, the ensemble-averaged neighbour votes, padded with -inf.
+        scores : (n, k) float32 in [0, 1], the ensemble-averaged neighbour votes, padded
+            with -inf. A point without a non-zero feature that training saw (a document with
+            no known word) carries no information: it gets the labels most frequent in
+            training, scored by their frequency (:attr:`label_prior_`), with a
+            :class:`~sleec.NoFeatureWarning`.
         """
         check_is_fitted(self, "state_")
         X = v.check_features(X, self.n_features_in_)
@@ -395,6 +446,20 @@ class SLEEC(BaseEstimator):
         for start, stop, votes in self._vote_batches(X, batch_size):
             top, scores[start:stop] = top_k_labels(votes, Y, k)
             ids[start:stop] = np.where(top >= 0, labels[np.maximum(top, 0)], -1)
+        # float32 sums of weights that add up to 1 may round above it
+        np.minimum(scores, 1.0, out=scores)
+        empty = _rows_without_features(X, self.state_.known_features)
+        if empty.size:
+            prior = self.state_.label_prior
+            top = top_k_dense(prior[None, :], k)[0]
+            ids[empty], scores[empty] = top, np.where(top >= 0, prior[top], -np.inf)
+            warnings.warn(
+                f"{empty.size} of {X.shape[0]} point(s) have no non-zero feature that training "
+                f"saw (first: row {empty[0]}); they carry no information and get the labels "
+                "most frequent in training, scored by their frequency.",
+                NoFeatureWarning,
+                stacklevel=2,
+            )
         return ids, scores
 
     def _vote_batches(self, X: sp.csr_matrix, batch_size: int):
@@ -491,6 +556,10 @@ class SLEEC(BaseEstimator):
         out = np.empty((X.shape[0], self.n_labels_), dtype=np.float32)
         for start, stop, votes in self._vote_batches(X, PREDICT_BATCH):
             out[start:stop] = (votes @ self.state_.train_labels).toarray()
+        np.minimum(out, 1.0, out=out)
+        empty = _rows_without_features(X, self.state_.known_features)
+        if empty.size:  # no information: the label frequencies (see predict_topk)
+            out[empty] = self.state_.label_prior
         return out
 
     def score(self, X, y) -> float:
@@ -504,7 +573,7 @@ class SLEEC(BaseEstimator):
         check_is_fitted(self, "state_")
         k = 1 if self.state_.label_kind == MULTICLASS else self._k(None)
         Y = _labels.to_matrix(y, self.state_.classes, self.n_labels_, "Y")
-        ids, _ = self.predict_topk(X, k)
+        ids = pad_ids(self.predict_topk(X, k)[0], k)  # fewer labels than k: misses
         return float(precision_at_k(Y, ids, k)[-1])
 
     def __sklearn_tags__(self):
@@ -550,6 +619,23 @@ class SLEEC(BaseEstimator):
             ) from None
         model.n_features_in_ = model.state_.n_features
         return model
+
+
+def _rows_without_features(X: sp.csr_matrix, known: np.ndarray) -> np.ndarray:
+    """Rows (int64, sorted) of validated ``X`` without a non-zero entry in a ``known``
+    (n_features,) bool column: no regressor sees anything of them."""
+    seen = known[X.indices] & (X.data != 0)
+    counts = np.bincount(
+        np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))[seen], minlength=X.shape[0]
+    )
+    return np.flatnonzero(counts == 0)
+
+
+def _more_names(names: np.ndarray | None, n_labels: int) -> np.ndarray | None:
+    """Display names for ``n_labels`` labels: new label columns are named by their id."""
+    if names is None or names.size == n_labels:
+        return names
+    return np.concatenate([names, np.arange(names.size, n_labels).astype(str)])
 
 
 def _widen(M: sp.csr_matrix, n_cols: int) -> sp.csr_matrix:

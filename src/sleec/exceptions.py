@@ -1,11 +1,12 @@
-"""Error types raised by ``sleec`` for bad input files and model files.
+"""Error and warning types raised by ``sleec``.
 
-Both subclass :class:`ValueError`, so callers that already catch ``ValueError`` keep working.
+The errors subclass :class:`ValueError`, so callers that already catch ``ValueError`` keep
+working; the warnings subclass :class:`UserWarning`.
 """
 
 from __future__ import annotations
 
-__all__ = ["DataFormatError", "ModelFormatError"]
+__all__ = ["DataFormatError", "ModelFormatError", "NoFeatureWarning", "PredictionWidthWarning"]
 
 
 class DataFormatError(ValueError):
@@ -28,3 +29,15 @@ class DataFormatError(ValueError):
 
 class ModelFormatError(ValueError):
     """A saved model file is truncated, corrupted, altered or of an unknown format version."""
+
+
+class NoFeatureWarning(UserWarning):
+    """Points without a non-zero feature (e.g. documents with no known word) were predicted:
+    they carry no information, so they get the training set's most frequent labels, scored
+    by frequency, instead of neighbour votes."""
+
+
+class PredictionWidthWarning(UserWarning):
+    """A metric was asked for more ranks than the predictions hold (e.g. P@10 of a top-5
+    prediction): the missing ranks count as misses. Pad the ids with -1 to k columns
+    (:func:`sleec.metrics.pad_ids`) to say that this is intended."""

@@ -100,6 +100,7 @@ def explain(model: Any, X: Any, k: int | None = None) -> list[Explanation]:
             for j, w in zip(voters.tolist(), weights, strict=True):  # prediction's order
                 if label in carries[j]:
                     score = np.float32(score + w)
+            score = min(score, np.float32(1))  # as predict_topk clips float32 round-off
             votes = [
                 Vote(j, li, c, d, w, w / float(score))
                 for j, li, c, d, w in details[i]

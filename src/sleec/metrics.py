@@ -23,6 +23,7 @@ O(log k) per score at worst.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -31,6 +32,7 @@ import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
 from . import _topk, _validation
+from .exceptions import PredictionWidthWarning
 
 __all__ = [
     "PROPENSITY_A",
@@ -40,6 +42,7 @@ __all__ = [
     "format_report",
     "inverse_propensity",
     "ndcg_at_k",
+    "pad_ids",
     "precision_at_k",
     "psndcg_at_k",
     "psprecision_at_k",
@@ -73,6 +76,19 @@ def top_k_ids(pred: Any, k: int = 5) -> NDArray[np.int64]:
     out = np.empty((P.shape[0], k), dtype=np.int64)
     for a, b in _batches(kind, P, np.zeros(P.shape[0] + 1, dtype=np.int64), k):
         out[a:b] = _topk_rows(kind, P, a, b, k)
+    return out
+
+
+def pad_ids(ids: ArrayLike, k: int) -> NDArray[np.int64]:
+    """``ids`` (n, k') ranked label ids widened to (n, max(k, k')) with -1 ("no prediction")
+    on the right, e.g. a model's top-k when it knows fewer than k labels: every metric then
+    counts the empty ranks as misses (P@k divides by k)."""
+    ids = np.asarray(ids)
+    if ids.ndim != 2 or ids.dtype.kind not in "iu":
+        raise ValueError(f"ids must be a 2-D integer array; got {ids.dtype} of shape {ids.shape}.")
+    k = _validation.check_k(k)
+    out = np.full((ids.shape[0], max(k, ids.shape[1])), -1, dtype=np.int64)
+    out[:, : ids.shape[1]] = ids
     return out
 
 
@@ -144,7 +160,11 @@ def evaluate(
 
 
 def inverse_propensity(
-    Y_train: Any, A: float = PROPENSITY_A, B: float = PROPENSITY_B
+    Y_train: Any,
+    A: float = PROPENSITY_A,
+    B: float = PROPENSITY_B,
+    *,
+    n_labels: int | None = None,
 ) -> NDArray[np.float64]:
     """Inverse propensities of Jain et al. (KDD 2016): 1/p_l = 1 + C (N_l + B)^(-A).
 
@@ -157,15 +177,24 @@ def inverse_propensity(
     A : float in (0, inf). Typical: 0.55 (default), Wikipedia 0.5, Amazon 0.6.
     B : float in (0, inf) (B = 0 would give an infinite weight to unseen labels). Typical: 1.5
         (default), Wikipedia 0.4, Amazon 2.6.
+    n_labels : the number of weights, at least ``Y_train``'s columns (default: exactly
+        those): the labels after them never occur in training (N_l = 0), e.g. test labels a
+        model never saw.
 
     Returns
     -------
-    inv_prop : float64 ndarray (L,)
+    inv_prop : float64 ndarray (n_labels,)
     """
     A = _validation.check_float(A, "A", low=0.0, low_open=True)
     B = _validation.check_float(B, "B", low=0.0, low_open=True)
     Y = _label_matrix(Y_train, "Y_train")
-    n_rows, n_labels = Y.shape
+    n_rows = Y.shape[0]
+    if n_labels is None:
+        n_labels = Y.shape[1]
+    elif _validation.check_int(n_labels, "n_labels", low=0) < Y.shape[1]:
+        raise ValueError(
+            f"n_labels={n_labels} is less than the {Y.shape[1]} label columns of Y_train."
+        )
     if n_rows < 2:
         raise ValueError(
             f"Y_train must have at least 2 rows to estimate propensities; got {n_rows}."
@@ -209,6 +238,15 @@ def _compute(Y_true: Any, pred: Any, k: int, inv_prop: ArrayLike | None) -> dict
         raise ValueError("Y_true and pred must have at least one row.")
     if kind == "ids":
         _check_ids(P, n_labels)
+        if P.shape[1] < k:
+            warnings.warn(
+                f"pred ranks {P.shape[1]} label(s) per row, fewer than k={k}: ranks "
+                f"{P.shape[1] + 1}..{k} count as misses (P@{k} = hits / {k}). Evaluate at "
+                f"k <= {P.shape[1]}, or pad pred with -1 to {k} columns (sleec.metrics."
+                "pad_ids) to score the missing ranks as misses on purpose.",
+                PredictionWidthWarning,
+                stacklevel=3,
+            )
     elif P.shape[1] != n_labels:
         if kind == "sparse":
             raise ValueError(

@@ -72,10 +72,11 @@ def evaluate_report(
     ids, scores = model.predict_topk(X, k)
     k = ids.shape[1]
     train = model.train_labels_
-    inv_prop = metrics.inverse_propensity(train, A, B)
+    inv_prop = metrics.inverse_propensity(train, A, B, n_labels=Y.shape[1])
     results = metrics.evaluate(Y, ids, k, inv_prop)
-    counts = np.bincount(train.indices, minlength=model.n_labels_)
-    bucket_of = np.zeros(model.n_labels_, dtype=np.int64)
+    # Y's columns after the model's are labels it never saw: 0 training points, "unseen".
+    counts = np.bincount(train.indices, minlength=Y.shape[1])
+    bucket_of = np.zeros(Y.shape[1], dtype=np.int64)
     for b, (_, low, high) in enumerate(BUCKETS):
         bucket_of[(counts >= low) & (counts <= (np.inf if high is None else high))] = b
     Y = sp.csr_matrix(Y)

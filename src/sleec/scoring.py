@@ -44,10 +44,12 @@ def xmc_scorer(
     def scorer(estimator: Any, X: Any, Y: Any) -> float:
         model, Xt = _final_model(estimator, X)
         Y_true = _labels.to_matrix(Y, model.state_.classes, model.n_labels_, "Y")
-        ids, _ = model.predict_topk(Xt, k)
+        ids = metrics.pad_ids(model.predict_topk(Xt, k)[0], k)  # k may exceed the labels
         inv_prop = None
         if metric in ("psp", "psndcg"):
-            inv_prop = metrics.inverse_propensity(model.train_labels_, A, B)
+            inv_prop = metrics.inverse_propensity(
+                model.train_labels_, A, B, n_labels=Y_true.shape[1]
+            )
         return float(metrics.evaluate(Y_true, ids, k, inv_prop)[_KEY[metric]][k - 1])
 
     scorer.__name__ = f"xmc_scorer_{metric}_at_{k}"

@@ -102,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     io.add_argument("--model", metavar="OUT", help="where to write the model")
     io.add_argument(
+        "--label-names",
+        metavar="FILE",
+        help="with --train: the labels' names, one a line (line i names label id i, as "
+        "WordNet's labels.txt); explain, report and 'predict --names' show them",
+    )
+    io.add_argument(
         "--train-split",
         metavar="FILE",
         help="use only the rows listed in this split file (1-based row numbers, "
@@ -175,6 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     predict.add_argument(
         "--out", metavar="FILE", required=True, help="output file (.npz, else text)"
+    )
+    predict.add_argument(
+        "--names",
+        action="store_true",
+        help="write label names ('name1,name2<TAB>score1,score2' lines) instead of label "
+        "ids; a model fitted on label names always writes names",
     )
     predict.add_argument(
         "--k", type=parse_positive_int, default=5, help="labels per point (default: 5)"
@@ -283,26 +295,35 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="score predictions against the true labels",
         description="Precision@k and nDCG@k (in percent) of a prediction file against the "
-        "labels of an XC file; with --train also the propensity-scored PSP@k and "
-        "PSnDCG@k (Jain et al., 2016). Labels are ranked in file order.",
+        "true labels; with --train also the propensity-scored PSP@k and PSnDCG@k (Jain et "
+        "al., 2016). Labels are ranked in file order. Truth and predictions must be in the "
+        "same label space (ids or names; --label-names maps between them); true labels no "
+        "prediction can reach count as misses.",
         epilog="example: sleec evaluate --truth test.txt --pred pred.txt --train train.txt",
     )
     evaluate.add_argument(
         "--truth",
         metavar="FILE",
         required=True,
-        help="XC file with the true labels (its features are ignored)",
+        help="the true labels: an XC file (label ids; its features are ignored) or labelled "
+        "text ('label1,label2<TAB>text' or fastText lines; label names)",
     )
     evaluate.add_argument(
         "--pred",
         metavar="FILE",
         required=True,
-        help="predictions written by 'sleec predict' (.npz or text)",
+        help="predictions written by 'sleec predict' (.npz or text; label ids or names)",
     )
     evaluate.add_argument(
         "--train",
         metavar="FILE",
-        help="training data: its labels give the propensities for PSP/PSnDCG",
+        help="training data (XC or labelled text): its labels give the propensities for PSP/PSnDCG",
+    )
+    evaluate.add_argument(
+        "--label-names",
+        metavar="FILE",
+        help="names of the label ids, one a line (line i names id i): maps predicted names "
+        "onto an XC file's ids, or true names onto predicted ids",
     )
     evaluate.add_argument(
         "--k",

@@ -25,8 +25,10 @@ import scipy.sparse as sp
 from .. import metrics
 from .._atomic import check_output_path
 from ..datasets import (
+    is_xc_file,
     load_bibtex,
-    read_predictions,
+    read_label_names,
+    read_prediction_file,
     read_text,
     read_xc,
     read_xc_rows,
@@ -60,6 +62,7 @@ PUBLISHED_BIBTEX = {
     "paper": {"P": (65.57, 40.02, 29.30)},
 }
 PROPENSITY_A, PROPENSITY_B = metrics.PROPENSITY_A, metrics.PROPENSITY_B
+MAX_LABEL_ID = 2**31 - 1  # label ids of data and prediction files are int32
 _LARGE_FILE = 64 << 20
 
 
@@ -179,8 +182,14 @@ def train(args: argparse.Namespace) -> int:
         text=args.text,
         params=args.params,
         train_split=args.train_split,
+        label_names=args.label_names,
     )
     pipeline = None
+    label_names = None
+    if args.label_names is not None:
+        if args.text is not None:
+            raise ValueError("--label-names names the label ids of --train; --text has names")
+        label_names = read_label_names(args.label_names)
     with _cluster(args.scheduler) as client:
         if args.text is None:
             X, Y = _read_data(args.train, args.train_split, args.split_column, "training data")
@@ -203,6 +212,8 @@ def train(args: argparse.Namespace) -> int:
             model.fit(X, Y, callback=progress)
         seconds = time.perf_counter() - start
     logger.info("training took %.2f s", seconds)
+    if args.label_names is not None:
+        model.set_label_names(label_names)
     if pipeline is None:
         model.save(args.model)
     else:
@@ -225,7 +236,8 @@ def predict(args: argparse.Namespace) -> int:
     )
     if args.text is not None:
         return _predict_text(args)
-    model = SLEEC.load(args.model)
+    model = _load_model(args.model, "--test")
+    ids_of = _file_labels(model, args.names, args.model)  # fail before the work
     with _cluster(args.scheduler) as client:
         X, _ = _read_data(args.test, args.test_split, args.split_column, "test data")
         start = time.perf_counter()
@@ -242,7 +254,8 @@ def predict(args: argparse.Namespace) -> int:
                 chunk_size=PREDICT_BATCH if args.chunk_size is None else args.chunk_size,
             )
         seconds = time.perf_counter() - start
-    write_predictions(args.out, ids, scores)
+    out_ids, out_names = ids_of(ids)
+    write_predictions(args.out, out_ids, scores, out_names)
     per_point = 1000 * seconds / max(X.shape[0], 1)
     logger.info("prediction took %.2f s (%.3f ms per point)", seconds, per_point)
     status(
@@ -250,6 +263,44 @@ def predict(args: argparse.Namespace) -> int:
         f"({per_point:.2f} ms per point)"
     )
     return 0
+
+
+def _load_model(path: str, flag: str) -> SLEEC:
+    """The model of ``--model``; a text pipeline's file given XC points (``flag``) is
+    refused with the flag to use instead."""
+    model = SLEEC.load(path)
+    if model.state_.vectorizer is not None:
+        raise ValueError(
+            f"{path} holds a text model (a vectoriser and its model): give it documents with "
+            f"--text FILE instead of {flag} (its features are the vectoriser's columns)"
+        )
+    return model
+
+
+def _file_labels(model: SLEEC, names: bool, path: str):
+    """How predictions of ``model`` are written: a function of the predicted column ids
+    giving ``(ids, names)`` for :func:`write_predictions`. Label ids stay ids (a model fitted
+    on an XC file, or on integer label names, which are the user's ids); any other label
+    names, or ``names`` (``--names``), write names, so that a file never holds the model's
+    column positions as if they were label ids."""
+    classes = model.state_.classes
+    display = model.label_names_
+    if names and display is None:
+        raise ValueError(
+            f"--names: {path} has no label names (train it with --label-names FILE, or "
+            "SLEEC.set_label_names)"
+        )
+    if names or (classes is not None and not _are_label_ids(classes)):
+        return lambda ids: (ids, display)
+    if classes is None:
+        return lambda ids: (ids, None)
+    return lambda ids: (np.where(ids >= 0, classes[np.maximum(ids, 0)], -1), None)
+
+
+def _are_label_ids(classes: np.ndarray) -> bool:
+    return classes.dtype.kind in "iu" and (
+        classes.size == 0 or (classes.min() >= 0 and classes.max() <= MAX_LABEL_ID)
+    )
 
 
 def _predict_text(args: argparse.Namespace) -> int:
@@ -314,33 +365,36 @@ def report(args: argparse.Namespace) -> int:
 
 
 def evaluate(args: argparse.Namespace) -> int:
-    _, Y = _read_data(args.truth, args.truth_split, args.split_column, "ground truth")
+    label_names = None if args.label_names is None else read_label_names(args.label_names)
+    truth = _read_labels(args.truth, args.truth_split, args.split_column, "ground truth")
+    pred = read_prediction_file(args.pred, args.k)
+    if pred.ids.shape[0] != truth.n:
+        raise ValueError(
+            f"{args.pred} has predictions for {pred.ids.shape[0]} points but "
+            f"{args.truth} has {truth.n} points; they must be the same points "
+            "in the same order"
+        )
+    space = _LabelSpace.for_evaluation(truth, pred, label_names, args)
+    Y, ids = space.matrix(truth), space.ids(pred, args.pred, args.truth)
+    if truth.kept is not None:  # blank lines of a text file are not documents
+        Y, ids = Y[truth.kept], ids[truth.kept]
     k = min(args.k, max(Y.shape[1], 1))  # a point has at most that many labels to rank
     if k < args.k:
         logger.info("--k %d is more than the %d labels: reporting up to @%d", args.k, Y.shape[1], k)
-    ids = read_predictions(args.pred, k)
-    if ids.shape[0] != Y.shape[0]:
+    if ids.shape[1] < k:
         raise ValueError(
-            f"{args.pred} has predictions for {ids.shape[0]} points but "
-            f"{args.truth} has {Y.shape[0]} points; they must be the same points "
-            "in the same order"
-        )
-    if ids.size and ids.max() >= Y.shape[1]:
-        row = int(np.flatnonzero((ids >= Y.shape[1]).any(axis=1))[0])
-        raise ValueError(
-            f"{args.pred} predicts label id {int(ids.max())} (first in row "
-            f"{row}), but {args.truth} has only {Y.shape[1]} labels; were the "
-            "predictions made for another label set?"
+            f"{args.pred} holds at most {ids.shape[1]} prediction(s) per point, fewer than "
+            f"--k {k}: ranks {ids.shape[1] + 1}..{k} would count as misses; evaluate with "
+            f"--k {ids.shape[1]}, or predict with --k {k}"
         )
     inv_prop = None
     if args.train is not None:
-        _, Y_train = _read_data(args.train, args.train_split, args.split_column, "training labels")
-        if Y_train.shape[1] != Y.shape[1]:
-            raise ValueError(
-                f"{args.train} has {Y_train.shape[1]} labels but {args.truth} has "
-                f"{Y.shape[1]}; propensities need the same label set"
-            )
-        inv_prop = metrics.inverse_propensity(Y_train, args.A, args.B)
+        train = _read_labels(args.train, args.train_split, args.split_column, "training labels")
+        Y_train = space.matrix(train)
+        if train.kept is not None:
+            Y_train = Y_train[train.kept]
+        Y = _widen(Y, Y_train.shape[1])  # training-only labels are in neither prediction
+        inv_prop = metrics.inverse_propensity(Y_train, args.A, args.B, n_labels=Y.shape[1])
     results = metrics.evaluate(Y, ids, k, inv_prop)
     names = ["P", "nDCG", "PSP", "PSnDCG"] + (["R", "coverage"] if args.all_metrics else [])
     results = {name: results[name] for name in names if name in results}
@@ -350,6 +404,116 @@ def evaluate(args: argparse.Namespace) -> int:
     else:
         print(metrics.format_report(results, ks))
     return 0
+
+
+@dataclasses.dataclass
+class _Labels:
+    """The true labels of a file: ``Y`` (n, L) for an XC file (label ids), ``names`` (n
+    lists) for labelled text; ``kept`` the rows that are documents (text: not blank)."""
+
+    path: str
+    Y: sp.csr_matrix | None = None
+    names: list[list[str]] | None = None
+    kept: np.ndarray | None = None
+
+    @property
+    def n(self) -> int:
+        return self.Y.shape[0] if self.Y is not None else len(self.names)
+
+
+def _read_labels(path: str, split: str | None, column: int, what: str) -> _Labels:
+    """The labels of an XC file or of a labelled text file (told apart by the header)."""
+    if is_xc_file(path):
+        return _Labels(path, Y=_read_data(path, split, column, what)[1])
+    if split is not None:
+        raise ValueError(f"{path} is labelled text, not an XC file: split files select XC rows")
+    texts, names = read_text(path, keep_blank=True)
+    kept = np.flatnonzero([bool(t) or bool(n) for t, n in zip(texts, names, strict=True)])
+    return _Labels(path, names=names, kept=kept)
+
+
+@dataclasses.dataclass
+class _LabelSpace:
+    """The labels that truth and predictions are compared in: label ids (``width`` columns
+    at least, names mapped through ``index`` when ``--label-names`` gave it) or label names
+    (``index`` grows with every name met, so unseen true labels are misses)."""
+
+    by_name: bool
+    index: dict[str, int] | None
+    width: int
+
+    @classmethod
+    def for_evaluation(cls, truth: _Labels, pred, label_names, args) -> _LabelSpace:
+        index = None if label_names is None else {n: j for j, n in enumerate(label_names)}
+        if truth.Y is not None and pred.names is None:
+            return cls(False, index, truth.Y.shape[1])
+        if truth.Y is None and pred.names is not None:
+            return cls(True, {str(n): j for j, n in enumerate(pred.names)}, 0)
+        if index is None:
+            pred_kind = "label names" if pred.names is not None else "label ids"
+            truth_kind = "label ids (an XC file)" if truth.Y is not None else "label names"
+            raise ValueError(
+                f"{args.pred} holds {pred_kind} but {args.truth} holds {truth_kind}: "
+                "give --label-names FILE (line i names label id i) to map one onto the other "
+                "exactly"
+            )
+        width = len(index) if truth.Y is None else max(truth.Y.shape[1], len(index))
+        return cls(False, index, width)
+
+    def matrix(self, labels: _Labels) -> sp.csr_matrix:
+        """The labels as a binary CSR in this space."""
+        if labels.Y is not None:
+            if self.by_name:
+                raise ValueError(
+                    f"{labels.path} holds label ids (an XC file) but the predictions label "
+                    "names: give labelled text, or --label-names FILE"
+                )
+            return _widen(labels.Y, self.width)
+        if not self.by_name and self.index is None:
+            raise ValueError(
+                f"{labels.path} holds label names but the predictions label ids: give an "
+                "XC file, or --label-names FILE"
+            )
+        # names the index lacks are true labels no prediction can hit: new columns, misses
+        index = dict(self.index)
+        indptr, indices = [0], []
+        for row in labels.names:
+            indices.extend(sorted({index.setdefault(n, len(index)) for n in row}))
+            indptr.append(len(indices))
+        self.index = index  # later files (the training labels) share the new columns
+        self.width = max(self.width, len(index))
+        return sp.csr_matrix(
+            (np.ones(len(indices), np.float32), np.asarray(indices, np.int64), indptr),
+            shape=(len(labels.names), self.width),
+        )
+
+    def ids(self, pred, path: str, truth_path: str) -> np.ndarray:
+        """The predicted labels as ids of this space's columns (-1 kept)."""
+        if pred.names is None:
+            if pred.ids.size and pred.ids.max() >= self.width:
+                row = int(np.flatnonzero((pred.ids >= self.width).any(axis=1))[0])
+                raise ValueError(
+                    f"{path} predicts label id {int(pred.ids.max())} (first in row {row}), but "
+                    f"{truth_path} has only {self.width} labels; were the predictions made "
+                    "for another label set?"
+                )
+            return pred.ids
+        if self.by_name:
+            return pred.ids  # the space's first columns are the file's names, in order
+        missing = [n for n in pred.names.tolist() if n not in self.index]
+        if missing:
+            raise ValueError(
+                f"{path} predicts the label name {missing[0]!r}, which --label-names does "
+                "not list: the predictions cannot be mapped onto label ids exactly"
+            )
+        to_id = np.array([self.index[n] for n in pred.names.tolist()], dtype=np.int64)
+        return np.where(pred.ids >= 0, to_id[np.maximum(pred.ids, 0)], -1)
+
+
+def _widen(M: sp.csr_matrix, width: int) -> sp.csr_matrix:
+    if M.shape[1] >= width:
+        return M
+    return sp.csr_matrix((M.data, M.indices, M.indptr), shape=(M.shape[0], width))
 
 
 def demo(args: argparse.Namespace) -> int:
