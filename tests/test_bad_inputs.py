@@ -276,17 +276,25 @@ def test_estimator_unfitted(data, tmp_path, method):
         (2.5, TypeError),
         ("5", TypeError),
         (True, TypeError),
-        (None, TypeError),
     ],
 )
 def test_estimator_bad_k(fitted, data, k, exc):
     match = rf"The 'k' parameter must be an int in the range \[1, inf\)\. Got {re.escape(repr(k))}"
-    with pytest.raises(exc, match=match):
-        fitted.predict_topk(data[0], k)
-    if k is not None:  # predict, decision_function, predict_labels: None means top_k
-        for method in (fitted.predict, fitted.decision_function, fitted.predict_labels):
-            with pytest.raises(exc, match=match):
-                method(data[0], k)
+    for method in (
+        fitted.predict_topk,
+        fitted.predict,
+        fitted.decision_function,
+        fitted.predict_labels,
+    ):
+        with pytest.raises(exc, match=match):
+            method(data[0], k)
+
+
+def test_k_none_means_top_k(fitted, data):
+    top = fitted.predict_topk(data[0], fitted.top_k)
+    for got, want in zip(fitted.predict_topk(data[0]), top, strict=True):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(fitted.predict_topk(data[0], None)[0], top[0])
 
 
 # Bad values of every estimator parameter: tests/test_estimator.py, whose cases are derived
@@ -1198,10 +1206,11 @@ def test_cli_predict_k_zero_is_a_usage_error(cli_files, capsys):
         "--k",
         "0",
     )
-    assert code == 2 and "Traceback" not in err
-    assert err.strip().splitlines()[-1] == (
-        "sleec predict: error: argument --k: expected a positive integer, got '0'"
-    )
+    assert code == 1 and "Traceback" not in err
+    assert err.strip().splitlines() == [
+        "sleec: error: argument --k: expected a positive integer, got '0' "
+        "(see 'sleec predict --help')"
+    ]
 
 
 def test_cli_test_file_with_more_features(cli_files, capsys):

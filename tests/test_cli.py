@@ -316,14 +316,28 @@ def test_flags_mirror_every_estimator_parameter(capsys):
 )
 def test_unparsable_flags_are_usage_errors(argv, capsys):
     code, _, err = run(capsys, "train", "--print-params", *argv)
-    assert code == 2
-    assert "usage:" in err and "Traceback" not in err
+    assert_one_line_error(code, err, "(see 'sleec train --help')")
+    assert argv[0] in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["train", "--bogus"], "unrecognized arguments: --bogus (see 'sleec train --help')"),
+        (["predict", "--model", "m.npz"], "required: --out (see 'sleec predict --help')"),
+        ([], "required: COMMAND (see 'sleec --help')"),
+        (["evaluate", "--k", "x"], "argument --k: expected an integer, got 'x'"),
+    ],
+)
+def test_usage_errors_are_one_line_with_exit_1(argv, fragment, capsys):
+    code, out, err = run(capsys, *argv)
+    assert_one_line_error(code, err, fragment)
+    assert out == "" and "usage:" not in err
 
 
 def test_train_requires_train_and_model(capsys):
     code, _, err = run(capsys, "train", "--model", "m.npz")
-    assert code == 2
-    assert "--train" in err
+    assert_one_line_error(code, err, "--train or --text")
 
 
 # --------------------------------------------------------------------------- errors
@@ -531,7 +545,7 @@ def test_version_and_help_in_process(capsys):
         code, out, _ = run(capsys, command, "--help")
         assert code == 0 and f"usage: sleec {command}" in out
     code, _, err = run(capsys)
-    assert code == 2 and "usage:" in err
+    assert code == 1 and "see 'sleec --help'" in err
 
 
 def test_python_dash_m_smoke():

@@ -3,6 +3,7 @@ sklearn contract, presets and input validation."""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from fractions import Fraction
 
@@ -318,14 +319,35 @@ def test_n_jobs_does_not_change_the_result(ensemble, toy):
     np.testing.assert_array_equal(s1, s2)
 
 
-def test_callback_reports_every_task(toy):
+def test_callback_reports_each_clustering_and_every_task(toy):
+    """Progress moves from the start: (0, total), one step per learner's clustering, one
+    per (learner, cluster) task; 2 learners x 2 clusters: 2 + 4 steps."""
     Xtr, Ytr, *_ = toy
     calls = []
     SLEEC(**{**SMALL, "n_clusters": 2, "n_learners": 2}, random_state=0).fit(
         Xtr, Ytr, callback=lambda done, total: calls.append((done, total))
     )
-    total = calls[-1][1]
-    assert calls == [(i, total) for i in range(1, total + 1)] and total >= 2
+    assert calls == [(i, 6) for i in range(7)]
+
+
+def test_predict_callback_and_fewer_learners(toy):
+    Xtr, Ytr, Xte, *_ = toy
+    model = SLEEC(**{**SMALL, "n_learners": 3}, random_state=0).fit(Xtr, Ytr)
+    calls = []
+    ids, scores = model.predict_topk(Xte, 3, batch_size=70, callback=lambda *a: calls.append(a))
+    n = Xte.shape[0]
+    assert calls == [(min(n, b), n) for b in range(70, n + 70, 70)]
+    # the first learner alone is the model of that learner alone
+    one = SLEEC(**{**SMALL, "n_learners": 3}, random_state=0).fit(Xtr, Ytr)
+    one.state_ = dataclasses.replace(one.state_, learners=one.state_.learners[:1])
+    np.testing.assert_array_equal(
+        model.predict_topk(Xte, 3, n_learners=1)[0], one.predict_topk(Xte, 3)[0]
+    )
+    with pytest.raises(ValueError, match="'n_learners' parameter .* range \\[1, 3\\]"):
+        model.predict_topk(Xte, 3, n_learners=4)
+    # threads do not change the result
+    model.set_params(n_jobs=1)
+    np.testing.assert_array_equal(model.predict_topk(Xte, 3)[0], ids)
 
 
 # ------------------------------------------------------------------------ other settings

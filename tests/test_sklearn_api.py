@@ -17,7 +17,7 @@ from sklearn.utils.estimator_checks import check_estimator
 from conftest import TOY_LABELS
 from sleec import SLEEC
 from sleec.metrics import evaluate, inverse_propensity
-from sleec.scoring import xmc_scorer, xmc_scorers
+from sleec.scoring import label_lists, xmc_scorer, xmc_scorers
 from sleec.text import load_pipeline, make_text_pipeline, predict_text, save_pipeline
 
 SMALL = {"n_learners": 1, "n_components": 10, "n_graph_neighbors": 10, "n_neighbors": 5}
@@ -198,6 +198,25 @@ def test_cross_val_score_f1_on_an_indicator_matrix(toy_xmc):
 
 
 # ---------------------------------------------------------------------- check_estimator
+def test_cross_val_score_with_label_lists_of_a_sparse_y(toy_xmc):
+    """scikit-learn refuses a sparse y; label_lists(Y) gives the matrix form's numbers."""
+    Xtr, Ytr, *_ = toy_xmc
+    model = SLEEC(**SMALL, random_state=0)
+    scorer = xmc_scorer("precision@3")
+    with pytest.raises(ValueError, match="'y' parameter of cross_val_score"):
+        cross_val_score(model, Xtr, Ytr, scoring=scorer, cv=KFold(3))
+    got = cross_val_score(model, Xtr, label_lists(Ytr), scoring=scorer, cv=KFold(3))
+    expected = [
+        scorer(clone(model).fit(Xtr[tr], Ytr[tr]), Xtr[te], Ytr[te])
+        for tr, te in KFold(3).split(Xtr)
+    ]
+    np.testing.assert_allclose(got, expected)
+    lists = label_lists(Ytr)
+    assert lists.dtype == object and [a.tolist() for a in lists[:3]] == [
+        Ytr[i].indices.tolist() for i in range(3)
+    ]
+
+
 def test_check_estimator_passes_every_check():
     # No expected failures: SLEEC takes 1-D class labels too (one label per point), so the
     # classifier checks apply; it is not tagged a classifier (see __sklearn_tags__), only

@@ -50,6 +50,37 @@ def test_read_plain_documents_for_prediction(tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("content", "layout", "texts", "labels"),
+    [
+        # plain text keeps its TABs: not every line holds one, so none is a label field
+        ("a dog\tbarked\nsome text\n", "auto", ["a dog\tbarked", "some text"], [[], []]),
+        # every non-blank line holds a TAB: a labelled file, text after the first TAB
+        ("x,y\ta dog\n\nz\tmore\ttext\n", "auto", ["a dog", "more\ttext"], [["x", "y"], ["z"]]),
+        ("x,y\ta dog\nz\tcat\n", "plain", ["x,y\ta dog", "z\tcat"], [[], []]),
+        ("__label__a b c\nd e\n", "auto", ["b c", "d e"], [["a"], []]),
+        ("a\tb\nc\n", "tsv", ["b", "c"], [["a"], []]),
+    ],
+    ids=["plain with a tab", "labelled", "forced plain", "fasttext", "forced tsv"],
+)
+def test_tab_rules_for_documents_to_predict(tmp_path, content, layout, texts, labels):
+    path = tmp_path / "new.txt"
+    path.write_text(content)
+    assert read_text(path, labels_required=False, layout=layout) == (texts, labels)
+
+
+def test_blank_lines_kept_as_empty_documents_and_bom_dropped(tmp_path):
+    path = tmp_path / "docs.tsv"
+    path.write_bytes("\ufeffcat\tA cat.\n\n   \ndog\tA dog.\n".encode())
+    assert read_text(path) == (["A cat.", "A dog."], [["cat"], ["dog"]])
+    assert read_text(path, keep_blank=True) == (
+        ["A cat.", "", "", "A dog."],
+        [["cat"], [], [], ["dog"]],
+    )
+    with pytest.raises(ValueError, match="The 'layout' parameter must be one of"):
+        read_text(path, layout="plain")  # training needs labels
+
+
+@pytest.mark.parametrize(
     ("content", "match"),
     [
         ("cat\tok\nno tab on this line\n", r"docs\.tsv, line 2: no tab in 'no tab on this"),
@@ -134,6 +165,27 @@ def test_cli_text_round_trip(tmp_path, capsys):
     capsys.readouterr()
 
 
+def test_cli_predict_text_writes_one_line_per_input_line(tmp_path, capsys):
+    """Blank lines and TABs inside plain text: 5 lines in, 5 lines out, aligned."""
+    train = tmp_path / "train.tsv"
+    train.write_text(_corpus(300, seed=0))
+    model = tmp_path / "m.npz"
+    assert cli.main(["train", "--text", str(train), "--model", str(model), *SMALL]) == 0
+    words = [line.split("\t", 1)[1] for line in _corpus(3, seed=2).splitlines()]
+    new = tmp_path / "new.txt"
+    new.write_text(f"{words[0]}\n\n{words[1]}\tmore words\n   \n{words[2]}\n")
+    out = tmp_path / "out.tsv"
+    assert cli.main(["predict", "--model", str(model), "--text", str(new), "--out", str(out)]) == 0
+    rows = out.read_text().split("\n")[:-1]
+    assert len(rows) == 5 and rows[1] == rows[3] == "\t"  # blank in, no labels out
+    pipeline = load_pipeline(model)
+    from sleec.text import predict_text
+
+    expected, _ = predict_text(pipeline, [words[0], f"{words[1]}\tmore words", words[2]], 5)
+    assert [rows[i].split("\t")[0].split(",") for i in (0, 2, 4)] == expected
+    assert "(2 blank, without labels)" in capsys.readouterr().err
+
+
 def test_cli_text_errors(tmp_path, capsys):
     train = tmp_path / "train.tsv"
     train.write_text(_corpus(50))
@@ -174,5 +226,5 @@ def test_cli_text_errors(tmp_path, capsys):
     code = cli.main(
         ["train", "--text", str(train), "--train", str(train), "--model", str(xc_model)]
     )
-    assert code == 2  # --train and --text exclude each other
+    assert code == 1  # --train and --text exclude each other
     assert "not allowed with argument" in capsys.readouterr().err

@@ -9,7 +9,8 @@ Prediction: :func:`predict_topk_distributed` predicts a matrix, a sequence of ro
 ``dask.bag.Bag`` of chunks or a ``dask.array.Array`` on the workers and returns the top-k
 labels in the input's row order, as :meth:`SLEEC.predict_topk` gives them.
 
-Needs the ``dask`` extra: ``pip install "sleec[dask]"``.
+Needs Dask's ``distributed`` (``pip install distributed``, or the ``dask`` extra: ``pip install
+".[dask]"`` in a clone of sleec).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def _import_distributed():
         import distributed
     except ImportError as exc:
         raise ImportError(
-            'running sleec on a Dask cluster needs the "dask" extra: pip install "sleec[dask]"'
+            "running sleec on a Dask cluster needs Dask's distributed: pip install distributed "
+            '(or, in a clone of sleec, pip install ".[dask]")'
         ) from exc
     return distributed
 

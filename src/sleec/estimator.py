@@ -8,6 +8,7 @@ once in :mod:`sleec.params`; the fitted state and its file layout in :mod:`sleec
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import numbers
@@ -223,7 +224,10 @@ class SLEEC(BaseEstimator):
         y : the labels: a (n, L) sparse or dense 0/1 matrix, a sequence of n label
             collections (names, e.g. ``[["cat", "pet"], ["dog"]]``), or a 1-D array of n
             class labels (see :mod:`sleec._labels`); error messages call it ``Y``.
-        callback : called as ``callback(done, total)`` after each (learner, cluster) task.
+        callback : progress, called as ``callback(done, total)`` at the start, after each
+            learner's clustering and after each (learner, cluster) task (``total`` is exact
+            once the clusterings are done: a cluster above the size cap adds a task).
+            Nothing is reported without it, but INFO log records of ``logging``.
         """
         params = self.validated_params()
         X = v.check_matrix(X, "X")
@@ -245,9 +249,14 @@ class SLEEC(BaseEstimator):
         seeds = rng.randint(0, 2**31 - 1, size=params["n_learners"])
         n_clusters = n_clusters_for(params["n_clusters"], n)
         max_size = 3 * -(-n // n_clusters) // 2  # 1.5x the mean size: no straggler task
-        clusterings = [
-            partition(routing, n_clusters, seed=int(s), max_size=max_size) for s in seeds
-        ]
+        # progress: one step per learner's clustering, then one per (learner, cluster) task
+        steps = params["n_learners"] * (1 + n_clusters)
+        report = callback if callback is not None else (lambda done, total: None)
+        report(0, steps)
+        clusterings = []
+        for li, s in enumerate(seeds):
+            clusterings.append(partition(routing, n_clusters, seed=int(s), max_size=max_size))
+            report(li + 1, steps)
         tasks = [
             (li, c, rows)
             for li, (assign, centers) in enumerate(clusterings)
@@ -282,11 +291,11 @@ class SLEEC(BaseEstimator):
         # tasks) own the cores, OpenBLAS threads competing with them made fits slower (Bibtex
         # 2.9 s -> 1.8 s once capped), and the fitted model does not depend on how many BLAS
         # threads the machine that runs a task has.
+        steps = len(clusterings) + len(tasks)
         with threadpool_limits(limits=1, user_api="blas"):
             for done, (t, local) in enumerate(zip(order, run(jobs), strict=True), start=1):
                 results[t] = local
-                if callback is not None:
-                    callback(done, len(tasks))
+                report(len(clusterings) + done, steps)
         learners, t = [], 0
         for _, centers in clusterings:
             learners.append(Learner(centers, tuple(results[t : t + centers.shape[0]])))
@@ -414,9 +423,15 @@ class SLEEC(BaseEstimator):
 
     # -------------------------------------------------------------- predict
     def predict_topk(
-        self, X, k: int = 5, *, batch_size: int = PREDICT_BATCH
+        self,
+        X,
+        k: int | None = None,
+        *,
+        batch_size: int = PREDICT_BATCH,
+        n_learners: int | None = None,
+        callback: Callable[[int, int], None] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` labels per point.
+        """Top-``k`` labels per point (``k`` defaults to ``top_k``).
 
         Works through ``X`` in batches of ``batch_size`` rows, so memory does not grow with the
         number of test points: per batch, the votes (``batch_size x n_neighbors x
@@ -424,12 +439,23 @@ class SLEEC(BaseEstimator):
         thread, and float32 distance blocks of at most 2**22 entries (16 MB). No (n_test x
         n_train) or dense (n_test x L) matrix is ever formed.
 
+        Parameters
+        ----------
+        X : (n, n_features_in_) features. k : labels per point.
+        n_learners : consult only the ensemble's first ``n_learners`` learners (default:
+            all): the cost of prediction is proportional to it, accuracy usually falls.
+        callback : called as ``callback(done, n)`` after each batch (``done`` rows).
+
+        Prediction's kernels use ``n_jobs`` threads when it is set (-1: every core), every
+        core when it is None; the result does not depend on it.
+
         Returns
         -------
         ids : (n, k) int32 column ids (``classes_[ids]`` are the names), sorted by decreasing
-            score (ties: smaller id); ``k`` is clipped to ``n_labels_``. A point whose
-            neighbours carry fewer than ``k`` labels gets fewer: its row is padded with -1
-            (mask ``ids >= 0`` before indexing ``classes_``; :meth:`predict_labels` does).
+            score (ties: smaller id); ``k`` is clipped to the labels some training point
+            carries. A point whose neighbours carry fewer than ``k`` labels gets fewer: its
+            row is padded with -1 (mask ``ids >= 0`` before indexing ``classes_``;
+            :meth:`predict_labels` does).
         scores : (n, k) float32 in [0, 1], the ensemble-averaged neighbour votes, padded
             with -inf. A point without a non-zero feature that training saw (a document with
             no known word) carries no information: it gets the labels most frequent in
@@ -438,14 +464,18 @@ class SLEEC(BaseEstimator):
         """
         check_is_fitted(self, "state_")
         X = v.check_features(X, self.n_features_in_)
-        k = self.effective_k(k)
+        k = self.effective_k(self._k(k))
         batch_size = v.check_int(batch_size, "batch_size", low=1)
+        learners = self._learners(n_learners)
         ids = np.empty((X.shape[0], k), dtype=np.int32)
         scores = np.empty((X.shape[0], k), dtype=np.float32)
         labels, Y = self.state_.label_support
-        for start, stop, votes in self._vote_batches(X, batch_size):
-            top, scores[start:stop] = top_k_labels(votes, Y, k)
-            ids[start:stop] = np.where(top >= 0, labels[np.maximum(top, 0)], -1)
+        with _prediction_threads(self.n_jobs):
+            for start, stop, votes in self._vote_batches(X, batch_size, learners):
+                top, scores[start:stop] = top_k_labels(votes, Y, k)
+                ids[start:stop] = np.where(top >= 0, labels[np.maximum(top, 0)], -1)
+                if callback is not None:
+                    callback(stop, X.shape[0])
         # float32 sums of weights that add up to 1 may round above it
         np.minimum(scores, 1.0, out=scores)
         empty = _rows_without_features(X, self.state_.known_features)
@@ -462,18 +492,27 @@ class SLEEC(BaseEstimator):
             )
         return ids, scores
 
-    def _vote_batches(self, X: sp.csr_matrix, batch_size: int):
+    def _learners(self, n_learners: int | None) -> tuple[Learner, ...]:
+        learners = self.state_.learners
+        if n_learners is None:
+            return learners
+        n_learners = v.check_int(n_learners, "n_learners", low=1, high=len(learners))
+        return learners[:n_learners]
+
+    def _vote_batches(
+        self, X: sp.csr_matrix, batch_size: int, learners: tuple[Learner, ...] | None = None
+    ):
         """``(start, stop, votes)`` per batch of validated rows: the (q, n_train) neighbour
-        votes of rows ``start:stop``, whose product with ``train_labels_`` is their scores."""
+        votes of rows ``start:stop`` (of ``learners``, default all), whose product with
+        ``train_labels_`` is their scores."""
         params = self.validated_params()
         config = QueryConfig.from_params(params)
         state = self.state_
+        learners = state.learners if learners is None else learners
         for start in range(0, X.shape[0], batch_size):
             stop = min(X.shape[0], start + batch_size)
             features, routing = prepare_features(X[start:stop], state.normalize)
-            votes = ensemble_votes(
-                features, routing, state.learners, config, state.train_labels.shape[0]
-            )
+            votes = ensemble_votes(features, routing, learners, config, state.train_labels.shape[0])
             yield start, stop, votes
 
     def decision_function(self, X, k: int | None = None) -> sp.csr_matrix:
@@ -619,6 +658,25 @@ class SLEEC(BaseEstimator):
             ) from None
         model.n_features_in_ = model.state_.n_features
         return model
+
+
+@contextlib.contextmanager
+def _prediction_threads(n_jobs: int | None):
+    """numba and BLAS threads for prediction: ``n_jobs`` (joblib's meaning) when set, else
+    whatever the process has (every core by default)."""
+    if n_jobs is None:
+        yield
+        return
+    import numba
+
+    n = max(1, min(effective_n_jobs(n_jobs), numba.config.NUMBA_NUM_THREADS))
+    before = numba.get_num_threads()
+    numba.set_num_threads(n)
+    try:
+        with threadpool_limits(limits=n, user_api="blas"):
+            yield
+    finally:
+        numba.set_num_threads(before)
 
 
 def _rows_without_features(X: sp.csr_matrix, known: np.ndarray) -> np.ndarray:

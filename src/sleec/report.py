@@ -65,11 +65,12 @@ def evaluate_report(
     k: int = 5,
     A: float = metrics.PROPENSITY_A,
     B: float = metrics.PROPENSITY_B,
+    callback: Any = None,
 ) -> Report:
     """The report's numbers for a fitted SLEEC on test points ``X`` with labels ``y`` (in any
-    form ``fit`` takes)."""
+    form ``fit`` takes); ``callback(done, n)`` follows the prediction's progress."""
     Y = _labels.to_matrix(y, model.state_.classes, model.n_labels_, "Y")
-    ids, scores = model.predict_topk(X, k)
+    ids, scores = model.predict_topk(X, k, callback=callback)
     k = ids.shape[1]
     train = model.train_labels_
     inv_prop = metrics.inverse_propensity(train, A, B, n_labels=Y.shape[1])
@@ -127,7 +128,8 @@ def write_report(
     figures_dir: str | os.PathLike | None = None,
 ) -> list[str]:
     """Write the HTML page (figures embedded) and, with ``figures_dir``, the PNG files.
-    Returns the figure names. Needs matplotlib (``pip install "sleec[report]"``)."""
+    Returns the figure names. Needs matplotlib (``pip install matplotlib``, or the
+    ``report`` extra: ``pip install ".[report]"`` in a clone of sleec)."""
     figures = _draw(report)
     if figures_dir is not None:
         Path(figures_dir).mkdir(parents=True, exist_ok=True)
@@ -147,7 +149,10 @@ def _draw(report: Report) -> dict[str, bytes]:
         matplotlib.use("Agg", force=True)
         import matplotlib.pyplot as plt
     except ImportError as exc:
-        raise ImportError('the report needs matplotlib: pip install "sleec[report]"') from exc
+        raise ImportError(
+            "the report needs matplotlib: pip install matplotlib (or, in a clone of sleec, "
+            'pip install ".[report]")'
+        ) from exc
     out = {}
     js = np.arange(1, report.k + 1)
 

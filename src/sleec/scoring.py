@@ -8,6 +8,12 @@ the true labels in any form ``fit`` accepts (a label matrix, label lists of name
 labels); names the model never saw count as misses. Several at once:
 ``scoring=xmc_scorers(["precision@1", "precision@5", "ndcg@5"])`` (``refit`` then names one).
 
+scikit-learn's ``cross_val_score`` / ``cross_validate`` refuse a sparse ``y``, the form
+:func:`sleec.datasets.read_xc` returns: pass ``label_lists(Y)`` (each row's label ids, an
+array scikit-learn can split), or ``Y.toarray()`` for small label sets::
+
+    cross_val_score(SLEEC(), X, label_lists(Y), scoring=xmc_scorer("precision@5"), cv=3)
+
 PSP@k uses the inverse propensities of the model's own training labels (Jain et al., 2016,
 with ``A = 0.55``, ``B = 1.5`` unless given), so no extra data has to reach the scorer.
 """
@@ -18,9 +24,11 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
+
 from . import _labels, _validation, metrics
 
-__all__ = ["SCORER_NAMES", "xmc_scorer", "xmc_scorers"]
+__all__ = ["SCORER_NAMES", "label_lists", "xmc_scorer", "xmc_scorers"]
 
 SCORER_NAMES = ("precision", "ndcg", "psp", "psndcg", "recall")
 _KEY = {"precision": "P", "ndcg": "nDCG", "psp": "PSP", "psndcg": "PSnDCG", "recall": "R"}
@@ -55,6 +63,19 @@ def xmc_scorer(
     scorer.__name__ = f"xmc_scorer_{metric}_at_{k}"
     scorer.__doc__ = f"{name} of the model's top-{k} labels (greater is better)."
     return scorer
+
+
+def label_lists(Y: Any) -> np.ndarray:
+    """A label matrix (n, L) as a 1-D object array of n int arrays, each row's label ids:
+    the ``y`` that scikit-learn's model selection splits for a sparse ``Y`` (which its
+    ``cross_val_score`` refuses). A model fitted on it takes the ids as label names
+    (``classes_`` = the ids its training folds carry); labels a fold never saw in training
+    count as misses. Memory: one small array per row."""
+    M = _validation.check_labels(Y, "Y")
+    M.sort_indices()
+    out = np.empty(M.shape[0], dtype=object)
+    out[:] = np.split(M.indices.astype(np.int64), M.indptr[1:-1])
+    return out
 
 
 def xmc_scorers(names: Iterable[str], **kwargs: Any) -> dict[str, Callable]:

@@ -39,17 +39,21 @@ VECTORIZERS = ("tfidf", "hashing")
 _HASHING_FEATURES = 2**20
 
 
-def make_text_pipeline(vectorizer: str = "tfidf", **params: Any) -> Pipeline:
+def make_text_pipeline(vectorizer: str = "tfidf", *, min_df: int = 2, **params: Any) -> Pipeline:
     """``make_pipeline(vectoriser, SLEEC(**params))`` with the vectoriser of the CLI.
 
-    ``"tfidf"``: TfidfVectorizer with sublinear tf, words of 2+ characters seen in at least 2
-    documents, float32 values. ``"hashing"``: HashingVectorizer into 2**20 columns (no
-    vocabulary to store: for huge or growing vocabularies), non-negative counts, L2 rows.
+    ``"tfidf"``: TfidfVectorizer with sublinear tf, words of 2+ characters seen in at least
+    ``min_df`` documents (default 2: a word seen once cannot help another document), float32
+    values. ``"hashing"``: HashingVectorizer into 2**20 columns (no vocabulary to store: for
+    huge or growing vocabularies), non-negative counts, L2 rows; ``min_df`` does not apply.
     """
     from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
 
+    from ._validation import check_int
+
+    min_df = check_int(min_df, "min_df", low=1)
     if vectorizer == "tfidf":
-        vec = TfidfVectorizer(sublinear_tf=True, min_df=2, dtype=np.float32)
+        vec = TfidfVectorizer(sublinear_tf=True, min_df=min_df, dtype=np.float32)
     elif vectorizer == "hashing":
         vec = HashingVectorizer(
             n_features=_HASHING_FEATURES, alternate_sign=False, dtype=np.float32
@@ -96,11 +100,12 @@ def load_pipeline(path: str | os.PathLike) -> Pipeline:
     return make_pipeline(vectorizer, model)
 
 
-def predict_text(pipeline: Pipeline, docs: list[str], k: int | None = None):
-    """``(names, scores)`` of each document's top-``k`` labels: lists without padding."""
+def predict_text(pipeline: Pipeline, docs: list[str], k: int | None = None, **options: Any):
+    """``(names, scores)`` of each document's top-``k`` labels (default ``top_k``): lists
+    without padding. ``options`` go to :meth:`SLEEC.predict_topk` (``n_learners``,
+    ``callback``, ``batch_size``)."""
     vectorizer, model = pipeline.steps[0][1], pipeline.steps[-1][1]
-    k = model.validated_params()["top_k"] if k is None else k
-    ids, scores = model.predict_topk(vectorizer.transform(docs), k)
+    ids, scores = model.predict_topk(vectorizer.transform(docs), k, **options)
     keep = ids >= 0
     names = model.classes_
     return (

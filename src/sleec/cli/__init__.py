@@ -9,7 +9,8 @@ parameter flags in :mod:`.parameters`, progress and logging in :mod:`.progress`.
 Expected errors (missing or malformed files, bad parameter values, ...) are reported as one
 line ``sleec: error: <message>`` on stderr with exit status 1 (130 on Ctrl-C, 143 on
 SIGTERM; a file being written is cleaned up in both cases); the global ``--debug`` flag shows
-the traceback instead. Usage errors exit with status 2.
+the traceback instead. Usage errors (an unknown option, a missing or malformed argument) are
+one line too, naming the command's ``--help``, with status 1.
 """
 
 from __future__ import annotations
@@ -33,14 +34,25 @@ from .progress import PROG, configure_logging
 __all__ = ["build_parser", "main"]
 
 _SCHEDULER_HELP = (
-    "address of a running Dask scheduler, e.g. tcp://host:8786 (needs the dask "
-    "extra: pip install 'sleec[dask]')"
+    "address of a running Dask scheduler, e.g. tcp://host:8786 (needs Dask's distributed: "
+    "pip install distributed, or pip install '.[dask]' in a clone of sleec)"
 )
+
+
+class UsageError(Exception):
+    """A command line that does not parse (raised by the parsers instead of exiting)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors raised as one line instead of a usage block + exit 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation tools and tests)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="SLEEC: Sparse Local Embeddings for Extreme multi-label Classification "
         "(Bhatia et al., NIPS 2015).",
@@ -64,13 +76,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "-v",
         "--verbose",
         action="count",
         default=0,
         help="log details to stderr (-v: info, -vv: debug)",
+    )
+
+    # options of every command that predicts with a saved model
+    predicting = _Parser(add_help=False)
+    predicting.add_argument(
+        "--n-jobs",
+        type=parse_int,
+        default=None,
+        metavar="N",
+        help="threads of prediction's kernels (default: every core; -1: every core)",
+    )
+    predicting.add_argument(
+        "--n-learners",
+        type=parse_positive_int,
+        default=None,
+        metavar="N",
+        help="consult only the first N learners of the ensemble: faster, usually less "
+        "accurate (default: all)",
+    )
+    predicting.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (shown by default when stderr is a terminal)",
     )
 
     # train -----------------------------------------------------------------------------------
@@ -99,6 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="tfidf",
         help="with --text: tfidf (sublinear tf, words in >= 2 documents) or hashing (2**20 "
         "columns, for huge vocabularies) (default: tfidf)",
+    )
+    io.add_argument(
+        "--min-df",
+        metavar="N",
+        type=parse_positive_int,
+        default=2,
+        help="with --text --vectorizer tfidf: keep the words of at least N documents (default: 2)",
     )
     io.add_argument("--model", metavar="OUT", help="where to write the model")
     io.add_argument(
@@ -158,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     # predict ---------------------------------------------------------------------------------
     predict = sub.add_parser(
         "predict",
-        parents=[common],
+        parents=[common, predicting],
         help="write the top-k labels of each test point",
         description="Predict the top-k labels of every point of a test file. The output "
         "format follows the extension: .npz (arrays 'ids' int32 (n, k), padded "
@@ -177,7 +219,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--text",
         metavar="FILE",
         help="documents, one a line (a model trained with --text): plain text, or with "
-        "labels as in training (ignored); writes 'name1,name2<TAB>score1,score2' lines",
+        "labels as in training (ignored); writes one 'name1,name2<TAB>score1,score2' line "
+        "per input line (an empty one for a blank line)",
+    )
+    predict.add_argument(
+        "--layout",
+        choices=("auto", "tsv", "fasttext", "plain"),
+        default="auto",
+        help="with --text: how lines split into labels and text. auto: labelled TSV when "
+        "every non-blank line holds a TAB (labels before the first TAB are ignored), "
+        "fastText when the first starts with __label__, else plain (the whole line is the "
+        "text, TABs included) (default: auto)",
     )
     predict.add_argument(
         "--out", metavar="FILE", required=True, help="output file (.npz, else text)"
@@ -189,7 +241,10 @@ def build_parser() -> argparse.ArgumentParser:
         "ids; a model fitted on label names always writes names",
     )
     predict.add_argument(
-        "--k", type=parse_positive_int, default=5, help="labels per point (default: 5)"
+        "--k",
+        type=parse_positive_int,
+        default=None,
+        help="labels per point (default: the model's top_k, 5 unless trained otherwise)",
     )
     predict.add_argument(
         "--test-split", metavar="FILE", help="use only the rows listed in this split file"
@@ -218,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     # explain ----------------------------------------------------------------------------------
     explain = sub.add_parser(
         "explain",
-        parents=[common],
+        parents=[common, predicting],
         help="show which training points voted for a test point's labels",
         description="For one test point and each of its top-k labels: the training points "
         "that voted for the label (training row, learner, cluster, distance in the embedding "
@@ -237,7 +292,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="0-based row (point, or document) of the test file to explain",
     )
     explain.add_argument(
-        "--k", type=parse_positive_int, default=5, help="labels to explain (default: 5)"
+        "--k",
+        type=parse_positive_int,
+        default=None,
+        help="labels to explain (default: the model's top_k)",
     )
     explain.add_argument(
         "--max-votes",
@@ -254,12 +312,12 @@ def build_parser() -> argparse.ArgumentParser:
     # report -----------------------------------------------------------------------------------
     report = sub.add_parser(
         "report",
-        parents=[common],
+        parents=[common, predicting],
         help="write an HTML report (metrics, head to tail, figures) of a model on a test set",
         description="Evaluate a model on a test file and write a self-contained HTML page: "
         "P@k, nDCG@k, PSP@k (propensities from the model's training labels), accuracy and "
         "predictions by label-frequency bucket, the score distribution and the cluster "
-        "sizes, with PNG figures embedded (needs matplotlib: pip install 'sleec[report]').",
+        "sizes, with PNG figures embedded (needs matplotlib: pip install matplotlib).",
         epilog="example: sleec report --model model.npz --test test.txt --out report.html",
     )
     report.add_argument("--model", metavar="FILE", required=True, help="model from 'train'")
@@ -271,7 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", metavar="FILE", required=True, help="the HTML page to write")
     report.add_argument("--figures", metavar="DIR", help="also write the figures as PNG files")
     report.add_argument(
-        "--k", type=parse_positive_int, default=5, help="largest cut-off (default: 5)"
+        "--k",
+        type=parse_positive_int,
+        default=None,
+        help="largest cut-off (default: the model's top_k)",
     )
     report.add_argument(
         "--A",
@@ -416,6 +477,25 @@ def _error_message(exc: BaseException) -> str:
     return " ".join(message.split())  # one line
 
 
+def _check_combinations(args: argparse.Namespace) -> None:
+    """Checks between options that argparse cannot express (UsageError)."""
+    if args.command == "train" and not args.print_params:
+        missing = [
+            flag
+            for flag, value in (
+                ("--train or --text", args.train or args.text),
+                ("--model", args.model),
+            )
+            if value is None
+        ]
+        if missing:
+            args.parser.error(f"the following arguments are required: {', '.join(missing)}")
+    if args.command == "predict" and args.chunk_size is not None and args.scheduler is None:
+        args.parser.error(
+            "--chunk-size needs --scheduler (local prediction works in batches by itself)"
+        )
+
+
 class Terminated(BaseException):
     """SIGTERM (sent by timeout, Slurm, docker stop) turned into an exception, so that a file
     being written is cleaned up as on Ctrl-C."""
@@ -438,36 +518,23 @@ def _sigterm_raises():
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 1 error, 2 usage, 130 Ctrl-C,
-    143 SIGTERM)."""
+    """Run the command line; returns the exit status (0 ok, 1 error or usage error, 130
+    Ctrl-C, 143 SIGTERM)."""
     from sklearn.exceptions import NotFittedError
 
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help, --version, usage errors
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
-    if args.command == "train" and not args.print_params:
-        missing = [
-            flag
-            for flag, value in (
-                ("--train or --text", args.train or args.text),
-                ("--model", args.model),
-            )
-            if value is None
-        ]
-        if missing:
-            try:
-                args.parser.error(f"the following arguments are required: {', '.join(missing)}")
-            except SystemExit as exc:
-                return int(exc.code)
-    if args.command == "predict" and args.chunk_size is not None and args.scheduler is None:
-        try:
-            args.parser.error(
-                "--chunk-size needs --scheduler (local prediction works in batches by itself)"
-            )
-        except SystemExit as exc:
-            return int(exc.code)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # named against the command's own parser: its --help lists the options
+            getattr(args, "parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
+        _check_combinations(args)
+    except SystemExit as exc:  # --help, --version
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except UsageError as exc:
+        if "--debug" in (argv if argv is not None else sys.argv[1:]):
+            raise
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
     # ImportError: --scheduler without the dask extra (the message says what to install).
     expected = (
         OSError,

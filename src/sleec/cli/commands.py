@@ -37,7 +37,6 @@ from ..datasets import (
 )
 from ..estimator import PREDICT_BATCH, SLEEC
 from ..explain import format_explanation
-from ..params import n_clusters_for
 from ..presets import PRESETS
 from ..text import load_pipeline, make_text_pipeline, predict_text, save_pipeline
 from .parameters import resolve_params
@@ -63,7 +62,7 @@ PUBLISHED_BIBTEX = {
 }
 PROPENSITY_A, PROPENSITY_B = metrics.PROPENSITY_A, metrics.PROPENSITY_B
 MAX_LABEL_ID = 2**31 - 1  # label ids of data and prediction files are int32
-_LARGE_FILE = 64 << 20
+_LARGE_FILE = 1 << 20  # files that take a second or more to read get a progress bar
 
 
 # --------------------------------------------------------------------------------------------
@@ -97,7 +96,7 @@ def _read_data(
 
 
 def _is_large(path: str) -> bool:
-    """Files worth a progress bar while reading (>= 64 MB as stored)."""
+    """Files worth a progress bar while reading (>= 1 MB as stored)."""
     try:
         return os.path.getsize(path) >= _LARGE_FILE
     except OSError:
@@ -135,12 +134,6 @@ def _metrics_json(results: dict[str, np.ndarray], ks: Sequence[int]) -> dict[str
     }
 
 
-def _expected_tasks(params: dict[str, Any], n_samples: int) -> int:
-    """(learner, cluster) tasks that fit will run, for the progress bar (a hint: fit reports
-    the true total, lower when clusters come out empty)."""
-    return params["n_learners"] * n_clusters_for(params["n_clusters"], n_samples)
-
-
 @contextlib.contextmanager
 def _cluster(address: str | None) -> Iterator[Any]:
     """A Dask client of the scheduler at ``address`` for the command's duration (None: none)."""
@@ -171,7 +164,7 @@ def _backend(client: Any) -> contextlib.AbstractContextManager:
 def train(args: argparse.Namespace) -> int:
     params = resolve_params(args)
     model = SLEEC(**params)
-    checked = model.validated_params()  # bad values fail now, before reading the data
+    model.validated_params()  # bad values fail now, before reading the data
     if args.print_params:
         print(json.dumps(params, indent=2))
         return 0
@@ -194,7 +187,7 @@ def train(args: argparse.Namespace) -> int:
         if args.text is None:
             X, Y = _read_data(args.train, args.train_split, args.split_column, "training data")
         else:
-            pipeline = make_text_pipeline(args.vectorizer, **params)
+            pipeline = make_text_pipeline(args.vectorizer, min_df=args.min_df, **params)
             docs, Y = read_text(args.text)
             X = pipeline[0].fit_transform(docs)
             model = pipeline[-1]
@@ -203,9 +196,7 @@ def train(args: argparse.Namespace) -> int:
         start = time.perf_counter()
         with (
             Progress(
-                "training",
-                enabled=False if args.no_progress else None,
-                total=_expected_tasks(checked, X.shape[0]),
+                "training", enabled=False if args.no_progress else None, unit="step"
             ) as progress,
             _backend(client),
         ):
@@ -236,20 +227,24 @@ def predict(args: argparse.Namespace) -> int:
     )
     if args.text is not None:
         return _predict_text(args)
-    model = _load_model(args.model, "--test")
+    model = _prediction_model(_load_model(args.model, "--test"), args)
     ids_of = _file_labels(model, args.names, args.model)  # fail before the work
+    k = model.top_k if args.k is None else args.k
     with _cluster(args.scheduler) as client:
         X, _ = _read_data(args.test, args.test_split, args.split_column, "test data")
         start = time.perf_counter()
         if client is None:
-            ids, scores = model.predict_topk(X, args.k)
+            with _progress("predicting", args) as progress:
+                ids, scores = model.predict_topk(
+                    X, k, n_learners=args.n_learners, callback=progress
+                )
         else:
             from ..distributed import predict_topk_distributed
 
             ids, scores = predict_topk_distributed(
                 model,
                 X,
-                args.k,
+                k,
                 client=client,
                 chunk_size=PREDICT_BATCH if args.chunk_size is None else args.chunk_size,
             )
@@ -259,10 +254,27 @@ def predict(args: argparse.Namespace) -> int:
     per_point = 1000 * seconds / max(X.shape[0], 1)
     logger.info("prediction took %.2f s (%.3f ms per point)", seconds, per_point)
     status(
-        f"wrote top-{args.k} predictions for {X.shape[0]} points to {args.out} "
+        f"wrote top-{k} predictions for {X.shape[0]} points to {args.out} "
         f"({per_point:.2f} ms per point)"
     )
     return 0
+
+
+def _prediction_model(model: SLEEC, args: argparse.Namespace) -> SLEEC:
+    """The model with the command's prediction threads (``--n-jobs``), checked early."""
+    if getattr(args, "n_jobs", None) is not None:
+        model.set_params(n_jobs=args.n_jobs)
+        model.validated_params()
+    if getattr(args, "n_learners", None) is not None and args.n_learners > len(model.learners_):
+        raise ValueError(
+            f"--n-learners {args.n_learners}: the model has {len(model.learners_)} learner(s)"
+        )
+    return model
+
+
+def _progress(desc: str, args: argparse.Namespace) -> Progress:
+    """A progress bar of points (shown on a terminal unless ``--no-progress``)."""
+    return Progress(desc, enabled=False if args.no_progress else None, unit="point")
 
 
 def _load_model(path: str, flag: str) -> SLEEC:
@@ -307,14 +319,32 @@ def _predict_text(args: argparse.Namespace) -> int:
     if args.scheduler is not None:
         raise ValueError("--text predicts locally; --scheduler works with --test")
     pipeline = load_pipeline(args.model)
-    docs, _ = read_text(args.text, labels_required=False)
+    _prediction_model(pipeline[-1], args)
+    docs, _ = read_text(args.text, labels_required=False, keep_blank=True, layout=args.layout)
     start = time.perf_counter()
-    names, scores = predict_text(pipeline, docs, args.k)
+    # one output line per input line: a blank line is no document and gets no labels
+    written = [i for i, doc in enumerate(docs) if doc.strip()]
+    names: list[list] = [[] for _ in docs]
+    scores: list[list[float]] = [[] for _ in docs]
+    if written:
+        with _progress("predicting", args) as progress:
+            found_names, found_scores = predict_text(
+                pipeline,
+                [docs[i] for i in written],
+                args.k,
+                n_learners=args.n_learners,
+                callback=progress,
+            )
+        for i, row_names, row_scores in zip(written, found_names, found_scores, strict=True):
+            names[i], scores[i] = row_names, row_scores
     seconds = time.perf_counter() - start
     write_label_names(args.out, names, scores)
+    blank = len(docs) - len(written)
     status(
-        f"wrote the top-{args.k} labels of {len(docs)} documents to {args.out} "
-        f"({1000 * seconds / max(len(docs), 1):.2f} ms per document)"
+        f"wrote the top-{pipeline[-1].top_k if args.k is None else args.k} labels of "
+        f"{len(docs)} lines to {args.out}"
+        + (f" ({blank} blank, without labels)" if blank else "")
+        + f" ({1000 * seconds / max(len(written), 1):.2f} ms per document)"
     )
     return 0
 
@@ -341,8 +371,8 @@ def _model_and_points(args: argparse.Namespace, labels_required: bool) -> tuple[
     if args.text is not None:
         pipeline = load_pipeline(args.model)
         docs, labels = read_text(args.text, labels_required=labels_required)
-        return pipeline[-1], pipeline[0].transform(docs), labels
-    model = SLEEC.load(args.model)
+        return _prediction_model(pipeline[-1], args), pipeline[0].transform(docs), labels
+    model = _prediction_model(_load_model(args.model, "--test"), args)
     X, Y = _read_data(args.test, None, 1, "test data")
     return model, X, Y
 
@@ -353,7 +383,16 @@ def report(args: argparse.Namespace) -> int:
     _check_output("--out", args.out, model=args.model, test=args.test, text=args.text)
     model, X, y = _model_and_points(args, labels_required=True)
     name = args.text if args.text is not None else args.test
-    numbers = evaluate_report(model, X, y, k=args.k, A=args.A, B=args.B)
+    with _progress("predicting", args) as progress:
+        numbers = evaluate_report(
+            model,
+            X,
+            y,
+            k=model.top_k if args.k is None else args.k,
+            A=args.A,
+            B=args.B,
+            callback=progress,
+        )
     figures = write_report(
         args.out,
         numbers,
@@ -519,7 +558,7 @@ def _widen(M: sp.csr_matrix, width: int) -> sp.csr_matrix:
 def demo(args: argparse.Namespace) -> int:
     X_tr, Y_tr, X_te, Y_te = load_bibtex()
     model = SLEEC.from_preset(args.preset, random_state=0, n_jobs=args.n_jobs)
-    params = model.validated_params()
+    model.validated_params()
     shown = ", ".join(
         f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
         for k, v in PRESETS[args.preset].items()
@@ -530,11 +569,7 @@ def demo(args: argparse.Namespace) -> int:
     )
     print(f"preset {args.preset!r}: {shown}, random_state=0", flush=True)
     start = time.perf_counter()
-    with Progress(
-        "training",
-        enabled=False if args.no_progress else None,
-        total=_expected_tasks(params, X_tr.shape[0]),
-    ) as progress:
+    with Progress("training", enabled=False if args.no_progress else None, unit="step") as progress:
         if not progress.enabled:
             status("training...")
         model.fit(X_tr, Y_tr, callback=progress)
@@ -548,7 +583,7 @@ def demo(args: argparse.Namespace) -> int:
 
     sources = list(PUBLISHED_BIBTEX)
     header = f"{'metric':<9}{'this run':>10}" + "".join(f"{s:>10}" for s in sources)
-    lines = ["", f"{header}   (percent; published = SLEEC, Bhatia et al. 2015)", "-" * len(header)]
+    lines = ["", "percent; published = SLEEC (Bhatia et al. 2015)", header, "-" * len(header)]
     for name in ("P", "nDCG", "PSP"):
         for j in ks:
             row = f"{name + '@' + str(j):<9}{100 * results[name][j - 1]:>10.2f}"

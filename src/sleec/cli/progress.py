@@ -8,6 +8,7 @@ import os
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 
 try:  # optional dependency (extra "progress")
@@ -161,7 +162,8 @@ class _Handler(logging.StreamHandler):
 
 @contextlib.contextmanager
 def configure_logging(verbosity: int) -> Iterator[None]:
-    """``-v``: INFO, ``-vv``: DEBUG on the ``sleec`` logger (stderr); restored afterwards."""
+    """``-v``: INFO, ``-vv``: DEBUG on the ``sleec`` logger (stderr); warnings as one line
+    each; both restored afterwards."""
     root = logging.getLogger("sleec")
     handler = _Handler(sys.stderr)
     handler.setFormatter(_Formatter(detailed=verbosity >= 2))
@@ -172,11 +174,22 @@ def configure_logging(verbosity: int) -> Iterator[None]:
     )
     root.propagate = False
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            yield
     finally:
         root.removeHandler(handler)
         root.setLevel(saved[0])
         root.propagate = saved[1]
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line, ``sleec: warning: ...`` (no source line, no file name)."""
+    text = " ".join(str(message).split())
+    if _tqdm is not None:
+        _tqdm.write(f"{PROG}: warning: {text}", file=sys.stderr)
+    else:
+        print(f"{PROG}: warning: {text}", file=sys.stderr, flush=True)
 
 
 def status(message: str) -> None:
