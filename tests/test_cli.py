@@ -603,6 +603,10 @@ def check_demo_output(out: str) -> float:
     assert "ms per point" in out and "training:" in out
     row = next(line for line in out.splitlines() if line.startswith("P@1"))
     assert row.split()[2:] == ["65.08", "65.57"]
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("metric"))
+    assert set(lines[header + 1]) == {"-"} and len(lines[header + 1]) == len(lines[header])
+    assert all(len(line) <= len(lines[header]) for line in lines[header + 2 : header + 11])
     return float(row.split()[1])
 
 
@@ -625,3 +629,10 @@ def test_demo(capsys):
     code, out, err = run(capsys, "demo", "--n-jobs", "1")
     assert code == 0, err
     assert 64.5 < check_demo_output(out) < 66.5  # the floor (XC repo) is 65.08
+
+
+def test_package_namespace_lists_no_future_import():
+    import sleec
+
+    assert "annotations" not in dir(sleec)
+    assert sleec.__version__ == __version__ != "0+unknown"

@@ -12,7 +12,7 @@ from sklearn.preprocessing import normalize
 from conftest import TOY_ENSEMBLE
 from sleec import SLEEC, cli
 from sleec.datasets import write_xc
-from sleec.explain import format_explanation
+from sleec.explain import Explanation, LabelExplanation, format_explanation
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +114,73 @@ def test_cli_explain(model, toy_xmc, tmp_path, capsys):
     assert [lab["score"] for lab in data["labels"]] == pytest.approx(scores[0].tolist())
     assert cli.main([*argv[:-4], "--row", "200"]) == 1
     assert "--row 200 is outside the 200 points" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------- the text a user reads
+@pytest.fixture(scope="module")
+def nested(toy_xmc):
+    """The toy with a nested label: 'parent' on every point of group 0's anchor label, so
+    the two always share their voters."""
+    Xtr, Ytr, Xte, Yte, _ = toy_xmc
+
+    def names(Y):
+        rows = []
+        for i in range(Y.shape[0]):
+            row = [f"tag{j:02d}" for j in Y[i].indices]
+            rows.append(row + ["parent"] if 0 in Y[i].indices else row)
+        return rows
+
+    model = SLEEC(**TOY_ENSEMBLE, random_state=0).fit(Xtr, names(Ytr))
+    return model, Xte, names(Yte)
+
+
+def test_labels_with_the_same_votes_share_one_block_and_rows_merge(nested):
+    model, Xte, truth = nested
+    ids, _ = model.predict_topk(Xte, 3)
+    i = next(i for i in range(Xte.shape[0]) if "parent" in model.classes_[ids[i]].tolist())
+    (found,) = model.explain(Xte[i], 3, y=truth[i : i + 1])
+    parent = next(lab for lab in found.labels if lab.name == "parent")
+    twin = next(lab for lab in found.labels if lab.name == "tag00")
+    assert {(v.train_row, v.learner) for v in parent.votes} == {
+        (v.train_row, v.learner) for v in twin.votes
+    }
+    text = format_explanation(found, max_votes=50)
+    assert text.count("votes from") == len(
+        {tuple(sorted((v.train_row, v.learner) for v in lab.votes)) for lab in found.labels}
+    )
+    assert ": the same votes" in text
+    # a training row found by both learners is one line naming both
+    both = {v.train_row for v in parent.votes if v.learner == 0} & {
+        v.train_row for v in parent.votes if v.learner == 1
+    }
+    if both:
+        row = min(both)
+        assert any(f"training row {row:>7}  learners 0,1" in line for line in text.splitlines())
+    # hit / miss marks from the truth, and the true labels that were missed
+    for lab in found.labels:
+        assert lab.hit == (lab.name in truth[i])
+        assert (" hit" if lab.hit else " miss") in text
+    assert set(found.missed) == set(truth[i]) - {lab.name for lab in found.labels}
+
+
+def test_training_text_escaping_and_strict_json(nested):
+    model, Xte, _ = nested
+    (found,) = model.explain(Xte[:1], 2)
+    texts = [f"doc {j}\x1b[31m red" for j in range(model.train_labels_.shape[0])]
+    text = format_explanation(found, train_texts=texts)
+    assert "\x1b" not in text and "doc " in text and "\\x1b[31m" in text
+    odd = Explanation(0, (LabelExplanation(3, "a\x00b\x1b]0;", float("inf"), (), None),), 0)
+    assert "\x00" not in format_explanation(odd) and "\\x00" in format_explanation(odd)
+    assert json.loads(json.dumps(odd.to_dict(), allow_nan=False))["labels"][0]["score"] is None
+
+
+def test_a_point_without_known_features_is_explained_as_the_prior(model, toy_xmc):
+    from sleec.exceptions import NoFeatureWarning
+
+    with pytest.warns(NoFeatureWarning):
+        (found,) = model.explain(np.zeros((1, toy_xmc[0].shape[1])), 3)
+    assert found.no_features and found.n_voters == 0 and all(not lab.votes for lab in found.labels)
+    with pytest.warns(NoFeatureWarning):
+        ids, scores = model.predict_topk(np.zeros((1, toy_xmc[0].shape[1])), 3)
+    assert [lab.label for lab in found.labels] == ids[0].tolist()
+    assert "no feature training saw" in format_explanation(found)

@@ -119,3 +119,45 @@ def test_partial_fit_on_an_unfitted_model_fits_it(toy_xmc):
     a = SLEEC(**TOY_ENSEMBLE, random_state=0).partial_fit(Xtr, Ytr)
     b = SLEEC(**TOY_ENSEMBLE, random_state=0).fit(Xtr, Ytr)
     np.testing.assert_array_equal(a.predict_topk(Xtr, 3)[0], b.predict_topk(Xtr, 3)[0])
+
+
+# ------------------------------------------------------- the command line and text pipelines
+def test_cli_partial_fit_equals_the_python_call(toy_xmc, tmp_path, capsys):
+    from sleec import cli
+    from sleec.datasets import write_xc
+
+    Xtr, Ytr, *_ = toy_xmc
+    X_new = new_group(12, seed=5)
+    Y_new = sp.csr_matrix(
+        (np.ones(12, np.float32), (np.arange(12), np.full(12, TOY_N_LABELS))),
+        shape=(12, TOY_N_LABELS + 1),
+    )
+    SLEEC(**TOY_ENSEMBLE, random_state=0).fit(Xtr, Ytr).save(tmp_path / "m.npz")
+    write_xc(tmp_path / "new.txt", X_new, Y_new)
+    argv = ["partial-fit", "--model", tmp_path / "m.npz", "--train", tmp_path / "new.txt"]
+    assert cli.main([str(a) for a in [*argv, "--out", tmp_path / "grown.npz"]]) == 0
+    assert "added 12 points (412 in all, 21 labels)" in capsys.readouterr().err
+    expected = SLEEC.load(tmp_path / "m.npz").partial_fit(X_new, Y_new)
+    grown = SLEEC.load(tmp_path / "grown.npz")
+    Xq = new_group(5, seed=6)
+    for got, want in zip(grown.predict_topk(Xq, 3), expected.predict_topk(Xq, 3), strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert cli.main([str(a) for a in argv]) == 0  # no --out: the model file itself
+    assert SLEEC.load(tmp_path / "m.npz").train_labels_.shape == (412, 21)
+
+
+def test_partial_fit_pipeline_warns_about_words_outside_the_vocabulary():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+
+    from sleec.exceptions import UnknownWordsWarning
+    from sleec.text import partial_fit_pipeline
+
+    docs = [f"alpha beta w{i % 7} w{i % 5}" for i in range(60)]
+    tags = [["a"] if i % 2 else ["b"] for i in range(60)]
+    pipe = make_pipeline(TfidfVectorizer(), SLEEC(**TOY_ENSEMBLE, random_state=0))
+    partial_fit_pipeline(pipe, docs, tags)  # unfitted: fitted
+    with pytest.warns(UnknownWordsWarning, match=r"2 distinct word\(s\) \(3 occurrence\(s\)\)"):
+        partial_fit_pipeline(pipe, ["alpha gamma gamma", "beta delta"], [["c"], ["b"]])
+    assert pipe[-1].classes_.tolist() == ["a", "b", "c"]
+    assert pipe[-1].train_labels_.shape == (62, 3)

@@ -12,10 +12,10 @@ import pytest
 import scipy.sparse as sp
 
 from conftest import TOY_ENSEMBLE
-from sleec import SLEEC, cli
+from sleec import SLEEC, __version__, cli
 from sleec.datasets import write_xc
 from sleec.metrics import evaluate, inverse_propensity
-from sleec.report import BUCKETS, evaluate_report, write_report
+from sleec.report import BUCKETS, CAPTIONS, evaluate_report, label_tables, write_report
 
 pytest.importorskip("matplotlib", reason="the report extra (matplotlib) is not installed")
 
@@ -87,6 +87,47 @@ def test_report_page_and_figures(model, toy_xmc, tmp_path):
     assert "A = 0.55, B = 1.5" in page and "<td>&gt;100</td>" in page
     for name in names:
         assert (tmp_path / "fig" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_per_label_table_against_brute_force(model, toy_xmc):
+    Xtr, Ytr, Xte, Yte, _ = toy_xmc
+    report = evaluate_report(model, Xte, Yte, k=3)
+    ids, _ = model.predict_topk(Xte, 3)
+    Y, T = Yte.toarray() > 0, Ytr.toarray() > 0
+    for row in report.labels:
+        j = row["label"]
+        predicted = ids == j
+        hits = sum(bool(Y[i, j]) for i in np.flatnonzero(predicted.any(axis=1)))
+        assert row["support"] == Y[:, j].sum() and row["train"] == T[:, j].sum()
+        assert row["predicted"] == predicted.sum() and row["hits"] == hits
+        assert row["recall"] == pytest.approx(hits / max(Y[:, j].sum(), 1))
+    tables = label_tables(report, n=4)
+    top = tables["most frequent in the test set"]
+    assert [r["support"] for r in top] == sorted(Y.sum(axis=0), reverse=True)[:4]
+    assert report.info["n_train"] == 400 and report.info["fit_seconds"] > 0
+
+
+def test_report_page_names_the_model_and_compares_two(model, toy_xmc, tmp_path, capsys):
+    Xtr, Ytr, Xte, Yte, _ = toy_xmc
+    write_xc(tmp_path / "test.txt", Xte, Yte)
+    model.save(tmp_path / "a.npz")
+    SLEEC(**{**TOY_ENSEMBLE, "n_learners": 1}, random_state=1).fit(Xtr, Ytr).save(
+        tmp_path / "b.npz"
+    )
+    argv = ["report", "--model", tmp_path / "a.npz", "--test", tmp_path / "test.txt"]
+    assert cli.main([str(a) for a in [*argv, "--out", tmp_path / "one.html"]]) == 0
+    page = (tmp_path / "one.html").read_text()
+    assert "training took" in page and "model file" in page and f"sleec {__version__}" in page
+    for caption in CAPTIONS.values():
+        assert caption.split(":")[0] in page
+    assert "worst head labels" in page and "worst tail labels" in page
+    out = tmp_path / "two.html"
+    assert cli.main([str(a) for a in [*argv, "--out", out, "--compare", tmp_path / "b.npz"]]) == 0
+    page = out.read_text()
+    assert "a.npz vs b.npz" in page and page.count("trained on 400 points") == 2
+    other = evaluate_report(SLEEC.load(tmp_path / "b.npz"), Xte, Yte, k=5)
+    assert f"<td>{100 * other.metrics['P'][0]:.2f}</td>" in page
+    capsys.readouterr()
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here (CI installs Debian's chromium)")

@@ -186,6 +186,21 @@ def test_cli_predict_text_writes_one_line_per_input_line(tmp_path, capsys):
     assert "(2 blank, without labels)" in capsys.readouterr().err
 
 
+def test_cli_min_df(tmp_path, capsys):
+    train = tmp_path / "train.tsv"
+    train.write_text(_corpus(120, seed=0) + "topic0\tuniqueword another\n")
+    sizes = {}
+    for min_df in ("1", "2", "5"):
+        model = tmp_path / f"m{min_df}.npz"
+        argv = ["train", "--text", str(train), "--model", str(model), "--min-df", min_df]
+        assert cli.main([*argv, *SMALL]) == 0
+        sizes[min_df] = len(load_pipeline(model)[0].vocabulary_)
+    assert "uniqueword" in load_pipeline(tmp_path / "m1.npz")[0].vocabulary_
+    assert sizes["1"] > sizes["2"] >= sizes["5"]
+    assert cli.main(["train", "--text", str(train), "--model", "x.npz", "--min-df", "0"]) == 1
+    assert "--min-df: expected a positive integer" in capsys.readouterr().err
+
+
 def test_cli_text_errors(tmp_path, capsys):
     train = tmp_path / "train.tsv"
     train.write_text(_corpus(50))

@@ -12,6 +12,7 @@ changes this module and :data:`FORMAT_VERSION`, nothing else.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from collections.abc import Mapping
@@ -94,6 +95,7 @@ class FittedState:
     normalize: bool = True
     vectorizer: Any = None
     label_names: np.ndarray | None = None  # display names (L,) str of a label-matrix model
+    info: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # fit time, version
 
     @property
     def n_labels(self) -> int:
@@ -139,6 +141,8 @@ class FittedState:
         names = {} if self.classes is None else {"classes": self.classes}
         if self.label_names is not None:
             names["label_names"] = np.asarray(self.label_names, dtype=str)
+        if self.info:
+            names["fit_info"] = np.array(json.dumps(dict(self.info), sort_keys=True))
         return {
             **text,
             **names,
@@ -213,6 +217,7 @@ class FittedState:
             bool(a["normalize"]),
             vectorizer,
             a.get("label_names"),
+            _fit_info(a),
         )
 
 
@@ -317,6 +322,25 @@ def vectorizer_from_arrays(a: Mapping[str, np.ndarray]) -> Any:
                 raise ValueError("bad idf weights")
             vectorizer.idf_ = idf
     return vectorizer
+
+
+_INFO_KEYS = {"fit_seconds": (int, float), "sleec_version": (str,), "n_train": (int,)}
+
+
+def _fit_info(a: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """The fit's record (``fit_info``: JSON of known keys with plain values), or {}."""
+    if "fit_info" not in a:
+        return {}
+    raw = a["fit_info"]
+    if raw.dtype.kind != "U" or raw.shape != () or len(str(raw)) > 4096:
+        raise ValueError("bad fit record")
+    info = json.loads(str(raw))
+    if not isinstance(info, dict) or any(
+        key not in _INFO_KEYS or not isinstance(value, _INFO_KEYS[key])
+        for key, value in info.items()
+    ):
+        raise ValueError("bad fit record")
+    return info
 
 
 def vectorizer_width(vectorizer: Any) -> int:

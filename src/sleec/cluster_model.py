@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -39,12 +41,14 @@ from .regression import fit_l1, fit_l2, prune_embeddings, prune_weights
 from .svp import svp_embed
 
 __all__ = [
+    "VoteDetails",
     "append_points",
     "cluster_neighbors",
     "embed",
     "ensemble_votes",
     "fit_cluster",
     "prepare_features",
+    "route",
 ]
 
 logger = logging.getLogger(__name__)
@@ -187,6 +191,17 @@ def cluster_neighbors(
     return (local.rows[found[0]], *found[1:])
 
 
+def route(learner: Learner, routing: sp.csr_matrix) -> Iterator[tuple[int, np.ndarray, LocalModel]]:
+    """``(cluster, members, local)`` for each cluster of ``learner`` that some of the unit
+    rows ``routing`` (q, d) go to (each row to its most similar centre): the one routing
+    loop of prediction, ``partial_fit`` and ``explain``. ``members`` (ascending int32) are
+    row indices of ``routing``."""
+    groups = cluster_members(assign_to_centers(routing, learner.centers), len(learner.locals))
+    for c, (members, local) in enumerate(zip(groups, learner.locals, strict=True)):
+        if members.size:
+            yield c, members, local
+
+
 def append_points(
     learners: tuple[Learner, ...],
     features: sp.csr_matrix,
@@ -199,19 +214,30 @@ def append_points(
     the other stored embeddings are unchanged."""
     grown = []
     for learner in learners:
-        groups = cluster_members(assign_to_centers(routing, learner.centers), len(learner.locals))
-        locals_ = []
-        for members, local in zip(groups, learner.locals, strict=True):
-            if members.size:
-                local = LocalModel(
-                    rows=np.concatenate([local.rows, (first_row + members).astype(np.int32)]),
-                    features=local.features,
-                    W=local.W,
-                    E=np.vstack([local.E, embed(features[members], local)]),
-                )
-            locals_.append(local)
+        locals_ = list(learner.locals)
+        for c, members, local in route(learner, routing):
+            locals_[c] = LocalModel(
+                rows=np.concatenate([local.rows, (first_row + members).astype(np.int32)]),
+                features=local.features,
+                W=local.W,
+                E=np.vstack([local.E, embed(features[members], local)]),
+            )
         grown.append(Learner(learner.centers, tuple(locals_)))
     return tuple(grown)
+
+
+@dataclass(frozen=True)
+class VoteDetails:
+    """Every neighbour vote of a batch, one entry per (query row, neighbour, learner):
+    ``query`` (m,) row of the batch, ``train_row``, ``learner``, ``cluster``, ``distance``
+    (in that cluster's embedding space) and ``weight`` (its share of the query's votes)."""
+
+    query: np.ndarray
+    train_row: np.ndarray
+    learner: np.ndarray
+    cluster: np.ndarray
+    distance: np.ndarray
+    weight: np.ndarray
 
 
 def ensemble_votes(
@@ -220,18 +246,44 @@ def ensemble_votes(
     learners: tuple[Learner, ...],
     config: QueryConfig,
     n_train: int,
-) -> sp.csr_matrix:
+    *,
+    details: bool = False,
+):
     """Neighbour votes (q, n_train) float32 of a batch of prepared rows over all learners.
 
     Each learner routes a row to its most similar centre and the cluster's neighbours vote
-    with their weights divided by the number of learners, so a row's votes sum to 1.
+    with their weights divided by the number of learners, so a row's votes sum to 1. With
+    ``details``, also returns the :class:`VoteDetails` the matrix was built from (what
+    ``explain`` shows: the same pass, the same weights).
     """
-    votes = []
-    for learner in learners:
-        groups = cluster_members(assign_to_centers(routing, learner.centers), len(learner.locals))
-        for members, local in zip(groups, learner.locals, strict=True):
-            if members.size == 0 or local.rows.size == 0:
+    votes, found = [], []
+    for li, learner in enumerate(learners):
+        for c, members, local in route(learner, routing):
+            if local.rows.size == 0:
                 continue
-            neighbors, weights = cluster_neighbors(features[members], local, config)
-            votes.append((members, neighbors, weights / len(learners)))
-    return vote_matrix(votes, (features.shape[0], n_train))
+            neighbors, weights, *dist = cluster_neighbors(
+                features[members], local, config, return_distance=details
+            )
+            weights = weights / len(learners)
+            votes.append((members, neighbors, weights))
+            if details:
+                found.append((members, neighbors, weights, dist[0], li, c))
+    matrix = vote_matrix(votes, (features.shape[0], n_train))
+    if not details:
+        return matrix
+    return matrix, _details(found)
+
+
+def _details(found: list[tuple]) -> VoteDetails:
+    if not found:
+        empty = np.zeros(0, dtype=np.int64)
+        return VoteDetails(empty, empty, empty, empty, np.zeros(0), np.zeros(0, np.float32))
+    width = [nb.shape[1] for _, nb, *_ in found]
+    return VoteDetails(
+        query=np.concatenate([np.repeat(q, w) for (q, *_), w in zip(found, width, strict=True)]),
+        train_row=np.concatenate([nb.ravel() for _, nb, *_ in found]),
+        learner=np.concatenate([np.full(nb.size, li) for _, nb, _, _, li, _ in found]),
+        cluster=np.concatenate([np.full(nb.size, c) for _, nb, _, _, _, c in found]),
+        distance=np.concatenate([d.ravel() for _, _, _, d, _, _ in found]),
+        weight=np.concatenate([w.ravel() for _, _, w, *_ in found]),
+    )

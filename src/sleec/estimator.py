@@ -300,11 +300,18 @@ class SLEEC(BaseEstimator):
         for _, centers in clusterings:
             learners.append(Learner(centers, tuple(results[t : t + centers.shape[0]])))
             t += centers.shape[0]
+        seconds = time.perf_counter() - start
         self.state_ = FittedState(
-            tuple(learners), Y, X.shape[1], classes, label_kind, params["normalize"]
+            tuple(learners),
+            Y,
+            X.shape[1],
+            classes,
+            label_kind,
+            params["normalize"],
+            info={"fit_seconds": round(seconds, 3), "sleec_version": _version(), "n_train": n},
         )
         self.n_features_in_ = X.shape[1]
-        logger.info("SLEEC fit done in %.1f s", time.perf_counter() - start)
+        logger.info("SLEEC fit done in %.1f s", seconds)
         return self
 
     def partial_fit(self, X, y) -> SLEEC:
@@ -469,28 +476,38 @@ class SLEEC(BaseEstimator):
         learners = self._learners(n_learners)
         ids = np.empty((X.shape[0], k), dtype=np.int32)
         scores = np.empty((X.shape[0], k), dtype=np.float32)
-        labels, Y = self.state_.label_support
         with _prediction_threads(self.n_jobs):
             for start, stop, votes in self._vote_batches(X, batch_size, learners):
-                top, scores[start:stop] = top_k_labels(votes, Y, k)
-                ids[start:stop] = np.where(top >= 0, labels[np.maximum(top, 0)], -1)
+                ids[start:stop], scores[start:stop] = self._top_labels(votes, k)
                 if callback is not None:
                     callback(stop, X.shape[0])
-        # float32 sums of weights that add up to 1 may round above it
+        self._no_information(X, ids, scores)
+        return ids, scores
+
+    def _top_labels(self, votes: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, scores) (q, k) of the labels that the votes (q, n_train) score best; scores
+        clipped to 1 (float32 sums of weights that add up to 1 may round above it)."""
+        labels, Y = self.state_.label_support
+        top, scores = top_k_labels(votes, Y, k)
         np.minimum(scores, 1.0, out=scores)
+        return np.where(top >= 0, labels[np.maximum(top, 0)], -1).astype(np.int32), scores
+
+    def _no_information(self, X: sp.csr_matrix, ids: np.ndarray, scores: np.ndarray):
+        """Rows of ``X`` without a feature training saw get the label prior in place (with a
+        warning); returns those rows."""
         empty = _rows_without_features(X, self.state_.known_features)
         if empty.size:
             prior = self.state_.label_prior
-            top = top_k_dense(prior[None, :], k)[0]
+            top = top_k_dense(prior[None, :], ids.shape[1])[0]
             ids[empty], scores[empty] = top, np.where(top >= 0, prior[top], -np.inf)
             warnings.warn(
                 f"{empty.size} of {X.shape[0]} point(s) have no non-zero feature that training "
                 f"saw (first: row {empty[0]}); they carry no information and get the labels "
                 "most frequent in training, scored by their frequency.",
                 NoFeatureWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
-        return ids, scores
+        return empty
 
     def _learners(self, n_learners: int | None) -> tuple[Learner, ...]:
         learners = self.state_.learners
@@ -571,15 +588,17 @@ class SLEEC(BaseEstimator):
             return [row[row >= 0].tolist() for row in ids]
         return [names[row[row >= 0]].tolist() for row in ids]
 
-    def explain(self, X, k: int | None = None) -> list:
+    def explain(self, X, k: int | None = None, *, y=None) -> list:
         """Why each row of ``X`` gets its top-``k`` labels (default ``top_k``): for every
         label, the training points that voted for it, their learner, cluster, distance,
-        weight and share of the score (scores equal :meth:`predict_topk`'s exactly). Returns
-        a list of :class:`sleec.explain.Explanation`; see :mod:`sleec.explain`."""
+        weight and share of the score (labels and scores equal :meth:`predict_topk`'s
+        exactly); with the true labels ``y``, hit or miss per label and the true labels
+        missed. Returns a list of :class:`sleec.explain.Explanation`;
+        :func:`sleec.explain.format_explanation` renders one as text."""
         from .explain import explain
 
         check_is_fitted(self, "state_")
-        return explain(self, X, k)
+        return explain(self, X, k, y=y)
 
     def predict_proba(self, X) -> np.ndarray:
         """Every label's estimated probability, a dense (n, n_labels) float32 array.
@@ -714,6 +733,12 @@ def _single_threaded_blas() -> None:
     is capped around the tasks), cap it for good, so that every task computes alike."""
     if any(info["num_threads"] > 1 for info in threadpool_info() if info.get("user_api") == "blas"):
         threadpool_limits(limits=1, user_api="blas")
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
 
 
 def _task_seed(learner_seed: int, cluster: int) -> int:

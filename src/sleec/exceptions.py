@@ -6,7 +6,13 @@ working; the warnings subclass :class:`UserWarning`.
 
 from __future__ import annotations
 
-__all__ = ["DataFormatError", "ModelFormatError", "NoFeatureWarning", "PredictionWidthWarning"]
+__all__ = [
+    "DataFormatError",
+    "ModelFormatError",
+    "NoFeatureWarning",
+    "PredictionWidthWarning",
+    "UnknownWordsWarning",
+]
 
 
 class DataFormatError(ValueError):
@@ -41,3 +47,8 @@ class PredictionWidthWarning(UserWarning):
     """A metric was asked for more ranks than the predictions hold (e.g. P@10 of a top-5
     prediction): the missing ranks count as misses. Pad the ids with -1 to k columns
     (:func:`sleec.metrics.pad_ids`) to say that this is intended."""
+
+
+class UnknownWordsWarning(UserWarning):
+    """Documents added to a fitted text pipeline hold words its vectoriser's vocabulary does
+    not: the model ignores them (its features are the vocabulary's columns)."""

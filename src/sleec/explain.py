@@ -1,23 +1,25 @@
 """Why a label was predicted: the training points that voted for it.
 
 SLEEC scores a label by the votes of the test point's nearest training points in each
-learner's embedding space (:mod:`sleec.cluster_model`). :func:`explain` returns, for each
-point and each of its top-k labels, every vote behind the label's score: the training row,
-the learner and cluster it came from, its distance to the point in that embedding space, its
-weight and its share of the score. A label's score is recomputed from the same votes, in the
-same float32 order as prediction, so it equals :meth:`SLEEC.predict_topk`'s score exactly.
+learner's embedding space (:mod:`sleec.cluster_model`). :func:`explain` runs prediction's
+own pass over the points (the same routing, neighbours and weights, kept with their
+details) and returns, for each point and each of its top-k labels, every vote behind the
+label's score: the training row, the learner and cluster it came from, its distance to the
+point in that embedding space, its weight and its share of the score. The labels and scores
+are prediction's, bit for bit. :func:`format_explanation` renders one explanation as text.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
-from . import _validation
-from .cluster_model import cluster_neighbors, ensemble_votes, prepare_features
-from .clustering import assign_to_centers, cluster_members
+from . import _labels, _validation
+from .cluster_model import ensemble_votes, prepare_features
 from .params import QueryConfig
 
 __all__ = ["Explanation", "LabelExplanation", "Vote", "explain", "format_explanation"]
@@ -44,116 +46,197 @@ class Vote:
 
 @dataclass(frozen=True)
 class LabelExplanation:
-    """A predicted label (``label`` its column id, ``name`` its name), its score and every
-    vote behind it, heaviest first."""
+    """A predicted label (``label`` its column id, ``name`` its name), its score, every vote
+    behind it (heaviest first) and, when the truth was given, whether it is a true label."""
 
     label: int
     name: Any
     score: float
     votes: tuple[Vote, ...]
+    hit: bool | None = None
 
 
 @dataclass(frozen=True)
 class Explanation:
-    """The top-k labels of one point (``row`` of the explained ``X``), best first, and the
-    number of neighbours that voted for anything."""
+    """The top-k labels of one point (``row`` of the explained ``X``), best first; the
+    number of training points that voted for anything; ``missed``: the true labels (when
+    given) that are not among them; ``no_features``: the point has no feature training
+    saw, so its labels are the training set's most frequent ones, without votes."""
 
     row: int
     labels: tuple[LabelExplanation, ...]
     n_voters: int
+    missed: tuple = ()
+    no_features: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain Python values, ready for ``json.dumps``."""
-        out = asdict(self)
-        for label in out["labels"]:
-            label["name"] = _plain(label["name"])
-        return out
+        """Plain Python values, ready for ``json.dumps`` (strict JSON: a non-finite number
+        becomes None)."""
+        return _json_safe(asdict(self))
 
 
-def explain(model: Any, X: Any, k: int | None = None) -> list[Explanation]:
+def explain(model: Any, X: Any, k: int | None = None, *, y: Any = None) -> list[Explanation]:
     """Explain the top-``k`` labels (default ``model.top_k``) of every row of ``X``.
 
     Parameters
     ----------
-    model : a fitted SLEEC. X : (q, n_features_in_) features (a few rows: the cost is about
-        three predictions of them; the neighbours are searched again to report distances).
+    model : a fitted SLEEC. X : (q, n_features_in_) features; the cost is one prediction
+        of them (meant for a few rows: every vote is kept as Python objects).
+    y : optional true labels of the rows, in any form ``fit`` takes: each label is marked
+        hit or miss, and the true labels that were not predicted are listed.
     """
-    k = model.validated_params()["top_k"] if k is None else _validation.check_k(k)
     X = _validation.check_features(X, model.n_features_in_)
-    ids, scores = model.predict_topk(X, k)
-    params = model.validated_params()
-    config = QueryConfig.from_params(params)
+    k = model.effective_k(model.validated_params()["top_k"] if k is None else k)
     state = model.state_
     features, routing = prepare_features(X, state.normalize)
-    merged = ensemble_votes(features, routing, state.learners, config, state.train_labels.shape[0])
-    details = _votes_by_row(state.learners, features, routing, config, X.shape[0])
+    config = QueryConfig.from_params(model.validated_params())
+    votes, details = ensemble_votes(
+        features, routing, state.learners, config, state.train_labels.shape[0], details=True
+    )
+    ids, scores = model._top_labels(votes, k)
+    empty = set(model._no_information(X, ids, scores).tolist())
+    truth = None if y is None else _labels.to_matrix(y, state.classes, state.n_labels, "y")
+    names = model.label_names_
     Y = state.train_labels
-    names = model.classes_ if state.classes is not None else None
+    by_row = np.argsort(details.query, kind="stable")
+    bounds = np.searchsorted(details.query[by_row], np.arange(X.shape[0] + 1))
     out = []
     for i in range(X.shape[0]):
-        lo, hi = merged.indptr[i], merged.indptr[i + 1]
-        voters, weights = merged.indices[lo:hi], merged.data[lo:hi]
-        carries = {j: set(Y.indices[Y.indptr[j] : Y.indptr[j + 1]].tolist()) for j in voters}
+        # a point without known features gets the prior: the votes it drew are not used
+        mine = by_row[bounds[i] : bounds[i] if i in empty else bounds[i + 1]]
+        true = set() if truth is None else set(truth.indices[truth.indptr[i] : truth.indptr[i + 1]])
         labels = []
-        for label in ids[i][ids[i] >= 0].tolist():
-            score = np.float32(0)
-            for j, w in zip(voters.tolist(), weights, strict=True):  # prediction's order
-                if label in carries[j]:
-                    score = np.float32(score + w)
-            score = min(score, np.float32(1))  # as predict_topk clips float32 round-off
-            votes = [
-                Vote(j, li, c, d, w, w / float(score))
-                for j, li, c, d, w in details[i]
-                if label in carries[j]
+        for rank, label in enumerate(ids[i].tolist()):
+            if label < 0:
+                break
+            score = float(scores[i, rank])
+            carries = _carriers(Y, details.train_row[mine], label)
+            found = [
+                Vote(
+                    int(details.train_row[j]),
+                    int(details.learner[j]),
+                    int(details.cluster[j]),
+                    float(details.distance[j]),
+                    float(details.weight[j]),
+                    float(details.weight[j]) / score if score > 0 else 0.0,
+                )
+                for j in mine[carries]
             ]
-            votes.sort(key=lambda v: (-v.weight, v.train_row, v.learner))
-            name = int(label) if names is None else names[label]
-            labels.append(LabelExplanation(int(label), name, float(score), tuple(votes)))
-        out.append(Explanation(i, tuple(labels), len(voters)))
+            found.sort(key=lambda vote: (-vote.weight, vote.train_row, vote.learner))
+            name = int(label) if names is None else str(names[label])
+            hit = None if truth is None else label in true
+            labels.append(LabelExplanation(int(label), name, score, tuple(found), hit))
+        predicted = {lab.label for lab in labels}
+        missed = tuple(
+            int(j) if names is None or j >= names.size else str(names[j])
+            for j in sorted(true - predicted)
+        )
+        n_voters = np.unique(details.train_row[mine]).size
+        out.append(Explanation(i, tuple(labels), int(n_voters), missed, i in empty))
     return out
 
 
-def _votes_by_row(learners, features, routing, config, n_rows) -> list[list[tuple]]:
-    """Per row: (train_row, learner, cluster, distance, weight) of every neighbour vote."""
-    rows: list[list[tuple]] = [[] for _ in range(n_rows)]
-    for li, learner in enumerate(learners):
-        groups = cluster_members(assign_to_centers(routing, learner.centers), len(learner.locals))
-        for c, (members, local) in enumerate(zip(groups, learner.locals, strict=True)):
-            if members.size == 0 or local.rows.size == 0:
-                continue
-            train, weights, dist = cluster_neighbors(
-                features[members], local, config, return_distance=True
-            )
-            weights = weights / len(learners)
-            for q, i in enumerate(members.tolist()):
-                rows[i].extend(
-                    (int(j), li, c, float(d), float(w))
-                    for j, w, d in zip(train[q], weights[q], dist[q], strict=True)
-                )
-    return rows
+def _carriers(Y: Any, rows: np.ndarray, label: int) -> np.ndarray:
+    """bool mask of the training ``rows`` whose label sets hold ``label``."""
+    return np.array(
+        [label in Y.indices[Y.indptr[r] : Y.indptr[r + 1]] for r in rows.tolist()], dtype=bool
+    )
 
 
-def format_explanation(explanation: Explanation, max_votes: int = 10) -> str:
-    """A readable text block: each label with its score, then its heaviest votes."""
-    lines = [f"row {explanation.row}: {explanation.n_voters} training points voted"]
+def format_explanation(
+    explanation: Explanation,
+    max_votes: int = 10,
+    *,
+    train_texts: Sequence[str] | None = None,
+) -> str:
+    """One explanation as readable text (what ``sleec explain`` prints).
+
+    Labels whose scores come from the very same votes (nested labels often do) share one
+    block: the labels with their scores (and ``hit`` / ``miss`` when the truth was given),
+    then those votes, heaviest first, one line per training row with the learners that
+    found it, its distances, its summed weight and its share of the block's best score;
+    at most ``max_votes`` lines, then a summary of the rest. ``train_texts`` (the training
+    documents, by training row) adds the start of each voter's text. Names and texts are
+    shown with control characters escaped, so a model file cannot send terminal codes.
+    """
+    max_votes = _validation.check_int(max_votes, "max_votes", low=1)
+    row = explanation.row
+    if explanation.no_features:
+        lines = [f"row {row}: no feature training saw; the labels most frequent in training"]
+    else:
+        lines = [f"row {row}: {explanation.n_voters} training points voted"]
+    blocks: dict[tuple, list[tuple[int, LabelExplanation]]] = {}
     for rank, label in enumerate(explanation.labels, start=1):
-        lines.append(
-            f"  {rank}. {_plain(label.name)!s}  score {label.score:.4f}  ({len(label.votes)} votes)"
-        )
-        for vote in label.votes[:max_votes]:
-            lines.append(
-                f"       training row {vote.train_row:>7}  learner {vote.learner} cluster "
-                f"{vote.cluster:<3}  distance {vote.distance:8.4f}  weight {vote.weight:.4f}  "
-                f"share {100 * vote.share:5.1f}%"
-            )
-        if len(label.votes) > max_votes:
-            rest = sum(v.share for v in label.votes[max_votes:])
-            lines.append(
-                f"       ... {len(label.votes) - max_votes} more votes, "
-                f"{100 * rest:.1f}% of the score"
-            )
+        key = tuple(sorted((v.train_row, v.learner, v.cluster) for v in label.votes))
+        blocks.setdefault(key, []).append((rank, label))
+    for members in blocks.values():
+        for rank, label in members:
+            mark = "" if label.hit is None else ("  hit" if label.hit else "  miss")
+            lines.append(f"  {rank}. {_printable(label.name)}  score {label.score:.4f}{mark}")
+        best = members[0][1]
+        if len(members) > 1:
+            lines.append(f"     labels {_ranks([r for r, _ in members])}: the same votes")
+        lines.extend(_vote_lines(best, max_votes, train_texts))
+    if explanation.missed:
+        shown = ", ".join(_printable(name) for name in explanation.missed)
+        lines.append(f"  true labels not predicted: {shown}")
     return "\n".join(lines)
 
 
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
+def _vote_lines(
+    label: LabelExplanation, max_votes: int, train_texts: Sequence[str] | None
+) -> list[str]:
+    """The votes of a label, one line per training row (its learners merged)."""
+    if not label.votes:
+        return []
+    rows: dict[int, list[Vote]] = {}
+    for vote in label.votes:
+        rows.setdefault(vote.train_row, []).append(vote)
+    merged = sorted(rows.items(), key=lambda item: (-sum(v.weight for v in item[1]), item[0]))
+    lines = [f"     {len(label.votes)} votes from {len(merged)} training rows:"]
+    for train_row, votes in merged[:max_votes]:
+        learners = ",".join(str(v.learner) for v in votes)
+        distances = "/".join(f"{v.distance:.3f}" for v in votes)
+        weight = sum(v.weight for v in votes)
+        share = sum(v.share for v in votes)
+        line = (
+            f"       training row {train_row:>7}  learners {learners:<5}  distance "
+            f"{distances:<13}  weight {weight:.4f}  share {100 * share:5.1f}%"
+        )
+        if train_texts is not None and 0 <= train_row < len(train_texts):
+            text = _printable(train_texts[train_row])
+            line += f"  {text[:60] + '...' if len(text) > 60 else text}"
+        lines.append(line)
+    if len(merged) > max_votes:
+        rest = sum(v.share for _, votes in merged[max_votes:] for v in votes)
+        lines.append(
+            f"       ... {len(merged) - max_votes} more training rows, "
+            f"{100 * rest:.1f}% of the score"
+        )
+    return lines
+
+
+def _ranks(ranks: list[int]) -> str:
+    if ranks == list(range(ranks[0], ranks[-1] + 1)):
+        return f"{ranks[0]}-{ranks[-1]}"
+    return ", ".join(map(str, ranks))
+
+
+def _printable(value: Any) -> str:
+    """``str(value)`` with control and other non-printable characters escaped."""
+    text = str(value.item() if isinstance(value, np.generic) else value)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _json_safe(v) for key, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

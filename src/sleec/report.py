@@ -4,10 +4,13 @@
 from the model's own training labels, Jain et al. 2016), label coverage@k, accuracy by
 label-frequency bucket (labels seen 0, 1, 2-5, 6-20, 21-100 and more than 100 times in
 training: head to tail), the share of predictions per bucket, the distribution of the
-predicted scores for hits and misses, and the clusters' sizes.
+predicted scores for hits and misses, the clusters' sizes, and a per-label table (test
+support, training points, precision and recall at k) with the most frequent labels and the
+worst head and tail labels, by name when the model has names.
 :func:`write_report` draws the figures with matplotlib (the ``report`` extra) and writes one
 HTML page with the figures embedded as data URIs, so it opens without a network; the PNGs
-can be written beside it too.
+can be written beside it too. Given a second model's report (``compare``), the page puts
+the two side by side.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import scipy.sparse as sp
 from . import _labels, metrics
 from ._atomic import atomic_write
 
-__all__ = ["BUCKETS", "Report", "evaluate_report", "write_report"]
+__all__ = ["BUCKETS", "CAPTIONS", "Report", "evaluate_report", "label_tables", "write_report"]
 
 # Label-frequency buckets (training points per label), head to tail: (name, low, high).
 BUCKETS = (
@@ -55,6 +58,9 @@ class Report:
     miss_scores: np.ndarray
     cluster_sizes: list[np.ndarray]
     params: dict[str, Any] = field(default_factory=dict)
+    labels: list[dict[str, Any]] = field(default_factory=list)  # per label, see _label_rows
+    info: dict[str, Any] = field(default_factory=dict)  # fit time, version, model size
+    name: str = "model"
 
 
 def evaluate_report(
@@ -66,9 +72,12 @@ def evaluate_report(
     A: float = metrics.PROPENSITY_A,
     B: float = metrics.PROPENSITY_B,
     callback: Any = None,
+    name: str = "model",
+    model_bytes: int | None = None,
 ) -> Report:
     """The report's numbers for a fitted SLEEC on test points ``X`` with labels ``y`` (in any
-    form ``fit`` takes); ``callback(done, n)`` follows the prediction's progress."""
+    form ``fit`` takes); ``callback(done, n)`` follows the prediction's progress; ``name``
+    and ``model_bytes`` (its file's size) are shown on the page."""
     Y = _labels.to_matrix(y, model.state_.classes, model.n_labels_, "Y")
     ids, scores = model.predict_topk(X, k, callback=callback)
     k = ids.shape[1]
@@ -91,12 +100,12 @@ def evaluate_report(
     pos = np.minimum(np.searchsorted(keys, query), max(keys.size - 1, 0))
     hit = (keys[pos] == query) if keys.size else np.zeros(query.size, dtype=bool)
     buckets = []
-    for b, (name, _, _) in enumerate(BUCKETS):
+    for b, (bucket, _, _) in enumerate(BUCKETS):
         in_true = bucket_of[Y.indices] == b
         in_pred = bucket_of[pred_labels] == b
         buckets.append(
             {
-                "bucket": name,
+                "bucket": bucket,
                 "labels": int(np.count_nonzero(bucket_of == b)),
                 "true_share": float(in_true.mean()) if Y.nnz else 0.0,
                 "recall": float((hit & in_pred).sum() / max(in_true.sum(), 1)),
@@ -104,7 +113,12 @@ def evaluate_report(
                 "precision": float((hit & in_pred).sum() / max(in_pred.sum(), 1)),
             }
         )
+    names = model.label_names_
+    info = {**model.state_.info, **({} if model_bytes is None else {"model_bytes": model_bytes})}
     return Report(
+        labels=_label_rows(Y, counts, pred_labels, hit, names),
+        info=info,
+        name=name,
         k=k,
         n_test=int(Y.shape[0]),
         n_train=int(train.shape[0]),
@@ -120,29 +134,97 @@ def evaluate_report(
     )
 
 
+def _label_rows(
+    Y: sp.csr_matrix,
+    train_counts: np.ndarray,
+    pred_labels: np.ndarray,
+    hit: np.ndarray,
+    names: np.ndarray | None,
+) -> list[dict[str, Any]]:
+    """One dict per label that the test set carries or the model predicts: ``label`` (id),
+    ``name``, ``support`` (test points carrying it), ``train`` (training points), ``predicted``
+    (top-k predictions of it), ``hits``, ``precision`` and ``recall``."""
+    width = Y.shape[1]
+    support = np.bincount(Y.indices, minlength=width)
+    predicted = np.bincount(pred_labels, minlength=width)
+    hits = np.bincount(pred_labels[hit], minlength=width)
+    rows = []
+    for j in np.flatnonzero((support > 0) | (predicted > 0)).tolist():
+        rows.append(
+            {
+                "label": j,
+                "name": str(names[j]) if names is not None and j < names.size else str(j),
+                "support": int(support[j]),
+                "train": int(train_counts[j]),
+                "predicted": int(predicted[j]),
+                "hits": int(hits[j]),
+                "precision": float(hits[j] / predicted[j]) if predicted[j] else 0.0,
+                "recall": float(hits[j] / support[j]) if support[j] else 0.0,
+            }
+        )
+    return rows
+
+
+def label_tables(report: Report, n: int = 10) -> dict[str, list[dict[str, Any]]]:
+    """The per-label tables of the page, ``n`` rows each: the labels most frequent in the
+    test set; the worst head labels (the most frequent tenth in training, lowest recall,
+    then most support); the worst tail labels (at most 5 training points, most support
+    among those with the lowest recall)."""
+    rows = [r for r in report.labels if r["support"] > 0]
+    by_train = sorted(r["train"] for r in rows)
+    head_from = by_train[int(0.9 * len(by_train))] if by_train else 0
+    head = [r for r in rows if r["train"] >= max(head_from, 6)]
+    tail = [r for r in rows if r["train"] <= 5]
+    return {
+        "most frequent in the test set": sorted(rows, key=lambda r: (-r["support"], r["label"]))[
+            :n
+        ],
+        "worst head labels": sorted(head, key=lambda r: (r["recall"], -r["support"]))[:n],
+        "worst tail labels (<= 5 training points)": sorted(
+            tail, key=lambda r: (r["recall"], -r["support"])
+        )[:n],
+    }
+
+
 def write_report(
     path: str | os.PathLike,
     report: Report,
     *,
     title: str = "sleec report",
     figures_dir: str | os.PathLike | None = None,
+    compare: Report | None = None,
 ) -> list[str]:
     """Write the HTML page (figures embedded) and, with ``figures_dir``, the PNG files.
     Returns the figure names. Needs matplotlib (``pip install matplotlib``, or the
     ``report`` extra: ``pip install ".[report]"`` in a clone of sleec)."""
-    figures = _draw(report)
+    figures = _draw(report, compare)
     if figures_dir is not None:
         Path(figures_dir).mkdir(parents=True, exist_ok=True)
         for name, png in figures.items():
             with atomic_write(Path(figures_dir) / f"{name}.png", "wb") as fh:
                 fh.write(png)
     with atomic_write(path, "w") as fh:
-        fh.write(_html(report, figures, title))
+        fh.write(_html(report, figures, title, compare))
     return list(figures)
 
 
 # ------------------------------------------------------------------------------- figures
-def _draw(report: Report) -> dict[str, bytes]:
+CAPTIONS = {
+    "metrics": "Ranking metrics at each cut-off k, in percent: precision P@k, nDCG@k and "
+    "their propensity-scored versions PSP@k and PSnDCG@k, which give rare labels more weight.",
+    "buckets": "Head to tail: labels grouped by how many training points carry them. For each "
+    "group, its share of the test set's true labels, its share of the top-k predictions and "
+    "the recall of its true labels: a model that favours frequent labels predicts the "
+    "right-hand groups more often than they occur.",
+    "scores": "Scores of the top-k predictions (the share of neighbour votes, in [0, 1]) for "
+    "correct and wrong predictions: where they separate, a score threshold (predict's "
+    "threshold=) keeps precision up.",
+    "clusters": "Histogram of the training points per cluster, over every learner: each "
+    "cluster is fitted on its own (graph, SVP, regressor), so its size sets the task's cost.",
+}
+
+
+def _draw(report: Report, compare: Report | None = None) -> dict[str, bytes]:
     try:
         import matplotlib
 
@@ -154,39 +236,39 @@ def _draw(report: Report) -> dict[str, bytes]:
             'pip install ".[report]")'
         ) from exc
     out = {}
-    js = np.arange(1, report.k + 1)
+    reports = [report] if compare is None else [report, compare]
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    for name in ("P", "nDCG", "PSP", "PSnDCG"):
-        if name in report.metrics:
-            ax.plot(js, 100 * report.metrics[name], marker="o", label=f"{name}@k")
-    ax.set(xlabel="k", ylabel="%", title="Ranking metrics at k", xticks=js)
+    for r, style in zip(reports, ("-", "--"), strict=False):
+        js = np.arange(1, r.k + 1)
+        for name in ("P", "nDCG", "PSP", "PSnDCG"):
+            if name in r.metrics:
+                label = f"{name}@k" if compare is None else f"{name}@k {r.name}"
+                ax.plot(js, 100 * r.metrics[name], style, marker="o", label=label)
+    ax.set(xlabel="k", ylabel="%", title="Ranking metrics at k", xticks=np.arange(1, report.k + 1))
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=7 if compare is not None else 9)
     out["metrics"] = _png(fig, plt)
 
     fig, ax = plt.subplots(figsize=(7, 3.6))
     names = [b["bucket"] for b in report.buckets]
     x = np.arange(len(names))
-    ax.bar(
-        x - 0.3, [100 * b["true_share"] for b in report.buckets], 0.3, label="share of true labels"
-    )
-    ax.bar(
-        x,
-        [100 * b["prediction_share"] for b in report.buckets],
-        0.3,
-        label=f"share of top-{report.k} predictions",
-    )
-    ax.bar(
-        x + 0.3,
-        [100 * b["recall"] for b in report.buckets],
-        0.3,
-        label=f"recall@{report.k} within the bucket",
-    )
+    if compare is None:
+        bars = [
+            ([100 * b["true_share"] for b in report.buckets], "share of true labels"),
+            ([100 * b["prediction_share"] for b in report.buckets], "share of predictions"),
+            ([100 * b["recall"] for b in report.buckets], f"recall@{report.k} in the group"),
+        ]
+    else:
+        bars = [([100 * b["true_share"] for b in report.buckets], "share of true labels")] + [
+            ([100 * b["recall"] for b in r.buckets], f"recall@{r.k} {r.name}") for r in reports
+        ]
+    for i, (values, label) in enumerate(bars):
+        ax.bar(x + 0.3 * (i - 1), values, 0.3, label=label)
     ax.set(
         xticks=x,
         xticklabels=names,
-        xlabel="training points per label (head <- -> tail)",
+        xlabel="training points per label (tail <- -> head)",
         ylabel="%",
         title="Head to tail",
     )
@@ -200,16 +282,19 @@ def _draw(report: Report) -> dict[str, bytes]:
     ax.set(
         xlabel="score (neighbour vote share)",
         ylabel="predictions",
-        title=f"Scores of the top-{report.k} predictions",
+        title=f"Scores of the top-{report.k} predictions ({report.name})",
     )
     ax.legend()
     out["scores"] = _png(fig, plt)
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    for i, sizes in enumerate(report.cluster_sizes):
-        ax.plot(np.sort(sizes)[::-1], marker=".", label=f"learner {i}")
-    ax.set(xlabel="cluster (largest first)", ylabel="training points", title="Cluster sizes")
-    ax.legend(fontsize=8)
+    for r in reports:
+        sizes = np.concatenate([np.asarray(c) for c in r.cluster_sizes])
+        ax.hist(sizes, bins=min(30, max(5, sizes.size)), alpha=0.7, label=r.name)
+    ax.set(xlabel="training points in the cluster", ylabel="clusters", title="Cluster sizes")
+    ax.ticklabel_format(useOffset=False, style="plain", axis="x")
+    if compare is not None:
+        ax.legend(fontsize=8)
     out["clusters"] = _png(fig, plt)
     return out
 
@@ -223,60 +308,97 @@ def _png(fig: Any, plt: Any) -> bytes:
 
 
 # ---------------------------------------------------------------------------------- HTML
-def _html(report: Report, figures: dict[str, bytes], title: str) -> str:
+def _html(report: Report, figures: dict[str, bytes], title: str, compare: Report | None) -> str:
+    reports = [report] if compare is None else [report, compare]
     ks = sorted({j for j in (1, 3, 5) if j <= report.k} | {report.k})
-    head = "".join(f"<th>@{j}</th>" for j in ks)
+    e = html.escape
+    head = "".join(f"<th>@{j}</th>" for r in reports for j in ks)
+    groups = "".join(f'<th colspan="{len(ks)}">{e(r.name)}</th>' for r in reports)
     metric_rows = "".join(
-        f"<tr><td>{html.escape(name)}</td>"
-        + "".join(f"<td>{100 * values[j - 1]:.2f}</td>" for j in ks)
-        + "</tr>"
-        for name, values in report.metrics.items()
-    )
-    bucket_rows = "".join(
-        "<tr>"
-        + f"<td>{html.escape(b['bucket'])}</td><td>{b['labels']}</td>"
+        f"<tr><td>{e(name)}</td>"
         + "".join(
-            f"<td>{100 * b[key]:.2f}</td>"
-            for key in ("true_share", "prediction_share", "recall", "precision")
+            f"<td>{100 * r.metrics[name][j - 1]:.2f}</td>" if name in r.metrics else "<td></td>"
+            for r in reports
+            for j in ks
         )
         + "</tr>"
-        for b in report.buckets
+        for name in report.metrics
+    )
+    keys = ("true_share", "prediction_share", "recall", "precision")
+    bucket_rows = "".join(
+        "<tr>"
+        + f"<td>{e(b['bucket'])}</td><td>{b['labels']}</td>"
+        + "".join(f"<td>{100 * r.buckets[i][key]:.2f}</td>" for r in reports for key in keys)
+        + "</tr>"
+        for i, b in enumerate(report.buckets)
+    )
+    bucket_head = "".join(
+        f"<th>share of true labels{_who(r, compare)}</th><th>share of predictions"
+        f"{_who(r, compare)}</th><th>recall@{r.k}{_who(r, compare)}</th>"
+        f"<th>precision{_who(r, compare)}</th>"
+        for r in reports
+    )
+    label_sections = "".join(
+        f"<h3>{e(caption)}</h3><table><tr><th>label</th><th>test points</th>"
+        f"<th>training points</th><th>predicted</th><th>precision</th>"
+        f"<th>recall@{report.k}</th></tr>"
+        + "".join(
+            f"<tr><td>{e(row['name'])}</td><td>{row['support']}</td><td>{row['train']}</td>"
+            f"<td>{row['predicted']}</td><td>{100 * row['precision']:.1f}</td>"
+            f"<td>{100 * row['recall']:.1f}</td></tr>"
+            for row in rows
+        )
+        + "</table>"
+        for caption, rows in label_tables(report).items()
     )
     images = "".join(
         f'<figure><img alt="{name}" src="data:image/png;base64,'
-        f'{base64.b64encode(png).decode()}"><figcaption>{name}</figcaption></figure>'
+        f'{base64.b64encode(png).decode()}"><figcaption>{e(CAPTIONS.get(name, name))}'
+        "</figcaption></figure>"
         for name, png in figures.items()
     )
-    sizes = [int(s) for sizes in report.cluster_sizes for s in sizes]
-    params = ", ".join(f"{k}={v!r}" for k, v in sorted(report.params.items()))
+    models = "".join(f"<li>{_describe(r)}</li>" for r in reports)
+    params = "".join(
+        f"<p><b>{e(r.name)}</b>: <code>"
+        + e(", ".join(f"{k}={v!r}" for k, v in sorted(r.params.items())))
+        + "</code></p>"
+        for r in reports
+    )
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>
 <style>
-body {{ font-family: sans-serif; margin: 2em; max-width: 60em; }}
+body {{ font-family: sans-serif; margin: 2em; max-width: 64em; }}
 table {{ border-collapse: collapse; margin: 1em 0; }}
 td, th {{ border: 1px solid #ccc; padding: 0.3em 0.7em; text-align: right; }}
 td:first-child {{ text-align: left; }}
-figure {{ display: inline-block; margin: 0.5em; }}
+figure {{ display: inline-block; margin: 0.5em; max-width: 30em; vertical-align: top; }}
+figcaption {{ font-size: 0.85em; color: #444; }}
 img {{ max-width: 100%; }}
 </style></head>
 <body>
-<h1>{html.escape(title)}</h1>
-<p>{report.n_test} test points; model trained on {report.n_train} points with
-{report.n_labels} labels, {len(report.cluster_sizes)} learner(s), clusters of
-{min(sizes)} to {max(sizes)} points.</p>
+<h1>{e(title)}</h1>
+<p>{report.n_test} test points.</p>
+<ul>{models}</ul>
 <h2>Ranking metrics (%)</h2>
-<table><tr><th>metric</th>{head}</tr>{metric_rows}</table>
+<table><tr><th></th>{groups}</tr><tr><th>metric</th>{head}</tr>{metric_rows}</table>
 <p>PSP and PSnDCG use inverse propensities from the model's training labels,
 1/p = 1 + C (N_l + B)^-A with A = {report.A:g}, B = {report.B:g} (Jain et al., 2016);
-R is recall and coverage the share of the test set's labels hit at least once.</p>
+R is recall and coverage the share of the test set's labels hit at least once. True labels
+the model never saw count as misses.</p>
 <h2>Head to tail (%)</h2>
-<table><tr><th>training points per label</th><th>labels</th><th>share of true labels</th>
-<th>share of predictions</th><th>recall@{report.k}</th><th>precision</th></tr>
+<p>Labels grouped by the number of training points that carry them; "unseen (0)" holds the
+test set's labels that no training point carries.</p>
+<table><tr><th>training points per label</th><th>labels</th>{bucket_head}</tr>
 {bucket_rows}</table>
+<h2>Labels ({e(report.name)})</h2>
+<p>Per label: the test points carrying it, the training points carrying it, how often the
+model predicts it in the top {report.k}, and the precision and recall of those predictions
+(%).</p>
+{label_sections}
 <h2>Figures</h2>
 {images}
 <h2>Parameters</h2>
-<p><code>{html.escape(params)}</code></p>
+{params}
 <script>
 window.addEventListener("load", function () {{
   var imgs = document.images, ok = 0;
@@ -286,3 +408,24 @@ window.addEventListener("load", function () {{
 </script>
 </body></html>
 """
+
+
+def _who(r: Report, compare: Report | None) -> str:
+    return "" if compare is None else f" ({html.escape(r.name)})"
+
+
+def _describe(r: Report) -> str:
+    """One line about a model: training set, labels, learners, clusters, fit, size."""
+    sizes = [int(s) for sizes in r.cluster_sizes for s in sizes]
+    parts = [
+        f"<b>{html.escape(r.name)}</b>: trained on {r.n_train} points with {r.n_labels} "
+        f"labels, {len(r.cluster_sizes)} learner(s), clusters of {min(sizes)} to "
+        f"{max(sizes)} points"
+    ]
+    if "fit_seconds" in r.info:
+        parts.append(f"training took {r.info['fit_seconds']:.1f} s")
+    if "model_bytes" in r.info:
+        parts.append(f"model file {r.info['model_bytes'] / 2**20:.1f} MB")
+    if "sleec_version" in r.info:
+        parts.append(f"sleec {html.escape(str(r.info['sleec_version']))}")
+    return "; ".join(parts) + "."

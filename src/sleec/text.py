@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+import warnings
 from typing import Any
 
 import numpy as np
@@ -32,8 +33,16 @@ from sklearn.pipeline import Pipeline, make_pipeline
 
 from ._state import vectorizer_width
 from .estimator import SLEEC
+from .exceptions import UnknownWordsWarning
 
-__all__ = ["VECTORIZERS", "load_pipeline", "make_text_pipeline", "predict_text", "save_pipeline"]
+__all__ = [
+    "VECTORIZERS",
+    "load_pipeline",
+    "make_text_pipeline",
+    "partial_fit_pipeline",
+    "predict_text",
+    "save_pipeline",
+]
 
 VECTORIZERS = ("tfidf", "hashing")
 _HASHING_FEATURES = 2**20
@@ -98,6 +107,56 @@ def load_pipeline(path: str | os.PathLike) -> Pipeline:
         )
     model.state_ = dataclasses.replace(model.state_, vectorizer=None)
     return make_pipeline(vectorizer, model)
+
+
+def partial_fit_pipeline(pipeline: Pipeline, docs: list[str], labels: Any) -> Pipeline:
+    """:meth:`SLEEC.partial_fit` for a fitted ``Pipeline(vectoriser, SLEEC)`` (scikit-learn's
+    Pipeline has no ``partial_fit``): the new documents go through the fitted vectoriser,
+    which stays as it is (the model's features are its columns), and join the model with
+    their labels (new names included). Words outside a vocabulary are ignored: a
+    :class:`~sleec.exceptions.UnknownWordsWarning` counts them (a hashing vectoriser has
+    no vocabulary and keeps every word). An unfitted pipeline is fitted instead.
+    Returns the pipeline."""
+    vectorizer, model = _steps(pipeline)
+    if not hasattr(model, "state_"):
+        return pipeline.fit(docs, labels)
+    unknown, occurrences, size = _unknown_words(vectorizer, docs)
+    if unknown:
+        warnings.warn(
+            f"{unknown} distinct word(s) ({occurrences} occurrence(s)) of the new documents "
+            f"are not in the vectoriser's vocabulary of {size} words: the model ignores them "
+            "(its features are the vocabulary's columns). Refit to learn them, or use a "
+            "hashing vectoriser, whose columns cover every word.",
+            UnknownWordsWarning,
+            stacklevel=2,
+        )
+    model.partial_fit(vectorizer.transform(docs), labels)
+    return pipeline
+
+
+def _steps(pipeline: Pipeline) -> tuple[Any, SLEEC]:
+    steps = getattr(pipeline, "steps", None)
+    if not steps or len(steps) != 2 or not isinstance(steps[-1][1], SLEEC):
+        raise TypeError(
+            "expected a Pipeline of two steps, a text vectoriser and a SLEEC; got "
+            f"{type(pipeline).__name__}"
+        )
+    return steps[0][1], steps[1][1]
+
+
+def _unknown_words(vectorizer: Any, docs: list[str]) -> tuple[int, int, int]:
+    """(distinct words, occurrences) of ``docs`` outside a fitted vectoriser's vocabulary,
+    and the vocabulary's size; zeros for a vectoriser without one (hashing)."""
+    vocabulary = getattr(vectorizer, "vocabulary_", None)
+    if vocabulary is None:
+        return 0, 0, 0
+    analyze = vectorizer.build_analyzer()
+    counts: dict[str, int] = {}
+    for doc in docs:
+        for term in analyze(doc):
+            if term not in vocabulary:
+                counts[term] = counts.get(term, 0) + 1
+    return len(counts), sum(counts.values()), len(vocabulary)
 
 
 def predict_text(pipeline: Pipeline, docs: list[str], k: int | None = None, **options: Any):

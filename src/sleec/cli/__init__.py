@@ -1,4 +1,5 @@
-"""Command-line interface: ``sleec train | predict | explain | report | evaluate | demo``.
+"""Command-line interface: ``sleec train | partial-fit | predict | explain | report | evaluate
+| demo``.
 
 Run ``sleec --help`` or ``sleec COMMAND --help``. Every estimator parameter of
 :class:`~sleec.SLEEC` has a ``train`` flag (``n_components`` <-> ``--n-components``) derived
@@ -197,6 +198,28 @@ def build_parser() -> argparse.ArgumentParser:
     add_parameter_flags(est)
     train.set_defaults(handler=commands.train, parser=train)
 
+    # partial-fit -----------------------------------------------------------------------------
+    grow = sub.add_parser(
+        "partial-fit",
+        parents=[common],
+        help="add training points (and labels) to a saved model, without retraining",
+        description="Route new points to their clusters, embed them with the existing "
+        "regressors and add them (and labels the model has not seen) to the voters; SVP and "
+        "the regressors are not refitted. Refit once the added points are a sizable share "
+        "of the training set.",
+        epilog="example: sleec partial-fit --model model.npz --train new.txt --out grown.npz",
+    )
+    grow.add_argument("--model", metavar="FILE", required=True, help="model from 'train'")
+    new_points = grow.add_mutually_exclusive_group(required=True)
+    new_points.add_argument("--train", metavar="FILE", help="new points (XC text format)")
+    new_points.add_argument(
+        "--text", metavar="FILE", help="new labelled documents (a model trained with --text)"
+    )
+    grow.add_argument(
+        "--out", metavar="FILE", help="where to write the grown model (default: --model)"
+    )
+    grow.set_defaults(handler=commands.partial_fit, parser=grow)
+
     # predict ---------------------------------------------------------------------------------
     predict = sub.add_parser(
         "predict",
@@ -276,8 +299,10 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common, predicting],
         help="show which training points voted for a test point's labels",
         description="For one test point and each of its top-k labels: the training points "
-        "that voted for the label (training row, learner, cluster, distance in the embedding "
-        "space, weight, share of the score). The scores are the ones 'predict' gives.",
+        "that voted for the label (training row, the learners that found it, distances in "
+        "their embedding spaces, weight, share of the score); labels with the very same "
+        "votes share one block; hit / miss marks and the true labels missed when the test "
+        "file has labels. The scores are the ones 'predict' gives.",
         epilog="example: sleec explain --model model.npz --test test.txt --row 17 --k 5",
     )
     explain.add_argument("--model", metavar="FILE", required=True, help="model from 'train'")
@@ -307,6 +332,17 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "--json", action="store_true", help="print every vote as JSON instead of text"
     )
+    explain.add_argument(
+        "--train-text",
+        metavar="FILE",
+        help="the training documents of a text model (its --text file): show the start of "
+        "each voter's text",
+    )
+    explain.add_argument(
+        "--label-names",
+        metavar="FILE",
+        help="names of the test file's label ids, one a line, for a model fitted on label names",
+    )
     explain.set_defaults(handler=commands.explain, parser=explain)
 
     # report -----------------------------------------------------------------------------------
@@ -316,8 +352,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="write an HTML report (metrics, head to tail, figures) of a model on a test set",
         description="Evaluate a model on a test file and write a self-contained HTML page: "
         "P@k, nDCG@k, PSP@k (propensities from the model's training labels), accuracy and "
-        "predictions by label-frequency bucket, the score distribution and the cluster "
-        "sizes, with PNG figures embedded (needs matplotlib: pip install matplotlib).",
+        "predictions by label-frequency bucket, a per-label table (the most frequent, the "
+        "worst head and the worst tail labels), the score distribution and the cluster "
+        "sizes, with PNG figures embedded (needs matplotlib: pip install matplotlib); "
+        "--compare puts a second model beside the first.",
         epilog="example: sleec report --model model.npz --test test.txt --out report.html",
     )
     report.add_argument("--model", metavar="FILE", required=True, help="model from 'train'")
@@ -328,6 +366,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--out", metavar="FILE", required=True, help="the HTML page to write")
     report.add_argument("--figures", metavar="DIR", help="also write the figures as PNG files")
+    report.add_argument(
+        "--compare",
+        metavar="FILE",
+        help="a second model, evaluated on the same test points and shown side by side",
+    )
     report.add_argument(
         "--k",
         type=parse_positive_int,
@@ -347,6 +390,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=parse_float,
         default=commands.PROPENSITY_B,
         help=f"propensity parameter B (default: {commands.PROPENSITY_B})",
+    )
+    report.add_argument(
+        "--label-names",
+        metavar="FILE",
+        help="names of the test file's label ids, one a line, for a model fitted on label names",
     )
     report.set_defaults(handler=commands.report, parser=report)
 

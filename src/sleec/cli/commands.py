@@ -1,5 +1,5 @@
-"""The commands of the command line: ``train``, ``predict``, ``explain``, ``report``,
-``evaluate`` and ``demo``.
+"""The commands of the command line: ``train``, ``partial-fit``, ``predict``, ``explain``,
+``report``, ``evaluate`` and ``demo``.
 
 Each takes the parsed arguments (see :mod:`sleec.cli`) and returns the exit status; errors
 are raised and turned into one line by :func:`sleec.cli.main`. Data and prediction files are
@@ -38,7 +38,13 @@ from ..datasets import (
 from ..estimator import PREDICT_BATCH, SLEEC
 from ..explain import format_explanation
 from ..presets import PRESETS
-from ..text import load_pipeline, make_text_pipeline, predict_text, save_pipeline
+from ..text import (
+    load_pipeline,
+    make_text_pipeline,
+    partial_fit_pipeline,
+    predict_text,
+    save_pipeline,
+)
 from .parameters import resolve_params
 from .progress import Progress, status
 
@@ -48,6 +54,7 @@ __all__ = [
     "demo",
     "evaluate",
     "explain",
+    "partial_fit",
     "predict",
     "report",
     "train",
@@ -216,6 +223,32 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
+def partial_fit(args: argparse.Namespace) -> int:
+    """Add the points of --train (an XC file) or --text (labelled documents) to a saved
+    model, without retraining; write it to --out (default: the model file, replaced
+    atomically)."""
+    out = args.model if args.out is None else args.out
+    _check_output("--out", out, train=args.train, text=args.text)
+    start = time.perf_counter()
+    if args.text is not None:
+        pipeline = load_pipeline(args.model)
+        docs, labels = read_text(args.text)
+        partial_fit_pipeline(pipeline, docs, labels)
+        model, n = pipeline[-1], len(docs)
+        save_pipeline(pipeline, out)
+    else:
+        model = _load_model(args.model, "--train")
+        X, Y = _read_data(args.train, None, 1, "new points")
+        model.partial_fit(X, Y)
+        n = X.shape[0]
+        model.save(out)
+    status(
+        f"added {n} points ({model.train_labels_.shape[0]} in all, {model.n_labels_} labels) "
+        f"in {time.perf_counter() - start:.1f} s; model saved to {out}"
+    )
+    return 0
+
+
 def predict(args: argparse.Namespace) -> int:
     _check_output(
         "--out",
@@ -350,18 +383,29 @@ def _predict_text(args: argparse.Namespace) -> int:
 
 
 def explain(args: argparse.Namespace) -> int:
-    model, X, _ = _model_and_points(args, labels_required=False)
+    model, X, y = _model_and_points(args, labels_required=False)
     if not 0 <= args.row < X.shape[0]:
         raise ValueError(
             f"--row {args.row} is outside the {X.shape[0]} points of the test file "
             f"(0 to {X.shape[0] - 1})"
         )
-    (found,) = model.explain(X[args.row], args.k)
+    truth = y[args.row : args.row + 1]  # the file's labels of the row: hit / miss marks
+    if isinstance(truth, list) and not truth[0]:
+        truth = None  # documents without labels: nothing to mark
+    (found,) = model.explain(X[args.row], args.k, y=truth)
     found = dataclasses.replace(found, row=args.row)
     if args.json:
-        print(json.dumps(found.to_dict(), indent=2))
-    else:
-        print(format_explanation(found, args.max_votes))
+        print(json.dumps(found.to_dict(), indent=2, allow_nan=False))
+        return 0
+    texts = None
+    if args.train_text is not None:
+        texts, _ = read_text(args.train_text)
+        if len(texts) != model.train_labels_.shape[0]:
+            raise ValueError(
+                f"--train-text {args.train_text} holds {len(texts)} documents, but the model "
+                f"was trained on {model.train_labels_.shape[0]}: give its training file"
+            )
+    print(format_explanation(found, args.max_votes, train_texts=texts))
     return 0
 
 
@@ -374,17 +418,65 @@ def _model_and_points(args: argparse.Namespace, labels_required: bool) -> tuple[
         return _prediction_model(pipeline[-1], args), pipeline[0].transform(docs), labels
     model = _prediction_model(_load_model(args.model, "--test"), args)
     X, Y = _read_data(args.test, None, 1, "test data")
-    return model, X, Y
+    return model, X, _in_model_space(model, Y, args)
+
+
+def _in_model_space(model: SLEEC, Y: sp.csr_matrix, args: argparse.Namespace) -> Any:
+    """The label ids ``Y`` of an XC file as true labels of ``model``: the matrix itself for
+    a model of label ids, else label lists of the names the ids stand for (integer names
+    are the ids; other names need ``--label-names``)."""
+    classes = model.state_.classes
+    if classes is None:
+        return Y
+    rows = np.split(Y.indices.astype(np.int64), Y.indptr[1:-1])
+    if _are_label_ids(classes):
+        return [row.tolist() for row in rows]
+    if getattr(args, "label_names", None) is None:
+        raise ValueError(
+            f"{args.model} was fitted on label names but {args.test} holds label ids: give "
+            "--label-names FILE (line i names label id i) to compare them"
+        )
+    names = read_label_names(args.label_names)
+    if Y.shape[1] > names.size:
+        raise ValueError(
+            f"--label-names {args.label_names} names {names.size} labels, but {args.test} has "
+            f"{Y.shape[1]}"
+        )
+    return [names[row].tolist() for row in rows]
 
 
 def report(args: argparse.Namespace) -> int:
-    from ..report import evaluate_report, write_report
+    from ..report import write_report
 
-    _check_output("--out", args.out, model=args.model, test=args.test, text=args.text)
-    model, X, y = _model_and_points(args, labels_required=True)
+    _check_output(
+        "--out", args.out, model=args.model, test=args.test, text=args.text, compare=args.compare
+    )
+    numbers = _report_numbers(args)
+    other = None
+    if args.compare is not None:
+        other = _report_numbers(argparse.Namespace(**{**vars(args), "model": args.compare}))
+        if other.n_test != numbers.n_test:  # pragma: no cover - the same file, read twice
+            raise ValueError("the two models saw different test points")
     name = args.text if args.text is not None else args.test
-    with _progress("predicting", args) as progress:
-        numbers = evaluate_report(
+    versus = "" if other is None else f" vs {Path(args.compare).name}"
+    figures = write_report(
+        args.out,
+        numbers,
+        title=f"sleec report: {Path(args.model).name}{versus} on {Path(name).name}",
+        figures_dir=args.figures,
+        compare=other,
+    )
+    status(f"wrote {args.out} ({len(figures)} figures) for {numbers.n_test} test points")
+    return 0
+
+
+def _report_numbers(args: argparse.Namespace) -> Any:
+    """The report's numbers of the model of ``args.model`` on the test points."""
+    from ..report import evaluate_report
+
+    model, X, y = _model_and_points(args, labels_required=True)
+    with _progress(f"predicting ({Path(args.model).name})", args) as progress:
+        return evaluate_report(
             model,
             X,
             y,
@@ -392,15 +484,9 @@ def report(args: argparse.Namespace) -> int:
             A=args.A,
             B=args.B,
             callback=progress,
+            name=Path(args.model).name,
+            model_bytes=os.path.getsize(args.model),
         )
-    figures = write_report(
-        args.out,
-        numbers,
-        title=f"sleec report: {Path(args.model).name} on {Path(name).name}",
-        figures_dir=args.figures,
-    )
-    status(f"wrote {args.out} ({len(figures)} figures) for {numbers.n_test} test points")
-    return 0
 
 
 def evaluate(args: argparse.Namespace) -> int:
