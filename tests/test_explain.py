@@ -67,6 +67,8 @@ def test_votes_match_a_brute_force_recomputation(model, toy_xmc):
 def test_scores_equal_predict_topk_exactly_and_shares_add_up(model, toy_xmc):
     *_, Xte, _, _ = toy_xmc
     ids, scores = model.predict_topk(Xte, 6)
+    # scores are shares of votes in [0, 1]: float32 sums that round above 1 are clipped
+    assert scores[ids >= 0].max() == 1.0 and (scores[ids >= 0] >= 0).all()
     for i, found in enumerate(model.explain(Xte, k=6)):
         assert [lab.label for lab in found.labels] == ids[i][ids[i] >= 0].tolist()
         for rank, lab in enumerate(found.labels):

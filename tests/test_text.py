@@ -238,6 +238,18 @@ def test_cli_text_errors(tmp_path, capsys):
     )
     err = capsys.readouterr().err
     assert code == 1 and "holds a model without a text vectoriser" in err
+    text_model = tmp_path / "text.npz"
+    assert cli.main(["train", "--text", str(train), "--model", str(text_model), *SMALL]) == 0
+    for command in ("predict", "explain", "report"):
+        extra = {
+            "predict": ["--out", "o.txt"],
+            "explain": ["--row", "0"],
+            "report": ["--out", "r.html"],
+        }
+        argv = [command, "--model", str(text_model), "--test", str(tmp_path / "d.txt")]
+        code = cli.main([*argv, *extra[command]])
+        err = capsys.readouterr().err
+        assert code == 1 and "holds a text model" in err and "--text FILE instead of --test" in err
     code = cli.main(
         ["train", "--text", str(train), "--train", str(train), "--model", str(xc_model)]
     )
