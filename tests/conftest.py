@@ -37,6 +37,8 @@ def shared_data() -> Path:
 
 
 # ------------------------------------------------------------------------------- toy data
+# The authors' method alone: no second stage (tests of the neighbour votes themselves).
+NO_STAGE = {"shortlist_votes": 0, "shortlist_centroids": 0}
 # A small ensemble (2 learners of 2 clusters) for tests of the votes behind predictions.
 TOY_ENSEMBLE = {
     "n_learners": 2,
@@ -44,6 +46,7 @@ TOY_ENSEMBLE = {
     "n_components": 10,
     "n_graph_neighbors": 10,
     "n_neighbors": 5,
+    **NO_STAGE,
 }
 TOY_GROUPS, TOY_WORDS, TOY_LABELS, TOY_NOISE_WORDS = 4, 15, 5, 40
 TOY_N_LABELS = TOY_GROUPS * TOY_LABELS

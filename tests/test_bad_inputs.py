@@ -894,9 +894,9 @@ def test_modelfile_altered_params_old_checksum(model_file, tmp_path):
 @pytest.mark.parametrize(
     "version, match",
     [
-        (np.array(3, np.int64), r"has format version 3; this sleec reads version 2"),
-        (np.array(1, np.int64), r"has format version 1; this sleec reads version 2"),
-        (np.array(-1, np.int64), r"has format version -1; this sleec reads version 2"),
+        (np.array(4, np.int64), r"has format version 4; this sleec reads versions 2, 3"),
+        (np.array(1, np.int64), r"has format version 1; this sleec reads versions 2, 3"),
+        (np.array(-1, np.int64), r"has format version -1; this sleec reads versions 2, 3"),
         (np.array("one"), r"has an unreadable format version"),
     ],
 )

@@ -20,12 +20,20 @@ from sklearn.utils.estimator_checks import (
     check_parameters_default_constructible,
 )
 
-from conftest import TOY_LABELS, TOY_N_LABELS
+from conftest import NO_STAGE, TOY_LABELS, TOY_N_LABELS
 from sleec import SLEEC
 from sleec.params import PARAMS
 from sleec.presets import PRESETS
 
-SMALL = {"n_learners": 1, "n_components": 10, "n_graph_neighbors": 10, "n_neighbors": 5}
+# The neighbour votes alone: the oracles below recompute them (tests/test_rerank.py covers
+# the second stage).
+SMALL = {
+    "n_learners": 1,
+    "n_components": 10,
+    "n_graph_neighbors": 10,
+    "n_neighbors": 5,
+    **NO_STAGE,
+}
 N_LABELS = TOY_N_LABELS
 
 

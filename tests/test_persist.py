@@ -119,7 +119,7 @@ def test_state_to_arrays_and_back(model):
 
 def test_file_layout_has_no_pickle_and_records_version(saved, model):
     payload = read_npz(saved)  # allow_pickle=False: fails if anything was pickled
-    assert int(payload["format_version"]) == FORMAT_VERSION == 2
+    assert int(payload["format_version"]) == FORMAT_VERSION == 3
     assert json.loads(str(payload["params"])) == model.get_params()
     assert payload["shape_n_d_l_r"].tolist() == [400, 100, 20, 6]  # n_train, d, L, r
     assert len(str(payload["checksum"])) == 64  # SHA-256 hex
@@ -202,22 +202,22 @@ def test_older_format_version_is_refused(saved):
     with pytest.raises(
         ModelFormatError,
         match=r"has format version 1; this sleec reads "
-        r"version 2\.",
+        r"versions 2, 3 \(and writes 3\)\.",
     ):
         SLEEC.load(saved)
 
 
 def test_future_version_written_consistently(model, tmp_path, monkeypatch):
-    # A file written by a "version 3" sleec (its checksum is valid) is refused too.
-    monkeypatch.setattr(_persist, "FORMAT_VERSION", 3)
-    model.save(tmp_path / "v3.npz")
+    # A file written by a "version 4" sleec (its checksum is valid) is refused too.
+    monkeypatch.setattr(_persist, "FORMAT_VERSION", 4)
+    model.save(tmp_path / "v4.npz")
     monkeypatch.undo()
     with pytest.raises(
         ModelFormatError,
-        match=r"'.*v3\.npz' has format version 3; this sleec "
-        r"reads version 2\.",
+        match=r"'.*v4\.npz' has format version 4; this sleec "
+        r"reads versions 2, 3",
     ):
-        SLEEC.load(tmp_path / "v3.npz")
+        SLEEC.load(tmp_path / "v4.npz")
 
 
 def test_missing_entries(saved):

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ._atomic import atomic_write
-from ._state import FORMAT_VERSION
+from ._state import FORMAT_VERSION, READABLE_VERSIONS
 from .exceptions import ModelFormatError
 
 __all__ = ["load_model", "read_arrays", "save_model"]
@@ -88,9 +88,10 @@ def load_model(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
             "; expected one integer)."
         )
     version = int(raw_version)
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise ModelFormatError(
-            f"'{name}' has format version {version}; this sleec reads version {FORMAT_VERSION}."
+            f"'{name}' has format version {version}; this sleec reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))} (and writes {FORMAT_VERSION})."
         )
     if str(payload["checksum"]) != _checksum(payload):
         raise ModelFormatError(

@@ -58,3 +58,12 @@ def select_columns(X: sp.csr_matrix, columns: np.ndarray) -> sp.csr_matrix:
     return sp.csr_matrix(
         (X.data[hit], pos[hit].astype(np.int32), indptr), shape=(X.shape[0], columns.size)
     )
+
+
+def positions(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """The position of each of ``ids`` (any shape) in the sorted unique ``sorted_ids``, -1
+    where it is absent (padding ids below 0 included), int32."""
+    if sorted_ids.size == 0:
+        return np.full(np.shape(ids), -1, dtype=np.int32)
+    pos = np.minimum(np.searchsorted(sorted_ids, ids), sorted_ids.size - 1)
+    return np.where((ids >= 0) & (sorted_ids[pos] == ids), pos, -1).astype(np.int32)

@@ -23,13 +23,16 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._labels import INDICATOR, LISTS, MULTICLASS
-from ._sparse import select_columns
+from ._sparse import positions, select_columns
 
 __all__ = [
     "FORMAT_VERSION",
+    "READABLE_VERSIONS",
     "FittedState",
     "Learner",
     "LocalModel",
+    "SecondStage",
+    "unit_centroids_T",
     "vectorizer_from_arrays",
     "vectorizer_to_arrays",
     "vectorizer_width",
@@ -39,7 +42,8 @@ KINDS = (INDICATOR, LISTS, MULTICLASS)
 _NAME_KINDS = "iufbU"  # label names a model file can hold: numbers, booleans, strings
 _SK_TEXT = "sklearn.feature_extraction.text"
 
-FORMAT_VERSION = 2  # 2: the state's own arrays (n_features, train labels) moved in here
+FORMAT_VERSION = 3  # 3: the optional second stage (centroids, rankers); see CHANGELOG.md
+READABLE_VERSIONS = (2, 3)  # a version-2 file is a model without a second stage
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,50 @@ class Learner:
 
 
 @dataclass(frozen=True)
+class SecondStage:
+    """The fitted second stage (:mod:`sleec.rerank`): per-label centroids and rankers, over
+    the labels and feature columns training uses (memory follows the data, not the declared
+    label and feature counts).
+
+    labels : (m,) int32, sorted, the label ids the stage knows: its matrices' rows.
+    features : (f,) int32, sorted, the feature columns its matrices' columns stand for.
+    centroid_sums : csr_matrix (m, f) float32, each label's sum of the unit feature rows
+        carrying it (partial_fit adds to it); retrieval uses :attr:`centroids_T`.
+    W : csr_matrix (m, f) float32, the rankers' weights (pruned). bias : (m,) float32, their
+        constant terms. trained : (m,) bool, False for a label without a ranker.
+    """
+
+    labels: np.ndarray
+    features: np.ndarray
+    centroid_sums: sp.csr_matrix
+    W: sp.csr_matrix
+    bias: np.ndarray
+    trained: np.ndarray
+
+    @functools.cached_property
+    def centroids_T(self) -> sp.csr_matrix:
+        """(f, m) float32 CSR of the unit-norm centroids, feature-major: what retrieval
+        multiplies by (computed once per loaded or fitted model)."""
+        return unit_centroids_T(self.centroid_sums)
+
+    def columns(self, X: sp.csr_matrix) -> sp.csr_matrix:
+        """The rows ``X`` (q, d) over the stage's feature columns (q, f); others dropped."""
+        return select_columns(X, self.features)
+
+    def rows_of(self, ids: np.ndarray) -> np.ndarray:
+        """Label ids (any shape, -1 padding) as rows of the stage's matrices (-1: unknown)."""
+        return positions(self.labels, ids)
+
+
+def unit_centroids_T(sums: sp.csr_matrix) -> sp.csr_matrix:
+    """The rows of ``sums`` (L, d) scaled to unit norm, transposed to a (d, L) float32 CSR
+    (an all-zero row stays zero)."""
+    norms = np.sqrt(np.asarray(sums.multiply(sums).sum(axis=1)).ravel())
+    scale = np.where(norms > 0, 1.0 / np.maximum(norms, 1e-30), 0.0).astype(np.float32)
+    return sp.csr_matrix((sp.diags(scale) @ sums).T, dtype=np.float32)
+
+
+@dataclass(frozen=True)
 class FittedState:
     """Everything ``fit`` learns.
 
@@ -85,6 +133,7 @@ class FittedState:
         do the same, whatever the estimator's parameter says later).
     vectorizer : the fitted text vectoriser of a saved text pipeline (:mod:`sleec.text`),
         else None.
+    second_stage : the :class:`SecondStage`, or None (the authors' method).
     """
 
     learners: tuple[Learner, ...]
@@ -96,6 +145,7 @@ class FittedState:
     vectorizer: Any = None
     label_names: np.ndarray | None = None  # display names (L,) str of a label-matrix model
     info: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # fit time, version
+    second_stage: SecondStage | None = None
 
     @property
     def n_labels(self) -> int:
@@ -143,6 +193,8 @@ class FittedState:
             names["label_names"] = np.asarray(self.label_names, dtype=str)
         if self.info:
             names["fit_info"] = np.array(json.dumps(dict(self.info), sort_keys=True))
+        if self.second_stage is not None:
+            names.update(_stage_arrays(self.second_stage))
         return {
             **text,
             **names,
@@ -218,6 +270,7 @@ class FittedState:
             vectorizer,
             a.get("label_names"),
             _fit_info(a),
+            _stage_from_arrays(a, n_labels, d),
         )
 
 
@@ -322,6 +375,72 @@ def vectorizer_from_arrays(a: Mapping[str, np.ndarray]) -> Any:
                 raise ValueError("bad idf weights")
             vectorizer.idf_ = idf
     return vectorizer
+
+
+_STAGE_ARRAYS = (
+    "stage_labels",
+    "stage_features",
+    "centroid_indptr",
+    "centroid_indices",
+    "centroid_data",
+    "rank_indptr",
+    "rank_indices",
+    "rank_data",
+    "rank_bias",
+    "rank_trained",
+)
+
+
+def _stage_arrays(stage: SecondStage) -> dict[str, np.ndarray]:
+    C, W = stage.centroid_sums, stage.W
+    return {
+        "stage_labels": np.asarray(stage.labels, dtype=np.int32),
+        "stage_features": np.asarray(stage.features, dtype=np.int32),
+        "centroid_indptr": C.indptr.astype(np.int64),
+        "centroid_indices": C.indices.astype(np.int32),
+        "centroid_data": C.data.astype(np.float32),
+        "rank_indptr": W.indptr.astype(np.int64),
+        "rank_indices": W.indices.astype(np.int32),
+        "rank_data": W.data.astype(np.float32),
+        "rank_bias": np.asarray(stage.bias, dtype=np.float32),
+        "rank_trained": np.asarray(stage.trained, dtype=bool),
+    }
+
+
+def _stage_from_arrays(a: Mapping[str, np.ndarray], n_labels: int, d: int) -> SecondStage | None:
+    """The second stage's arrays checked (all or none; dtypes; sorted unique label ids
+    below ``n_labels`` and feature ids below ``d``; CSR shapes; finite values), or None when
+    the file has none."""
+    present = [name for name in _STAGE_ARRAYS if name in a]
+    if not present:
+        return None
+    if len(present) != len(_STAGE_ARRAYS):
+        missing = sorted(set(_STAGE_ARRAYS) - set(present))
+        raise ValueError(f"incomplete second stage (missing {missing})")
+    kinds = {"labels": "i", "features": "i", "indptr": "i", "indices": "i", "data": "f"}
+    kinds.update({"bias": "f", "trained": "b"})
+    for name in _STAGE_ARRAYS:
+        if a[name].dtype.kind != kinds[name.split("_")[1]] or a[name].ndim != 1:
+            raise ValueError(f"array '{name}' has dtype {a[name].dtype}; bad second stage")
+    labels, features = a["stage_labels"], a["stage_features"]
+    for ids, stop, what in ((labels, n_labels, "label"), (features, d, "feature")):
+        if not (_in_range(ids, stop) and bool(np.all(np.diff(ids) > 0))):
+            raise ValueError(f"bad second-stage {what} ids (sorted, unique, below {stop})")
+    m, f = labels.size, features.size
+    matrices = []
+    for prefix in ("centroid", "rank"):
+        indptr, indices, data = (a[f"{prefix}_{part}"] for part in ("indptr", "indices", "data"))
+        if not (_csr_ok(indptr, indices, m, f) and data.shape == indices.shape):
+            raise ValueError(f"bad second-stage matrix '{prefix}'")
+        if not np.all(np.isfinite(data)):
+            raise ValueError(f"non-finite values in the second-stage matrix '{prefix}'")
+        M = sp.csr_matrix((data, indices, indptr), shape=(m, f))
+        M.check_format(full_check=True)
+        matrices.append(M)
+    bias, trained = a["rank_bias"], a["rank_trained"]
+    if bias.shape != (m,) or trained.shape != (m,) or not np.all(np.isfinite(bias)):
+        raise ValueError("bad second-stage ranker terms")
+    return SecondStage(labels, features, matrices[0], matrices[1], bias, trained)
 
 
 _INFO_KEYS = {"fit_seconds": (int, float), "sleec_version": (str,), "n_train": (int,)}

@@ -171,15 +171,26 @@ def _product(X: sp.csr_matrix, W: sp.csr_matrix) -> np.ndarray:
 
 
 def cluster_neighbors(
-    X: sp.csr_matrix, local: LocalModel, config: QueryConfig, *, return_distance: bool = False
+    X: sp.csr_matrix,
+    local: LocalModel,
+    config: QueryConfig,
+    *,
+    return_distance: bool = False,
+    self_rows: np.ndarray | None = None,
 ) -> tuple[np.ndarray, ...]:
     """Step 5 in one cluster: the ``n_neighbors`` training points nearest each of the prepared
     feature rows ``X`` (q, d) in the cluster's embedding space, and their vote weights.
 
     Returns ``(train_rows (q, k) int64, weights (q, k) float32)``, nearest first, each row of
     weights summing to 1; ``k = min(n_neighbors, cluster size)``; with ``return_distance``
-    also their (q, k) float64 distances in the embedding space.
+    also their (q, k) float64 distances in the embedding space. ``self_rows`` (q,): the
+    training row each query is (-1: none), never its own neighbour (leave-one-out votes of
+    training points).
     """
+    exclude = None
+    if self_rows is not None:  # training rows -> positions in the cluster (rows ascend)
+        pos = np.minimum(np.searchsorted(local.rows, self_rows), local.rows.size - 1)
+        exclude = np.where(local.rows[pos] == self_rows, pos, -1)
     found = nearest_neighbors(
         embed(X, local),
         local.E,
@@ -187,6 +198,7 @@ def cluster_neighbors(
         metric=config.metric,
         weighting=config.weighting,
         return_distance=return_distance,
+        exclude=exclude,
     )
     return (local.rows[found[0]], *found[1:])
 
@@ -248,13 +260,15 @@ def ensemble_votes(
     n_train: int,
     *,
     details: bool = False,
+    self_rows: np.ndarray | None = None,
 ):
     """Neighbour votes (q, n_train) float32 of a batch of prepared rows over all learners.
 
     Each learner routes a row to its most similar centre and the cluster's neighbours vote
     with their weights divided by the number of learners, so a row's votes sum to 1. With
     ``details``, also returns the :class:`VoteDetails` the matrix was built from (what
-    ``explain`` shows: the same pass, the same weights).
+    ``explain`` shows: the same pass, the same weights). ``self_rows`` (q,): the training
+    row each batch row is, left out of its own neighbours (see :func:`cluster_neighbors`).
     """
     votes, found = [], []
     for li, learner in enumerate(learners):
@@ -262,7 +276,11 @@ def ensemble_votes(
             if local.rows.size == 0:
                 continue
             neighbors, weights, *dist = cluster_neighbors(
-                features[members], local, config, return_distance=details
+                features[members],
+                local,
+                config,
+                return_distance=details,
+                self_rows=None if self_rows is None else self_rows[members],
             )
             weights = weights / len(learners)
             votes.append((members, neighbors, weights))

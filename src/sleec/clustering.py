@@ -39,7 +39,7 @@ _SPLIT_ROUNDS = 8  # split-and-reassign rounds at most (each halves the oversize
 
 
 def partition(
-    Xn: sp.csr_matrix, n_clusters: int, *, seed: int, max_size: int, n_iter: int = 7
+    Xn: sp.csr_matrix, n_clusters: int, *, seed: int, max_size: int | None = None, n_iter: int = 7
 ) -> tuple[np.ndarray, sp.csr_matrix]:
     """Cluster the rows of ``Xn`` by spherical k-means, splitting clusters above ``max_size``.
 
@@ -51,7 +51,8 @@ def partition(
         dropped; splitting may add some.
     seed : seed of the random choices of initial centres.
     max_size : clusters with more points are split in two by spherical 2-means (with
-        ``n_iter`` iterations) until none is left or ``_SPLIT_ROUNDS`` rounds have run.
+        ``n_iter`` iterations) until none is left or ``_SPLIT_ROUNDS`` rounds have run;
+        default 1.5x the mean size ``n / n_clusters`` (no straggler task).
     n_iter : Lloyd iterations (the authors' code uses 7).
 
     Returns
@@ -62,6 +63,8 @@ def partition(
         cluster has only all-zero rows).
     """
     n, d = Xn.shape
+    if max_size is None:
+        max_size = 3 * -(-n // max(1, min(n_clusters, n))) // 2
     used = np.unique(Xn.indices)  # k-means runs on the columns in use: nothing of size d
     Xn = _select_columns(Xn, used)
     rng = np.random.default_rng(seed)

@@ -1,44 +1,39 @@
 """The SLEEC estimator: parameters, fit, predict, save and load (orchestration only).
 
-The stages live in their own modules: :mod:`sleec.clustering` (step 1) and
+The stages live in their own modules: :mod:`sleec.clustering` (step 1),
 :mod:`sleec.cluster_model` (steps 2-5 of one cluster, built on :mod:`sleec.graph`,
-:mod:`sleec.svp`, :mod:`sleec.regression` and :mod:`sleec.neighbors`). Parameters are declared
-once in :mod:`sleec.params`; the fitted state and its file layout in :mod:`sleec._state`.
+:mod:`sleec.svp`, :mod:`sleec.regression` and :mod:`sleec.neighbors`) and
+:mod:`sleec.rerank` (the second stage). :mod:`sleec._fit` plans and runs fit's tasks,
+:mod:`sleec._predict` is prediction's pass. Parameters are declared once in
+:mod:`sleec.params`; the fitted state and its file layout in :mod:`sleec._state`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import numbers
 import os
 import time
-import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator
 from sklearn.utils import ClassifierTags, check_random_state
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import threadpool_info, threadpool_limits
 
-from . import _labels
+from . import _fit, _labels, _predict, rerank
 from . import _validation as v
-from ._dask import send_if_dask
 from ._labels import MULTICLASS
 from ._persist import load_model, save_model
-from ._state import FittedState, Learner
-from ._topk import top_k_dense
-from .cluster_model import append_points, ensemble_votes, fit_cluster, prepare_features
-from .clustering import cluster_members, partition
-from .exceptions import ModelFormatError, NoFeatureWarning
+from ._sparse import select_columns
+from ._state import FittedState, Learner, SecondStage
+from .cluster_model import append_points, prepare_features
+from .exceptions import ModelFormatError
 from .metrics import pad_ids, precision_at_k
-from .neighbors import top_k_labels
-from .params import ClusterConfig, QueryConfig, n_clusters_for, validate_params
+from .params import QueryConfig, RerankConfig, validate_params
 from .presets import preset_params
 
 __all__ = ["PREDICT_BATCH", "SLEEC"]
@@ -48,6 +43,8 @@ logger = logging.getLogger(__name__)
 # Rows per prediction batch: each (learner, cluster) group of a batch pays a fixed cost of
 # O(cluster size x n_components), so batches must hold many points per cluster.
 PREDICT_BATCH = 16384
+# Parameters a model file of format version 2 lacks, and what that model was fitted with.
+_BEFORE_VERSION_3 = {"shortlist_votes": 0, "shortlist_centroids": 0}
 
 
 class SLEEC(BaseEstimator):
@@ -58,18 +55,22 @@ class SLEEC(BaseEstimator):
     sparse linear map from features to embeddings; predicts by k-nearest neighbours in the
     embedding space of the test point's cluster, summed over an ensemble of learners.
 
+    With the second stage on (the library default; presets turn it off), each point's
+    labels are re-ranked: a shortlist of the votes' best labels and of the labels whose
+    centroids are nearest the point, scored by a mix of the vote share and a per-label
+    linear classifier (:mod:`sleec.rerank`). Every default below was chosen on held-out
+    splits of training sets, never on a test split; the measurements are in BENCHMARKS.md
+    ("Choosing the defaults").
+
     Parameters
     ----------
     n_learners : int, default=3
         Ensemble size; each learner uses a different random clustering and SVP start (authors:
-        ``num_learners``). 3 was chosen on held-out training splits: over 1 learner, P@1 +0.7
-        on Bibtex, P@3 +0.6 on Delicious, for 3x the training time.
+        ``num_learners``).
     n_clusters : int or "auto", default="auto"
         k-means clusters per learner; ``"auto"`` gives ``max(1, n_samples // 15000)`` (the
-        paper's rule is ``n_samples // 6000``). On held-out splits (3 learners): WordNet (53K
-        points) P@1 57.18 with 2 clusters, 56.89 with 3 ("auto"), 54.03 with the paper's
-        11; make_xmc at 10^5 (80K points) 74.53 / 74.56 / 74.47 with 4 / 5 ("auto") / 8.
-        Clusters above 1.5x the mean size are split by 2-means.
+        paper's ``n_samples // 6000`` lost accuracy to small clusters). Clusters above 1.5x
+        the mean size are split by 2-means.
     n_components : int, default=100
         Embedding dimension (authors: ``out_Dim``).
     n_graph_neighbors : int, default=100
@@ -77,29 +78,24 @@ class SLEEC(BaseEstimator):
     n_neighbors : int, default=25
         Neighbours voting at test time (authors: ``NNtest``).
     top_k : int, default=5
-        Labels per point of :meth:`predict`, :meth:`decision_function`,
-        :meth:`predict_labels` and :meth:`score` (each also takes an explicit ``k``).
+        Labels per point of :meth:`predict_topk`, :meth:`predict`,
+        :meth:`decision_function`, :meth:`predict_labels` and :meth:`score` (each also takes
+        an explicit ``k``).
     label_similarity : {"cosine", "dot"}, default="cosine"
         Similarity of label vectors in the graph and in the fitted Gram matrix: cosine (authors'
         code) or inner product (paper).
     svp_max_iter : int, default=3
-        SVP iterations at most. Chosen on held-out 80/20 splits of the training sets with
-        ``svp_step=1.5``: against 10 iterations, P@1/3/5 moved by -0.13/-0.02/-0.06 on
-        Bibtex (3 splits) and -0.06/-0.17/-0.14 on WordNet (200 graph neighbours), for half
-        the training time (WordNet 45 s -> 22 s); 10 iterations had matched 30 of step 1.
+        SVP iterations at most (presets: 10, the authors' solver runs to convergence).
     svp_tol : float, default=1e-3
         SVP stops when its relative objective improves by less than this in one iteration.
     svp_step : float, default=1.5
-        SVP gradient step eta (paper: 1). 1.5 reaches in 10 iterations the objective that
-        step 1 reaches in about 15; a step that makes the objective worse is dropped and SVP
-        goes on with step 1.
+        SVP gradient step eta (paper: 1); a step that makes the objective worse is dropped
+        and SVP goes on with step 1.
     l2_reg : float or "auto", default="auto"
         lambda of the ridge regressor; the authors' ``cost`` maps to ``1 / (2 cost)``.
         ``"auto"`` sets lambda = 171 x the mean squared non-zero feature value of the
-        cluster, i.e. ``171 / m`` for unit rows with m non-zeros: 2.5 on Bibtex (the
-        authors' value, best on its held-out splits), 9.2 on Delicious and 19 on WordNet,
-        where more smoothing won on held-out splits (Delicious +0.5 P@1 over 2.5; WordNet
-        P@1 56.08 / 56.89 / 54.59 with 5 / "auto" / 60): rows with few words need more.
+        cluster (``171 / m`` for unit rows with m non-zeros): rows with few words need more
+        smoothing.
     l1_reg : float, default=0.0
         mu, weight of ``||X V^T||_1`` (paper). 0 gives ridge (authors' code); > 0 switches
         to the ADMM solver. Both solve by conjugate gradients on the sparse features.
@@ -115,16 +111,34 @@ class SLEEC(BaseEstimator):
         Distance between embeddings at test time (authors' code: euclidean).
     weighting : {"uniform", "distance"}, default="distance"
         Neighbour votes: ``exp(-d^2 / median d^2)`` over each query's neighbours, or uniform
-        (paper and authors' code). Distance weighting was chosen on held-out parts of the
-        training sets (3 random 80/20 splits, never the test split): P@1 +0.65 on Bibtex and
-        +0.46 on Delicious over uniform votes (``benchmarks/select_defaults.py``).
+        (paper and authors' code).
+    shortlist_votes : int, default=50
+        Second stage: the labels the neighbour votes score best, put on each point's
+        shortlist. 0 together with ``shortlist_centroids=0`` turns the stage off (the
+        authors' method, and every preset). Either may change after fit: the shortlist is
+        a prediction-time speed and accuracy knob.
+    shortlist_centroids : int, default=50
+        Second stage: the labels whose centroids (normalised sums of the unit rows carrying
+        them) have the largest cosine with the point, added to its shortlist.
+    ranker_loss : {"logistic", "squared_hinge"}, default="logistic"
+        Loss of the per-label rankers, L2-regularised and solved by dual coordinate descent
+        as LIBLINEAR does; each is trained on its label's positives and hard negatives (the
+        training points that shortlist it, mined with leave-one-out votes).
+    ranker_c : float, default=10.0
+        The rankers' cost C (larger: less regularisation).
+    ranker_mix : float in [0, 1], default=0.5
+        A shortlisted label scores ``mix x vote share + (1 - mix) x sigmoid(ranker
+        margin)``: both in [0, 1], so scores compare across points (thresholds, scorers).
+    ranker_threshold : float, default=0.05
+        Ranker weights with ``|w|`` below this are pruned after training.
     normalize : bool, default=True
         L2-normalise feature rows (authors' code, except Mediamill).
     random_state : int, RandomState or None, default=None
-        Seeds the clusterings and the SVP start subspaces.
+        Seeds the clusterings, the SVP start subspaces and the rankers' coordinate orders.
     n_jobs : int or None, default=None
-        Parallel (learner, cluster) tasks through joblib (None = 1, -1 = all cores). Results do
-        not depend on it.
+        Parallel tasks of fit through joblib (None = 1, -1 = all cores); prediction's
+        kernels use that many threads when it is set, every core when it is None. Results
+        do not depend on it.
 
     Attributes
     ----------
@@ -133,6 +147,8 @@ class SLEEC(BaseEstimator):
     n_features_in_ : int. n_labels_ : int.
     classes_ : (n_labels,) the label names: column ids when ``fit`` got a label matrix,
         else the names from the label lists (str or int).
+    label_names_ : (n_labels,) str display names, or None.
+    label_prior_ : (n_labels,) float32, the share of training points carrying each label.
     learners_ : tuple of :class:`sleec._state.Learner`.
     train_labels_ : csr_matrix (n_train, n_labels) float32, the training labels (stored once;
         local models index its rows).
@@ -147,14 +163,11 @@ class SLEEC(BaseEstimator):
     - neighbour votes: ``weighting="uniform"`` (both) or ``"distance"`` (default);
     - test-time distance: ``metric="euclidean"`` (code, default) or ``"cosine"``.
 
-    Defaults were chosen on held-out 80/20 splits of the Bibtex training set (mean P@1 of
-    three splits, bibtex preset): cosine 64.86 vs dot 63.63; pruning 64.86 vs ADMM with
-    ``l1_reg=0.01`` 64.65 and ``0.1`` 62.33; euclidean 64.86 vs cosine 62.98; distance-weighted
-    votes 64.86 vs uniform 64.21 (Delicious: 68.83 vs 68.37). The authors' code is reproduced
-    by a preset with ``weighting="uniform"``; the paper by ``label_similarity="dot"``,
-    ``l1_reg > 0``, ``weight_threshold=0``, ``embedding_threshold=0``, ``weighting="uniform"``.
-    The embedding is the paper's SVP in both cases (the code's alternating-gradient solver
-    fits the same kNN-only objective and is reported to reach the same accuracy).
+    The authors' code is reproduced by a preset with ``weighting="uniform"``; the paper by
+    ``label_similarity="dot"``, ``l1_reg > 0``, ``weight_threshold=0``,
+    ``embedding_threshold=0``, ``weighting="uniform"``, both without the second stage. The
+    embedding is the paper's SVP in both cases (the code's alternating-gradient solver fits
+    the same kNN-only objective and is reported to reach the same accuracy).
     """
 
     def __init__(
@@ -178,6 +191,12 @@ class SLEEC(BaseEstimator):
         embedding_threshold: float = 0.01,
         metric: str = "euclidean",
         weighting: str = "distance",
+        shortlist_votes: int = 50,
+        shortlist_centroids: int = 50,
+        ranker_loss: str = "logistic",
+        ranker_c: float = 10.0,
+        ranker_mix: float = 0.5,
+        ranker_threshold: float = 0.05,
         normalize: bool = True,
         random_state: Any = None,
         n_jobs: int | None = None,
@@ -200,6 +219,12 @@ class SLEEC(BaseEstimator):
         self.embedding_threshold = embedding_threshold
         self.metric = metric
         self.weighting = weighting
+        self.shortlist_votes = shortlist_votes
+        self.shortlist_centroids = shortlist_centroids
+        self.ranker_loss = ranker_loss
+        self.ranker_c = ranker_c
+        self.ranker_mix = ranker_mix
+        self.ranker_threshold = ranker_threshold
         self.normalize = normalize
         self.random_state = random_state
         self.n_jobs = n_jobs
@@ -230,85 +255,35 @@ class SLEEC(BaseEstimator):
             Nothing is reported without it, but INFO log records of ``logging``.
         """
         params = self.validated_params()
-        X = v.check_matrix(X, "X")
-        Y, classes, label_kind = _labels.encode(y, "Y")
-        v.check_consistent_rows(X, Y)
-        n = X.shape[0]
-        if n == 0:
-            raise ValueError("X and Y are empty: fitting needs at least one training point.")
-        if X.shape[1] == 0:
-            raise ValueError(
-                f"X has 0 feature(s) (shape=({n}, 0)) while a minimum of 1 is required: "
-                "fitting needs at least one feature column."
-            )
-        if Y.nnz == 0:
-            raise ValueError("Y has no labels at all: every training point is label-free.")
+        X, Y, classes, label_kind = _training_data(X, y)
         start = time.perf_counter()
         features, routing = prepare_features(X, params["normalize"])
         rng = check_random_state(params["random_state"])
         seeds = rng.randint(0, 2**31 - 1, size=params["n_learners"])
-        n_clusters = n_clusters_for(params["n_clusters"], n)
-        max_size = 3 * -(-n // n_clusters) // 2  # 1.5x the mean size: no straggler task
-        # progress: one step per learner's clustering, then one per (learner, cluster) task
-        steps = params["n_learners"] * (1 + n_clusters)
-        report = callback if callback is not None else (lambda done, total: None)
-        report(0, steps)
-        clusterings = []
-        for li, s in enumerate(seeds):
-            clusterings.append(partition(routing, n_clusters, seed=int(s), max_size=max_size))
-            report(li + 1, steps)
-        tasks = [
-            (li, c, rows)
-            for li, (assign, centers) in enumerate(clusterings)
-            for c, rows in enumerate(cluster_members(assign, centers.shape[0]))
-        ]
-        # Largest clusters first, so that the last tasks to run are short ones.
-        order = sorted(range(len(tasks)), key=lambda t: -tasks[t][2].size)
-        n_workers = min(effective_n_jobs(params["n_jobs"]), len(tasks))
-        logger.info(
-            "SLEEC fit: %d points, %d features, %d labels, %d learner(s), %d task(s) of %d to "
-            "%d points on %d worker(s)",
-            n,
-            X.shape[1],
-            Y.shape[1],
-            params["n_learners"],
-            len(tasks),
-            tasks[order[-1]][2].size,
-            tasks[order[0]][2].size,
-            n_workers,
+        steps = _fit.Steps(
+            callback, params["n_learners"] * (1 + _fit.plan(params, X.shape[0]).n_clusters)
         )
-        config = ClusterConfig.from_params(params, parallel_kernels=n_workers == 1)
-        run = Parallel(n_jobs=n_workers, prefer="threads", return_as="generator")
-        # On a Dask cluster: the data goes to the cluster once, the tasks get futures of it
-        # (kept alive here until every task is done).
-        Xs, Ys, *task_rows = send_if_dask(features, Y, *(tasks[t][2] for t in order))
-        jobs = (
-            delayed(_fit_task)(Xs, Ys, rows, config, _task_seed(seeds[tasks[t][0]], tasks[t][1]))
-            for t, rows in zip(order, task_rows, strict=True)
-        )
-        results = [None] * len(tasks)
-        # BLAS runs single-threaded during training: the numba kernels (or the parallel
-        # tasks) own the cores, OpenBLAS threads competing with them made fits slower (Bibtex
-        # 2.9 s -> 1.8 s once capped), and the fitted model does not depend on how many BLAS
-        # threads the machine that runs a task has.
-        steps = len(clusterings) + len(tasks)
-        with threadpool_limits(limits=1, user_api="blas"):
-            for done, (t, local) in enumerate(zip(order, run(jobs), strict=True), start=1):
-                results[t] = local
-                report(len(clusterings) + done, steps)
-        learners, t = [], 0
-        for _, centers in clusterings:
-            learners.append(Learner(centers, tuple(results[t : t + centers.shape[0]])))
-            t += centers.shape[0]
+        learners = _fit.fit_learners(features, routing, Y, params, seeds, steps)
+        stage = None
+        if RerankConfig.from_params(params).enabled:
+            stage = _fit.fit_second_stage(
+                features, routing, Y, learners, params, int(rng.randint(0, 2**31 - 1)), steps
+            )
         seconds = time.perf_counter() - start
+        info = {
+            "fit_seconds": round(seconds, 3),
+            "sleec_version": _version(),
+            "n_train": Y.shape[0],
+        }
         self.state_ = FittedState(
-            tuple(learners),
+            learners,
             Y,
             X.shape[1],
             classes,
             label_kind,
             params["normalize"],
-            info={"fit_seconds": round(seconds, 3), "sleec_version": _version(), "n_train": n},
+            info=info,
+            second_stage=stage,
         )
         self.n_features_in_ = X.shape[1]
         logger.info("SLEEC fit done in %.1f s", seconds)
@@ -321,10 +296,12 @@ class SLEEC(BaseEstimator):
         cluster's regressor and appended to its stored embeddings, and its labels to the
         training labels: it votes from the next prediction on. Labels the model has not seen
         (columns beyond ``n_labels_``, or new names, appended to ``classes_`` after the known
-        ones) become predictable. SVP and the regressors are not refitted, so the cost is
-        that of embedding the new points plus a copy of the touched clusters' stored
-        embeddings and of the training-label matrix (add points in batches, not one by
-        one). An unfitted model is fitted instead.
+        ones) become predictable. SVP, the regressors and the second stage's rankers are not
+        refitted: the new points join the label centroids, a new label gets a centroid and
+        no ranker (it is scored by its vote share alone). The cost is that of embedding the
+        new points plus a copy of the touched clusters' stored embeddings and of the
+        training-label matrix (add points in batches, not one by one). An unfitted model is
+        fitted instead.
 
         A full :meth:`fit` is advisable once the added points are a sizable share of the
         training set (the clusters, embeddings and regressors never saw them): on held-out
@@ -344,11 +321,11 @@ class SLEEC(BaseEstimator):
         )
         v.check_consistent_rows(X, Y_new)
         n_old = state.train_labels.shape[0]
+        features, routing = prepare_features(X, state.normalize)
         self.state_ = dataclasses.replace(
             state,
-            learners=append_points(
-                state.learners, *prepare_features(X, state.normalize), first_row=n_old
-            ),
+            learners=append_points(state.learners, features, routing, first_row=n_old),
+            second_stage=_grow_stage(state.second_stage, routing, Y_new, n_labels),
             train_labels=sp.vstack(
                 [_widen(state.train_labels, n_labels), Y_new], format="csr", dtype=np.float32
             ),
@@ -473,41 +450,35 @@ class SLEEC(BaseEstimator):
         X = v.check_features(X, self.n_features_in_)
         k = self.effective_k(self._k(k))
         batch_size = v.check_int(batch_size, "batch_size", low=1)
-        learners = self._learners(n_learners)
         ids = np.empty((X.shape[0], k), dtype=np.int32)
         scores = np.empty((X.shape[0], k), dtype=np.float32)
-        with _prediction_threads(self.n_jobs):
-            for start, stop, votes in self._vote_batches(X, batch_size, learners):
-                ids[start:stop], scores[start:stop] = self._top_labels(votes, k)
+        with _predict.prediction_threads(self.n_jobs):
+            for batch in self._batches(X, batch_size, n_learners):
+                rows = slice(batch.start, batch.stop)
+                ids[rows], scores[rows] = self._best(batch, k)
                 if callback is not None:
-                    callback(stop, X.shape[0])
-        self._no_information(X, ids, scores)
+                    callback(batch.stop, X.shape[0])
+        _predict.no_information(self.state_, X, ids, scores)
         return ids, scores
 
-    def _top_labels(self, votes: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, scores) (q, k) of the labels that the votes (q, n_train) score best; scores
-        clipped to 1 (float32 sums of weights that add up to 1 may round above it)."""
-        labels, Y = self.state_.label_support
-        top, scores = top_k_labels(votes, Y, k)
-        np.minimum(scores, 1.0, out=scores)
-        return np.where(top >= 0, labels[np.maximum(top, 0)], -1).astype(np.int32), scores
+    def _batches(self, X: sp.csr_matrix, batch_size: int, n_learners=None, *, details=False):
+        """Prediction's pass over validated rows (:func:`sleec._predict.batches`)."""
+        query = QueryConfig.from_params(self.validated_params())
+        learners = self._learners(n_learners)
+        return _predict.batches(self.state_, X, batch_size, learners, query, details=details)
 
-    def _no_information(self, X: sp.csr_matrix, ids: np.ndarray, scores: np.ndarray):
-        """Rows of ``X`` without a feature training saw get the label prior in place (with a
-        warning); returns those rows."""
-        empty = _rows_without_features(X, self.state_.known_features)
-        if empty.size:
-            prior = self.state_.label_prior
-            top = top_k_dense(prior[None, :], ids.shape[1])[0]
-            ids[empty], scores[empty] = top, np.where(top >= 0, prior[top], -np.inf)
-            warnings.warn(
-                f"{empty.size} of {X.shape[0]} point(s) have no non-zero feature that training "
-                f"saw (first: row {empty[0]}); they carry no information and get the labels "
-                "most frequent in training, scored by their frequency.",
-                NoFeatureWarning,
-                stacklevel=3,
-            )
-        return empty
+    def _rerank(self) -> RerankConfig | None:
+        """The second stage's settings when the model has one and they leave it on."""
+        config = RerankConfig.from_params(self.validated_params())
+        return config if config.enabled and self.state_.second_stage is not None else None
+
+    def _best(self, batch: _predict.Batch, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """A batch's top-``k`` (ids, scores): the shortlist's when the second stage is on,
+        else the votes'."""
+        config = self._rerank()
+        if config is None:
+            return _predict.top_labels(self.state_, batch.votes, k)
+        return _predict.best_of(_predict.shortlist_scores(self.state_, batch, config), k)
 
     def _learners(self, n_learners: int | None) -> tuple[Learner, ...]:
         learners = self.state_.learners
@@ -515,22 +486,6 @@ class SLEEC(BaseEstimator):
             return learners
         n_learners = v.check_int(n_learners, "n_learners", low=1, high=len(learners))
         return learners[:n_learners]
-
-    def _vote_batches(
-        self, X: sp.csr_matrix, batch_size: int, learners: tuple[Learner, ...] | None = None
-    ):
-        """``(start, stop, votes)`` per batch of validated rows: the (q, n_train) neighbour
-        votes of rows ``start:stop`` (of ``learners``, default all), whose product with
-        ``train_labels_`` is their scores."""
-        params = self.validated_params()
-        config = QueryConfig.from_params(params)
-        state = self.state_
-        learners = state.learners if learners is None else learners
-        for start in range(0, X.shape[0], batch_size):
-            stop = min(X.shape[0], start + batch_size)
-            features, routing = prepare_features(X[start:stop], state.normalize)
-            votes = ensemble_votes(features, routing, learners, config, state.train_labels.shape[0])
-            yield start, stop, votes
 
     def decision_function(self, X, k: int | None = None) -> sp.csr_matrix:
         """The top-``k`` label scores as a sparse (n, n_labels) float32 matrix.
@@ -603,21 +558,32 @@ class SLEEC(BaseEstimator):
     def predict_proba(self, X) -> np.ndarray:
         """Every label's estimated probability, a dense (n, n_labels) float32 array.
 
-        A label's probability is its neighbour vote share: the weights of the point's
-        ``n_neighbors`` nearest training points (summing to 1 per learner, averaged over
-        learners) that carry the label, a k-nearest-neighbour estimate of P(label | x) in
-        [0, 1]. Labels are not exclusive, so rows do not sum to 1. Memory is n x n_labels
-        floats: meant for small label sets; with many labels use :meth:`decision_function`.
+        Without the second stage, a label's probability is its neighbour vote share: the
+        weights of the point's ``n_neighbors`` nearest training points (summing to 1 per
+        learner, averaged over learners) that carry the label, a k-nearest-neighbour
+        estimate of P(label | x) in [0, 1]. With it, every label gets the score a shortlist
+        gives it (``ranker_mix x vote share + (1 - ranker_mix) x ranker probability``),
+        shortlisted or not. Labels are not exclusive, so rows do not sum to 1. Memory is
+        n x n_labels floats: meant for small label sets; with many labels use
+        :meth:`decision_function`.
         """
         check_is_fitted(self, "state_")
         X = v.check_features(X, self.n_features_in_)
+        state, config = self.state_, self._rerank()
         out = np.empty((X.shape[0], self.n_labels_), dtype=np.float32)
-        for start, stop, votes in self._vote_batches(X, PREDICT_BATCH):
-            out[start:stop] = (votes @ self.state_.train_labels).toarray()
-        np.minimum(out, 1.0, out=out)
-        empty = _rows_without_features(X, self.state_.known_features)
+        for batch in self._batches(X, PREDICT_BATCH):
+            shares = np.minimum((batch.votes @ state.train_labels).toarray(), 1.0)
+            if config is not None:  # every label the stage knows gets its ranker's part
+                stage = state.second_stage
+                every = np.arange(stage.labels.size, dtype=np.int32)
+                rows = np.broadcast_to(every, (shares.shape[0], every.size))
+                probs = rerank.pair_scores(stage.columns(batch.features), rows, stage)
+                known = shares[:, stage.labels]  # the other labels have no votes either
+                shares[:, stage.labels] = rerank.fuse(known, probs, config.ranker_mix)
+            out[batch.start : batch.stop] = shares
+        empty = _predict.no_information(state, X, *_scratch(X.shape[0]))
         if empty.size:  # no information: the label frequencies (see predict_topk)
-            out[empty] = self.state_.label_prior
+            out[empty] = state.label_prior
         return out
 
     def score(self, X, y) -> float:
@@ -668,7 +634,7 @@ class SLEEC(BaseEstimator):
         """Read a model written by :meth:`save`; refuses unknown versions and damaged files."""
         params, arrays = load_model(path)
         try:
-            model = cls(**params)
+            model = cls(**{**_BEFORE_VERSION_3, **params})
             model.validated_params()
             model.state_ = FittedState.from_arrays(arrays)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
@@ -679,33 +645,58 @@ class SLEEC(BaseEstimator):
         return model
 
 
-@contextlib.contextmanager
-def _prediction_threads(n_jobs: int | None):
-    """numba and BLAS threads for prediction: ``n_jobs`` (joblib's meaning) when set, else
-    whatever the process has (every core by default)."""
-    if n_jobs is None:
-        yield
-        return
-    import numba
+def _training_data(X: Any, y: Any) -> tuple[sp.csr_matrix, sp.csr_matrix, Any, str]:
+    """``(X, Y, classes, label_kind)`` checked for fit (see :mod:`sleec._labels`)."""
+    X = v.check_matrix(X, "X")
+    Y, classes, label_kind = _labels.encode(y, "Y")
+    v.check_consistent_rows(X, Y)
+    n = X.shape[0]
+    if n == 0:
+        raise ValueError("X and Y are empty: fitting needs at least one training point.")
+    if X.shape[1] == 0:
+        raise ValueError(
+            f"X has 0 feature(s) (shape=({n}, 0)) while a minimum of 1 is required: "
+            "fitting needs at least one feature column."
+        )
+    if Y.nnz == 0:
+        raise ValueError("Y has no labels at all: every training point is label-free.")
+    return X, Y, classes, label_kind
 
-    n = max(1, min(effective_n_jobs(n_jobs), numba.config.NUMBA_NUM_THREADS))
-    before = numba.get_num_threads()
-    numba.set_num_threads(n)
-    try:
-        with threadpool_limits(limits=n, user_api="blas"):
-            yield
-    finally:
-        numba.set_num_threads(before)
 
-
-def _rows_without_features(X: sp.csr_matrix, known: np.ndarray) -> np.ndarray:
-    """Rows (int64, sorted) of validated ``X`` without a non-zero entry in a ``known``
-    (n_features,) bool column: no regressor sees anything of them."""
-    seen = known[X.indices] & (X.data != 0)
-    counts = np.bincount(
-        np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))[seen], minlength=X.shape[0]
+def _grow_stage(
+    stage: SecondStage | None, routing: sp.csr_matrix, Y_new: sp.csr_matrix, n_labels: int
+) -> SecondStage | None:
+    """The second stage with new points added to the centroids (over the stage's feature
+    columns); a label it did not know gets a centroid and an untrained ranker (no
+    weights, no bias)."""
+    if stage is None:
+        return None
+    labels = np.union1d(stage.labels, np.unique(Y_new.indices)).astype(np.int32)
+    place = sp.csr_matrix(  # (m', m): the old rows in their places among the new labels
+        (
+            np.ones(stage.labels.size, np.float32),
+            (np.searchsorted(labels, stage.labels), np.arange(stage.labels.size)),
+        ),
+        shape=(labels.size, stage.labels.size),
     )
-    return np.flatnonzero(counts == 0)
+    added = sp.csr_matrix(select_columns(Y_new, labels), dtype=np.float32).T
+    sums = place @ stage.centroid_sums + added @ stage.columns(routing)
+    kept = np.searchsorted(labels, stage.labels)
+    bias = np.zeros(labels.size, dtype=np.float32)
+    trained = np.zeros(labels.size, dtype=bool)
+    bias[kept], trained[kept] = stage.bias, stage.trained
+    return SecondStage(
+        labels,
+        stage.features,
+        sp.csr_matrix(sums, dtype=np.float32),
+        sp.csr_matrix(place @ stage.W, dtype=np.float32),
+        bias,
+        trained,
+    )
+
+
+def _scratch(n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.empty((n, 1), dtype=np.int32), np.empty((n, 1), dtype=np.float32)
 
 
 def _more_names(names: np.ndarray | None, n_labels: int) -> np.ndarray | None:
@@ -720,26 +711,7 @@ def _widen(M: sp.csr_matrix, n_cols: int) -> sp.csr_matrix:
     return sp.csr_matrix((M.data, M.indices, M.indptr), shape=(M.shape[0], n_cols))
 
 
-def _fit_task(
-    X: sp.csr_matrix, Y: sp.csr_matrix, rows: np.ndarray, config: ClusterConfig, seed: int
-):
-    """One (learner, cluster) task, as joblib (or a Dask worker) runs it."""
-    _single_threaded_blas()
-    return fit_cluster(X, Y, rows, config, seed)
-
-
-def _single_threaded_blas() -> None:
-    """In a process where BLAS still runs several threads (a remote worker: fit's own process
-    is capped around the tasks), cap it for good, so that every task computes alike."""
-    if any(info["num_threads"] > 1 for info in threadpool_info() if info.get("user_api") == "blas"):
-        threadpool_limits(limits=1, user_api="blas")
-
-
 def _version() -> str:
     from . import __version__
 
     return __version__
-
-
-def _task_seed(learner_seed: int, cluster: int) -> int:
-    return int(np.random.SeedSequence([int(learner_seed), cluster]).generate_state(1)[0])

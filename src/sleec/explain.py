@@ -5,8 +5,10 @@ learner's embedding space (:mod:`sleec.cluster_model`). :func:`explain` runs pre
 own pass over the points (the same routing, neighbours and weights, kept with their
 details) and returns, for each point and each of its top-k labels, every vote behind the
 label's score: the training row, the learner and cluster it came from, its distance to the
-point in that embedding space, its weight and its share of the score. The labels and scores
-are prediction's, bit for bit. :func:`format_explanation` renders one explanation as text.
+point in that embedding space, its weight and its share of the score; with the second stage
+also the label's vote share and its ranker's probability, which the score mixes. The labels
+and scores are prediction's, bit for bit. :func:`format_explanation` renders one
+explanation as text.
 """
 
 from __future__ import annotations
@@ -18,9 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _labels, _validation
-from .cluster_model import ensemble_votes, prepare_features
-from .params import QueryConfig
+from . import _labels, _predict, _validation
 
 __all__ = ["Explanation", "LabelExplanation", "Vote", "explain", "format_explanation"]
 
@@ -47,13 +47,20 @@ class Vote:
 @dataclass(frozen=True)
 class LabelExplanation:
     """A predicted label (``label`` its column id, ``name`` its name), its score, every vote
-    behind it (heaviest first) and, when the truth was given, whether it is a true label."""
+    behind it (heaviest first) and, when the truth was given, whether it is a true label.
+
+    With the second stage, ``score = mix x vote_share + (1 - mix) x ranker``: ``vote_share``
+    is the sum of the votes' weights, ``ranker`` the label's ranker probability (None
+    without the stage, or for a label without a ranker, which keeps its vote share), and
+    each vote's ``share`` is its part of the score (``mix x weight / score``)."""
 
     label: int
     name: Any
     score: float
     votes: tuple[Vote, ...]
     hit: bool | None = None
+    vote_share: float | None = None
+    ranker: float | None = None
 
 
 @dataclass(frozen=True)
@@ -88,16 +95,17 @@ def explain(model: Any, X: Any, k: int | None = None, *, y: Any = None) -> list[
     X = _validation.check_features(X, model.n_features_in_)
     k = model.effective_k(model.validated_params()["top_k"] if k is None else k)
     state = model.state_
-    features, routing = prepare_features(X, state.normalize)
-    config = QueryConfig.from_params(model.validated_params())
-    votes, details = ensemble_votes(
-        features, routing, state.learners, config, state.train_labels.shape[0], details=True
-    )
-    ids, scores = model._top_labels(votes, k)
-    empty = set(model._no_information(X, ids, scores).tolist())
+    if X.shape[0] == 0:
+        return []
+    (batch,) = model._batches(X, X.shape[0], details=True)
+    ids, scores = model._best(batch, k)
+    empty = set(_predict.no_information(state, X, ids, scores).tolist())
+    config = model._rerank()
+    stage_part = None if config is None else _predict.shortlist_scores(state, batch, config)
+    mix = 1.0 if config is None else config.ranker_mix
     truth = None if y is None else _labels.to_matrix(y, state.classes, state.n_labels, "y")
     names = model.label_names_
-    Y = state.train_labels
+    Y, details = state.train_labels, batch.details
     by_row = np.argsort(details.query, kind="stable")
     bounds = np.searchsorted(details.query[by_row], np.arange(X.shape[0] + 1))
     out = []
@@ -118,14 +126,17 @@ def explain(model: Any, X: Any, k: int | None = None, *, y: Any = None) -> list[
                     int(details.cluster[j]),
                     float(details.distance[j]),
                     float(details.weight[j]),
-                    float(details.weight[j]) / score if score > 0 else 0.0,
+                    mix * float(details.weight[j]) / score if score > 0 else 0.0,
                 )
                 for j in mine[carries]
             ]
             found.sort(key=lambda vote: (-vote.weight, vote.train_row, vote.learner))
             name = int(label) if names is None else str(names[label])
             hit = None if truth is None else label in true
-            labels.append(LabelExplanation(int(label), name, score, tuple(found), hit))
+            share, ranker = _stage_parts(stage_part, i, label, found, i in empty)
+            labels.append(
+                LabelExplanation(int(label), name, score, tuple(found), hit, share, ranker)
+            )
         predicted = {lab.label for lab in labels}
         missed = tuple(
             int(j) if names is None or j >= names.size else str(names[j])
@@ -134,6 +145,18 @@ def explain(model: Any, X: Any, k: int | None = None, *, y: Any = None) -> list[
         n_voters = np.unique(details.train_row[mine]).size
         out.append(Explanation(i, tuple(labels), int(n_voters), missed, i in empty))
     return out
+
+
+def _stage_parts(stage_part, i: int, label: int, votes: list[Vote], empty: bool):
+    """(vote share, ranker probability) of a label of row ``i`` (None, None without the
+    second stage; the ranker None for a label without one)."""
+    if stage_part is None or empty:
+        return None, None
+    where = np.flatnonzero(stage_part.candidates[i] == label)
+    if not where.size:  # pragma: no cover - a top label is always a candidate
+        return float(sum(v.weight for v in votes)), None
+    prob = float(stage_part.probs[i, where[0]])
+    return float(stage_part.votes[i, where[0]]), (None if prob != prob else prob)
 
 
 def _carriers(Y: Any, rows: np.ndarray, label: int) -> np.ndarray:
@@ -152,7 +175,8 @@ def format_explanation(
     """One explanation as readable text (what ``sleec explain`` prints).
 
     Labels whose scores come from the very same votes (nested labels often do) share one
-    block: the labels with their scores (and ``hit`` / ``miss`` when the truth was given),
+    block: the labels with their scores (with the second stage, the vote share and the
+    ranker probability the score mixes; ``hit`` / ``miss`` when the truth was given),
     then those votes, heaviest first, one line per training row with the learners that
     found it, its distances, its summed weight and its share of the block's best score;
     at most ``max_votes`` lines, then a summary of the rest. ``train_texts`` (the training
@@ -172,7 +196,13 @@ def format_explanation(
     for members in blocks.values():
         for rank, label in members:
             mark = "" if label.hit is None else ("  hit" if label.hit else "  miss")
-            lines.append(f"  {rank}. {_printable(label.name)}  score {label.score:.4f}{mark}")
+            parts = ""
+            if label.vote_share is not None:
+                ranker = "none" if label.ranker is None else f"{label.ranker:.4f}"
+                parts = f"  (votes {label.vote_share:.4f}, ranker {ranker})"
+            lines.append(
+                f"  {rank}. {_printable(label.name)}  score {label.score:.4f}{parts}{mark}"
+            )
         best = members[0][1]
         if len(members) > 1:
             lines.append(f"     labels {_ranks([r for r, _ in members])}: the same votes")

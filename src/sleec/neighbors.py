@@ -37,6 +37,7 @@ def nearest_neighbors(
     metric: str,
     weighting: str,
     return_distance: bool = False,
+    exclude: np.ndarray | None = None,
 ) -> tuple[np.ndarray, ...]:
     """The ``k`` stored embeddings nearest each query, with vote weights.
 
@@ -48,6 +49,8 @@ def nearest_neighbors(
     weighting : ``"uniform"`` (each neighbour votes ``1/k``, the paper's empirical label
         distribution) or ``"distance"`` (vote ``exp(-d^2 / median d^2)`` over the query's
         neighbours, normalised to sum 1).
+    exclude : (q,) int rows of ``E`` that may not be their query's neighbour (-1: none):
+        a stored training point queried as itself, left out of its own neighbours.
 
     Returns
     -------
@@ -65,7 +68,11 @@ def nearest_neighbors(
     a numba kernel, so the extra memory stays near 40 MB whatever the sizes.
     """
     m = E.shape[0]
-    k = min(k, m)
+    if exclude is not None:
+        exclude = np.asarray(exclude, dtype=np.int64)
+        if not (exclude >= 0).any():
+            exclude = None
+    k = min(k, m - (exclude is not None))
     E = np.asarray(E, dtype=np.float64)
     Zq = np.asarray(Zq, dtype=np.float64)
     if metric == "cosine":
@@ -74,16 +81,27 @@ def nearest_neighbors(
     q, r = Zq.shape
     if k == 0:
         return np.empty((q, 0), dtype=np.int64), np.empty((q, 0), dtype=np.float32)
-    n_cand = min(m, k + max(_SCREEN_EXTRA, k // 4))
+    wanted = k + (exclude is not None)  # one more, to drop the excluded row
+    n_cand = min(m, wanted + max(_SCREEN_EXTRA, wanted // 4))
     cand = np.broadcast_to(np.arange(m), (q, m))  # few rows: every row is a candidate
     if n_cand < m:
         cand = _screen(Zq, E, n_cand)
-    idx = np.empty((q, k), dtype=np.int64)
-    near = np.empty((q, k), dtype=np.float64)
+    idx = np.empty((q, wanted), dtype=np.int64)
+    near = np.empty((q, wanted), dtype=np.float64)
     rerank = rerank_nearest_par if q * n_cand * r >= _PARALLEL_ENTRIES else rerank_nearest
     rerank(
-        np.ascontiguousarray(Zq), np.ascontiguousarray(E), np.ascontiguousarray(cand), k, idx, near
+        np.ascontiguousarray(Zq),
+        np.ascontiguousarray(E),
+        np.ascontiguousarray(cand),
+        wanted,
+        idx,
+        near,
     )
+    if exclude is not None:  # drop the excluded row where found, else the farthest one
+        drop = idx == exclude[:, None]
+        drop[~drop.any(axis=1), -1] = True
+        keep = ~drop
+        idx, near = idx[keep].reshape(q, k), near[keep].reshape(q, k)
     if weighting == "uniform":
         weights = np.full(near.shape, 1.0 / max(k, 1), dtype=np.float32)
     else:

@@ -22,7 +22,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PARAMS", "ClusterConfig", "Param", "QueryConfig", "n_clusters_for", "validate_params"]
+__all__ = [
+    "PARAMS",
+    "ClusterConfig",
+    "Param",
+    "QueryConfig",
+    "RerankConfig",
+    "n_clusters_for",
+    "validate_params",
+]
 
 from ._sparse import INT32_MAX
 
@@ -263,6 +271,58 @@ PARAMS: tuple[Param, ...] = (
         help="neighbour votes: exp(-d^2 / median d^2) or uniform (paper)",
     ),
     Param(
+        "shortlist_votes",
+        50,
+        kind="int",
+        stage="second stage",
+        low=0,
+        high=INT32_MAX,
+        help="second stage: labels the kNN votes put on each point's shortlist (0 with "
+        "shortlist_centroids=0: no second stage, the authors' method)",
+    ),
+    Param(
+        "shortlist_centroids",
+        50,
+        kind="int",
+        stage="second stage",
+        low=0,
+        high=INT32_MAX,
+        help="second stage: labels whose centroids are nearest the point, added to its shortlist",
+    ),
+    Param(
+        "ranker_loss",
+        "logistic",
+        kind="choice",
+        stage="second stage",
+        choices=("logistic", "squared_hinge"),
+        help="loss of the per-label rankers (L2-regularised, dual coordinate descent)",
+    ),
+    Param(
+        "ranker_c",
+        10.0,
+        kind="float",
+        stage="second stage",
+        low=0.0,
+        low_open=True,
+        help="cost C of the rankers (LIBLINEAR's; larger: weaker regularisation)",
+    ),
+    Param(
+        "ranker_mix",
+        0.5,
+        kind="float",
+        stage="second stage",
+        low=0.0,
+        high=1.0,
+        help="score = mix x vote share + (1 - mix) x ranker probability",
+    ),
+    Param(
+        "ranker_threshold",
+        0.05,
+        stage="second stage",
+        **_NON_NEG,
+        help="ranker weights with |w| below this are pruned",
+    ),
+    Param(
         "normalize",
         True,
         kind="choice",
@@ -327,6 +387,26 @@ class ClusterConfig:
         """From validated parameters (the output of :func:`validate_params`)."""
         names = [f for f in cls.__dataclass_fields__ if f != "parallel_kernels"]
         return cls(**{name: params[name] for name in names}, parallel_kernels=parallel_kernels)
+
+
+@dataclass(frozen=True)
+class RerankConfig:
+    """What the second stage needs (:mod:`sleec.rerank`)."""
+
+    shortlist_votes: int
+    shortlist_centroids: int
+    ranker_loss: str
+    ranker_c: float
+    ranker_mix: float
+    ranker_threshold: float
+
+    @property
+    def enabled(self) -> bool:
+        return self.shortlist_votes + self.shortlist_centroids > 0
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> RerankConfig:
+        return cls(**{name: params[name] for name in cls.__dataclass_fields__})
 
 
 @dataclass(frozen=True)
