@@ -239,3 +239,22 @@ def test_partial_fit_gives_new_labels_a_centroid_and_no_ranker(staged, toy_xmc):
     assert stage.centroid_sums[-1].nnz > 0
     ids, _ = model.predict_topk(X_new, 5)
     assert (ids == n_labels).any(axis=1).all()  # near-duplicates find the new label
+
+
+def test_feature_major_margins_equal_label_major_ones(staged, toy_xmc):
+    """The two kernel orders sum the same terms in the same order: identical margins."""
+    from sleec._rank_kernels import pair_margins, pair_margins_by_feature
+
+    *_, Xte, _, _ = toy_xmc
+    stage = staged.state_.second_stage
+    X = stage.columns(prepare_features(Xte, True)[0])
+    rng = np.random.default_rng(8)
+    cand = np.array([rng.permutation(stage.labels.size)[:6] for _ in range(X.shape[0])])
+    cand = np.where(rng.random(cand.shape) < 0.2, -1, cand).astype(np.int32)  # unique per row
+    a, b = (np.empty(cand.shape, np.float32) for _ in range(2))
+    W, W_T = stage.W, stage.W_T
+    pair_margins(X.indptr, X.indices, X.data, cand, W.indptr, W.indices, W.data, stage.bias,
+                 X.shape[1], 8, a)  # fmt: skip
+    pair_margins_by_feature(X.indptr, X.indices, X.data, cand, W_T.indptr, W_T.indices,
+                            W_T.data, stage.bias, W.shape[0], 8, b)  # fmt: skip
+    np.testing.assert_array_equal(a, b)

@@ -17,6 +17,8 @@ __all__ = [
     "label_supports",
     "label_supports_par",
     "pair_margins",
+    "pair_margins_by_feature",
+    "pair_margins_by_feature_par",
     "pair_margins_par",
     "train_rankers",
     "train_rankers_par",
@@ -239,3 +241,37 @@ def _pair_margins(qp, qi, qd, cand, wp, wi, wd, wb, n_features, chunk, out):
 
 pair_margins = njit(cache=True, nogil=True)(_pair_margins)
 pair_margins_par = njit(cache=True, nogil=True, parallel=True)(_pair_margins)
+
+
+def _pair_margins_by_feature(qp, qi, qd, cand, tp, ti, td, wb, n_labels, chunk, out):
+    """:func:`_pair_margins` with the rankers feature-major: ``(tp, ti, td)`` the CSR
+    (n_features, L) of their transpose, so a margin costs the query's features' stored
+    weights (cheaper when a shortlist holds labels with many weights). A row's candidates
+    must be distinct (as shortlists are). The same sums in the same order: the bias, then
+    the query's features ascending."""
+    q, m = cand.shape
+    n_chunks = (q + chunk - 1) // chunk
+    for c in prange(n_chunks):
+        slot = np.full(n_labels, -1, dtype=np.int64)  # label -> its column in the row
+        for i in range(c * chunk, min(q, (c + 1) * chunk)):
+            for t in range(m):
+                lab = cand[i, t]
+                if lab < 0:
+                    out[i, t] = -np.inf
+                else:
+                    slot[lab] = t
+                    out[i, t] = wb[lab]
+            for p in range(qp[i], qp[i + 1]):
+                f = qi[p]
+                v = qd[p]
+                for s in range(tp[f], tp[f + 1]):
+                    t = slot[ti[s]]
+                    if t >= 0:
+                        out[i, t] += td[s] * v
+            for t in range(m):
+                if cand[i, t] >= 0:
+                    slot[cand[i, t]] = -1
+
+
+pair_margins_by_feature = njit(cache=True, nogil=True)(_pair_margins_by_feature)
+pair_margins_by_feature_par = njit(cache=True, nogil=True, parallel=True)(_pair_margins_by_feature)

@@ -100,6 +100,11 @@ class SecondStage:
         multiplies by (computed once per loaded or fitted model)."""
         return unit_centroids_T(self.centroid_sums)
 
+    @functools.cached_property
+    def W_T(self) -> sp.csr_matrix:
+        """(f, m) float32 CSR of the rankers' weights, feature-major (computed once)."""
+        return sp.csr_matrix(self.W.T, dtype=np.float32)
+
     def columns(self, X: sp.csr_matrix) -> sp.csr_matrix:
         """The rows ``X`` (q, d) over the stage's feature columns (q, f); others dropped."""
         return select_columns(X, self.features)

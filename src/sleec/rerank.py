@@ -36,6 +36,8 @@ from ._rank_kernels import (
     label_supports,
     label_supports_par,
     pair_margins,
+    pair_margins_by_feature,
+    pair_margins_by_feature_par,
     pair_margins_par,
     train_rankers,
     train_rankers_par,
@@ -225,19 +227,32 @@ def _label_seeds(lp: np.ndarray, lpts: np.ndarray, seed: int) -> np.ndarray:
     return mixed + np.diff(lp).astype(np.uint64)
 
 
-def pair_scores(X: sp.csr_matrix, candidates: np.ndarray, rankers: Rankers) -> np.ndarray:
+def pair_scores(X: sp.csr_matrix, candidates: np.ndarray, rankers) -> np.ndarray:
     """The rankers' probabilities ``sigma(w_l . x + b_l)`` (q, m) float32 of the candidate
-    labels (q, m) of the prepared rows ``X`` (q, d); NaN where a label has no classifier,
-    0 for padding (-1)."""
+    labels (q, m), distinct in each row, of the prepared rows ``X`` (q, d); NaN where a
+    label has no classifier,
+    0 for padding (-1). ``rankers``: :class:`Rankers`, or a fitted second stage (which
+    also keeps the weights feature-major: whichever order stores fewer weights per batch
+    runs, label by label or feature by feature; both sum alike)."""
     X = sp.csr_matrix(X, dtype=np.float32)
     cand = np.ascontiguousarray(candidates, dtype=np.int32)
     out = np.empty(cand.shape, dtype=np.float32)
     W = rankers.W
-    kernel = pair_margins_par if cand.shape[0] >= _PARALLEL_ROWS else pair_margins
-    kernel(
-        X.indptr, X.indices, X.data, cand, W.indptr, W.indices, W.data, rankers.bias,
-        X.shape[1], _CHUNK, out,
-    )  # fmt: skip
+    W_T = getattr(rankers, "W_T", None)
+    parallel = cand.shape[0] >= _PARALLEL_ROWS
+    by_label = int(np.diff(W.indptr)[cand[cand >= 0]].sum())
+    if W_T is not None and int(np.diff(W_T.indptr)[X.indices].sum()) < by_label:
+        kernel = pair_margins_by_feature_par if parallel else pair_margins_by_feature
+        kernel(
+            X.indptr, X.indices, X.data, cand, W_T.indptr, W_T.indices, W_T.data,
+            rankers.bias, W.shape[0], _CHUNK, out,
+        )  # fmt: skip
+    else:
+        kernel = pair_margins_par if parallel else pair_margins
+        kernel(
+            X.indptr, X.indices, X.data, cand, W.indptr, W.indices, W.data, rankers.bias,
+            X.shape[1], _CHUNK, out,
+        )  # fmt: skip
     with np.errstate(over="ignore"):
         probs = (1.0 / (1.0 + np.exp(-out))).astype(np.float32)
     probs[cand < 0] = 0.0
