@@ -334,3 +334,53 @@ def test_failed_save_keeps_old_file_and_no_temp_files(model, tmp_path, monkeypat
     monkeypatch.undo()
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]
+
+
+# ------------------------------------------------------------- reading while a save lands
+SWAPPER = """
+import os, sys
+files, path = sys.argv[1:3], sys.argv[3]
+print("swapping", flush=True)
+i = 0
+while True:  # what an atomic save does, as fast as it goes: a complete file renamed over
+    tmp = f"{path}.{i % 2}.tmp"
+    os.link(files[i % 2], tmp)
+    os.replace(tmp, path)
+    i += 1
+"""
+
+
+def test_load_while_saves_rename_over_the_path_never_fails(model, data, tmp_path):
+    # Two complete models of different sizes keep being renamed over one path by another
+    # process while this one loads it: every load must see one whole file, never
+    # "truncated or corrupted" (the reader once took the size by path, then reopened it).
+    import subprocess
+    import sys
+
+    small = SLEEC(**{**PARAMS, "n_learners": 1, "n_components": 2}).fit(*data[:2])
+    files = [tmp_path / "big.npz", tmp_path / "small.npz"]
+    model.save(files[0])
+    small.save(files[1])
+    assert files[0].stat().st_size > 2 * files[1].stat().st_size
+    path = tmp_path / "m.npz"
+    model.save(path)
+    swapper = subprocess.Popen(
+        [sys.executable, "-c", SWAPPER, *map(str, files), str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    failures, sizes = [], []
+    try:
+        assert swapper.stdout.readline().strip() == "swapping"
+        for _ in range(400):
+            try:
+                _, arrays = load_model(path)
+                sizes.append(int(arrays["shape_n_d_l_r"][3]))
+            except ModelFormatError as exc:
+                failures.append(str(exc))
+    finally:
+        swapper.kill()
+        swapper.wait()
+        swapper.stdout.close()
+    assert failures == []
+    assert set(sizes) == {6, 2}  # both files were read, whole

@@ -17,7 +17,7 @@ import json
 import os
 import re
 import zipfile
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -51,7 +51,12 @@ def save_model(
 
 
 def load_model(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
-    """Read and verify a model file; returns ``(params, arrays)``."""
+    """Read and verify a model file; returns ``(params, arrays)``.
+
+    The file is opened once and everything (the magic bytes, its size, the zip directory,
+    the members) is read from that one handle: a save that renames a new file over the path
+    meanwhile cannot make a complete file look truncated (the old file stays readable
+    through the handle)."""
     name = os.fspath(path)
     if os.path.isdir(name):
         raise IsADirectoryError(errno.EISDIR, "is a directory, not a sleec model file", name)
@@ -61,22 +66,23 @@ def load_model(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
                 f"'{name}' is not a readable sleec model file: not an .npz "
                 "(zip) archive (empty, truncated or another format)."
             )
-    try:
-        payload = read_arrays(name)
-    except (
-        zipfile.BadZipFile,
-        ValueError,
-        OSError,
-        EOFError,
-        KeyError,
-        RuntimeError,
-        NotImplementedError,
-    ) as exc:  # zip damage surfaces as any of these
-        if isinstance(exc, ModelFormatError):
-            raise
-        raise ModelFormatError(
-            f"'{name}' is not a readable sleec model file (truncated or corrupted?): {exc}"
-        ) from None
+        fh.seek(0)
+        try:
+            payload = read_arrays(fh)
+        except (
+            zipfile.BadZipFile,
+            ValueError,
+            OSError,
+            EOFError,
+            KeyError,
+            RuntimeError,
+            NotImplementedError,
+        ) as exc:  # zip damage surfaces as any of these
+            if isinstance(exc, ModelFormatError):
+                raise
+            raise ModelFormatError(
+                f"'{name}' is not a readable sleec model file (truncated or corrupted?): {exc}"
+            ) from None
     missing = [key for key in _RESERVED if key not in payload]
     if missing:
         raise ModelFormatError(f"'{name}' is not a sleec model file: missing {missing}.")
@@ -110,10 +116,12 @@ def load_model(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
     return params, arrays
 
 
-def read_arrays(name: str) -> dict[str, np.ndarray]:
+def read_arrays(source: str | os.PathLike | BinaryIO) -> dict[str, np.ndarray]:
     """The arrays of an ``.npz`` that sleec wrote (a model or a prediction file), read with
     every size checked before anything is allocated; ValueError (or a zip error) otherwise.
 
+    ``source`` is a path or a file opened for binary reading (a real file: its size is taken
+    from its descriptor, so that the size checked and the bytes read belong to one file).
     sleec writes uncompressed members, so a member that is compressed, or whose declared size
     exceeds the file, members that overlap (or together hold more than the file), and an
     ``.npy`` header that declares a shape its bytes do not hold are refused before anything
@@ -121,9 +129,12 @@ def read_arrays(name: str) -> dict[str, np.ndarray]:
     is read to its end, so the zip CRC is always verified; object (pickled) arrays are
     refused without being unpickled.
     """
-    file_size = os.path.getsize(name)
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as fh:
+            return read_arrays(fh)
+    file_size = os.fstat(source.fileno()).st_size
     payload: dict[str, np.ndarray] = {}
-    with zipfile.ZipFile(name) as zf:
+    with zipfile.ZipFile(source) as zf:
         infos = sorted(zf.infolist(), key=lambda info: info.header_offset)
         declared = sum(i.file_size for i in infos)
         if len(infos) > _MAX_MEMBERS or declared > file_size:
