@@ -16,7 +16,11 @@ SLEEC works on sparse features; for documents, put a scikit-learn vectoriser in 
 :func:`save_pipeline` stores the vectoriser's parameters (JSON), vocabulary (a string array)
 and idf weights beside the model, so loading never runs code from the file.
 TfidfVectorizer, CountVectorizer and HashingVectorizer with built-in options (no callable
-tokenizer or preprocessor) can be stored. :func:`make_text_pipeline` builds the pipeline the
+tokenizer or preprocessor) can be stored. A checksum is not a signature, so loading checks
+every stored setting against an allow-list with bounds (:mod:`sleec._vectorizer`: known
+analyzers, norms and dtypes, n-grams of at most 10, a token pattern that runs in linear
+time, finite idf weights >= 1) and refuses the file naming the setting; saving refuses what
+loading would refuse. :func:`make_text_pipeline` builds the pipeline the
 command line uses (``sleec train --text``).
 """
 
