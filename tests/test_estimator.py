@@ -760,3 +760,40 @@ def test_some_label_free_rows_are_fine(toy):
     model = SLEEC(**SMALL, random_state=0).fit(Xtr, Y)
     ids, _ = model.predict_topk(Xte, 1)
     assert precision_at_1(Yte, ids) >= 0.9  # measured 0.970
+
+
+# --------------------------------------------------------- fit refuses what save cannot store
+@pytest.mark.parametrize(("column", "row"), [(2**31, 0), (2**31 + 7, 3), (2**33, 5)])
+def test_fit_refuses_label_ids_beyond_int32(toy, column, row):
+    Xtr = toy[0][:6]
+    cols = [0, 1, 2, 0, 1, 2]
+    cols[row] = column
+    Y = sp.csr_matrix((np.ones(6, np.float32), (np.arange(6), cols)), shape=(6, column + 1))
+    with pytest.raises(
+        ValueError,
+        match=rf"Y has a label in column {column} \(first in row {row}\); sleec stores label "
+        r"ids as int32",
+    ):
+        SLEEC(**{**SMALL, "n_graph_neighbors": 3, "n_neighbors": 2}).fit(Xtr, Y)
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        [[2**63]] + [[i % 3] for i in range(5)],
+        [[0], [1], [-(2**63) - 1], [0], [1], [2]],
+        np.array([2**63 + i % 3 for i in range(6)], dtype=np.uint64),
+    ],
+    ids=["2**63 in lists", "-2**63 - 1 in lists", "uint64 classes"],
+)
+def test_fit_refuses_integer_names_beyond_int64(toy, y):
+    with pytest.raises(ValueError, match=r"Y\[\d\] holds the label name -?\d+, beyond the int64"):
+        SLEEC(**{**SMALL, "n_graph_neighbors": 3, "n_neighbors": 2}).fit(toy[0][:6], y)
+
+
+def test_large_integer_names_save_and_load(toy, tmp_path):
+    # Names are stored as int64 (ids are their positions): 2**31 and above do not wrap.
+    names = [2**31, 2**40, 2**63 - 1, -(2**63)]
+    model = SLEEC(**SMALL, random_state=0).fit(toy[0], [[names[i % 4]] for i in range(400)])
+    model.save(tmp_path / "m.npz")
+    assert SLEEC.load(tmp_path / "m.npz").classes_.tolist() == sorted(names)

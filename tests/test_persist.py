@@ -3,6 +3,8 @@ refusal of truncated, corrupted, altered, foreign and pickle-carrying files."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import os
 import pickle
@@ -11,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from sleec import SLEEC, ModelFormatError, _persist
 from sleec._persist import load_model
-from sleec._state import FORMAT_VERSION, FittedState
+from sleec._state import FORMAT_VERSION, FittedState, Learner
 
 PARAMS = {
     "n_components": 6,
@@ -384,3 +387,70 @@ def test_load_while_saves_rename_over_the_path_never_fails(model, data, tmp_path
         swapper.stdout.close()
     assert failures == []
     assert set(sizes) == {6, 2}  # both files were read, whole
+
+
+# ------------------------------------------------------- save writes only what load accepts
+def _nan_embedding(state):
+    learner = state.learners[0]
+    loc = learner.locals[0]
+    E = loc.E.copy()
+    E[0, 0] = np.nan
+    locs = (dataclasses.replace(loc, E=E), *learner.locals[1:])
+    return dataclasses.replace(
+        state, learners=(Learner(learner.centers, locs),) + state.learners[1:]
+    )
+
+
+def _wide_label(state):
+    Y = state.train_labels.tocoo()
+    col = Y.col.astype(np.int64)
+    col[0] = 2**31  # was wrapped to a negative id in the file
+    wide = sp.csr_matrix((Y.data, (Y.row, col)), shape=(Y.shape[0], 2**31 + 1))
+    return dataclasses.replace(state, train_labels=wide)
+
+
+def _rows_out_of_range(state):
+    learner = state.learners[0]
+    loc = learner.locals[0]
+    rows = loc.rows.copy()
+    rows[0] = state.train_labels.shape[0] + 5
+    locs = (dataclasses.replace(loc, rows=rows), *learner.locals[1:])
+    return dataclasses.replace(
+        state, learners=(Learner(learner.centers, locs),) + state.learners[1:]
+    )
+
+
+def _duplicate_names(state):
+    names = np.array([f"n{j}" for j in range(state.n_labels)])
+    names[1] = names[0]
+    return dataclasses.replace(state, classes=names, label_kind="lists")
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (_nan_embedding, r"array 'E' holds NaN or infinite values"),
+        (_wide_label, r"bad training-label matrix"),
+        (_rows_out_of_range, r"cluster rows outside the 400 training points"),
+        (_duplicate_names, r"bad label names"),
+        (lambda s: dataclasses.replace(s, label_kind="tags"), r"bad label kind"),
+    ],
+    ids=["NaN embedding", "label id 2**31", "rows out of range", "duplicate names", "kind"],
+)
+def test_save_of_a_model_load_would_refuse_keeps_the_old_file(model, tmp_path, change, match):
+    path = tmp_path / "model.npz"
+    model.save(path)
+    before = path.read_bytes()
+    broken = copy.copy(model)
+    broken.state_ = change(model.state_)
+    with pytest.raises(
+        ValueError,
+        match=rf"the model cannot be saved: a file holding it would be refused at load \({match}"
+        r".*\); nothing was written",
+    ):
+        broken.save(path)
+    assert path.read_bytes() == before  # byte-identical
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]
+    with pytest.raises(ValueError, match="cannot be saved"):
+        broken.save(tmp_path / "new.npz")
+    assert not (tmp_path / "new.npz").exists()

@@ -11,6 +11,13 @@
   ``predict`` returns one label per point, as scikit-learn's classifiers do.
 
 Everything below the estimator works on the binary float32 CSR matrix over ``classes_``.
+
+``fit`` and ``partial_fit`` refuse what a model file cannot store (``save`` writes only
+what ``load`` accepts): a label column at or above 2**31 (ids are stored as int32), an
+integer name outside the int64 range, and a ``partial_fit`` whose new names would change
+the kind of the model's names (``'1'`` added to names ``0, 1, 2``; ``1.5`` added to
+integers; an integer added to booleans). Names of other hashable types (tuples, ...) live
+in memory only: ``save`` refuses them.
 """
 
 from __future__ import annotations
@@ -23,10 +30,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _validation
+from ._sparse import INT32_MAX
 
-__all__ = ["INDICATOR", "LISTS", "MULTICLASS", "encode", "extend", "to_matrix"]
+__all__ = ["INDICATOR", "LISTS", "MAX_LABEL_ID", "MULTICLASS", "encode", "extend", "to_matrix"]
 
 INDICATOR, LISTS, MULTICLASS = "indicator", "lists", "multiclass"
+MAX_LABEL_ID = INT32_MAX  # label ids are stored as int32
+_INT64 = (-(2**63), 2**63 - 1)
 
 
 def encode(Y: Any, name: str = "Y") -> tuple[sp.csr_matrix, np.ndarray | None, str]:
@@ -36,12 +46,13 @@ def encode(Y: Any, name: str = "Y") -> tuple[sp.csr_matrix, np.ndarray | None, s
     Y = _as_matrix_like(Y)
     kind = _kind(Y)
     if kind == INDICATOR:
-        M = _validation.check_labels(Y, name)
+        M = _check_ids(_validation.check_labels(Y, name), name)
         if sp.issparse(Y) and np.shares_memory(M.data, Y.data):
             M = M.copy()  # the model keeps these: never the caller's arrays
         return M, None, kind
     rows = _rows(Y, kind, name)
     classes = _ordered({label for row in rows for label in row}, rows)
+    _check_names(classes, rows, name)
     return _matrix(rows, _index(classes), len(rows)), _as_array(classes), kind
 
 
@@ -78,14 +89,26 @@ def extend(
         fitted = "a label matrix" if kind == INDICATOR else "label names"
         raise ValueError(f"{name} holds {given}, but the model was fitted on {fitted}.")
     if new_kind == INDICATOR:
-        M = _validation.check_labels(Y, name)
+        M = _check_ids(_validation.check_labels(Y, name), name)
         width = max(n_labels, M.shape[1])
         return sp.csr_matrix((M.data, M.indices, M.indptr), shape=(M.shape[0], width)), None, width
     rows = _rows(Y, new_kind, name)
     known = _index(classes.tolist())
     added = _ordered({label for row in rows for label in row if label not in known}, rows)
     if added:
-        classes = _as_array(classes.tolist() + added)
+        _check_names(added, rows, name)
+        grown = _as_array(classes.tolist() + added)
+        if classes.dtype.kind != "O" and grown.dtype.kind != classes.dtype.kind:
+            odd = [v for v in added if _as_array([v]).dtype.kind not in _HOLDS[classes.dtype.kind]]
+            shown = ", ".join(f"{v!r} ({type(v).__name__})" for v in odd[:5])
+            raise ValueError(
+                f"{name} holds the new label name(s) {shown}{', ...' if len(odd) > 5 else ''} "
+                f"(first in {name}[{_first_row(odd[0], rows)}]), but the model's label names "
+                f"are {_KIND_NAMES[classes.dtype.kind]}: a model holds names of one kind "
+                "(all strings, all integers, all booleans or all real numbers), so it could not "
+                "be saved. Give the new names in the model's kind."
+            )
+        classes = grown
     index = _index(classes.tolist())
     return _matrix(rows, index, len(rows)), classes, len(index)
 
@@ -109,6 +132,38 @@ def to_matrix(Y: Any, classes: np.ndarray | None, n_labels: int, name: str = "Y"
         )
     rows = _rows(Y, _kind(Y), name)
     return _matrix(rows, _index(classes.tolist()), len(rows), known_only=True, width=classes.size)
+
+
+# The kinds of names a names array of each kind can take in without changing kind.
+_HOLDS = {"U": "U", "b": "b", "i": "ib", "f": "fib"}
+_KIND_NAMES = {"U": "strings", "b": "booleans", "i": "integers", "f": "real numbers"}
+
+
+def _check_ids(M: sp.csr_matrix, name: str) -> sp.csr_matrix:
+    """``M``, if every label column id fits in int32 (a model file stores them so)."""
+    if M.nnz and int(M.indices.max()) > MAX_LABEL_ID:
+        at = int(np.flatnonzero(M.indices > MAX_LABEL_ID)[0])
+        row = int(np.searchsorted(M.indptr, at, side="right") - 1)
+        raise ValueError(
+            f"{name} has a label in column {int(M.indices[at])} (first in row {row}); sleec "
+            f"stores label ids as int32, so label columns must be at most {MAX_LABEL_ID}."
+        )
+    return M
+
+
+def _check_names(names: list, rows: list[tuple], name: str) -> None:
+    """Refuse names that a model file cannot store: integers beyond int64."""
+    for v in names:
+        if isinstance(v, numbers.Integral) and not _INT64[0] <= v <= _INT64[1]:
+            raise ValueError(
+                f"{name}[{_first_row(v, rows)}] holds the label name {v!r}, beyond the int64 "
+                f"range [{_INT64[0]}, {_INT64[1]}]; integer names must fit in int64 (or give "
+                "the names as strings)."
+            )
+
+
+def _first_row(label: Any, rows: list[tuple]) -> int:
+    return next(i for i, row in enumerate(rows) if label in row)
 
 
 def _kind(Y: Any) -> str:

@@ -4,9 +4,11 @@ Layout: ``format_version`` (int, :data:`sleec._state.FORMAT_VERSION`), ``params`
 of the estimator's parameters), the arrays of the fitted state (their layout is
 :mod:`sleec._state`'s), and ``checksum``: SHA-256 over everything else, so a truncated,
 corrupted or altered file is refused with :class:`~sleec.exceptions.ModelFormatError`
-instead of loading garbage. Files are written atomically (temporary file, fsync, rename) and
-read by :func:`read_arrays`, which checks every size before allocating and refuses object
-arrays without unpickling them, so loading never executes code from the file.
+instead of loading garbage. Files are written atomically (:mod:`sleec._atomic`), only after
+the content passed the checks a load runs (a model that could not be loaded never replaces
+a good file), and read by :func:`read_arrays`, which checks every size before allocating
+and refuses object arrays without unpickling them, so loading never executes code from the
+file.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import os
 import re
 import zipfile
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -34,17 +37,43 @@ _RESERVED = ("format_version", "params", "checksum")
 
 
 def save_model(
-    path: str | os.PathLike, params: dict[str, Any], arrays: dict[str, np.ndarray]
+    path: str | os.PathLike,
+    params: dict[str, Any],
+    arrays: dict[str, np.ndarray],
+    check: Callable[[dict, dict[str, np.ndarray]], Any] | None = None,
 ) -> None:
-    """Write a model file atomically: ``params`` as JSON, ``arrays`` as they are."""
+    """Write a model file atomically: ``params`` as JSON, ``arrays`` as they are.
+
+    ``save`` writes only what ``load`` accepts: before the file is opened, the payload passes
+    the reader's own checks (member names and count, no object arrays) and ``check(params,
+    arrays)`` (what :func:`load_model`'s caller runs on what it reads: parameters and arrays
+    as a load would see them) must not raise; else ValueError, and an existing file at
+    ``path`` is left as it was.
+    """
+    text = json.dumps(params, sort_keys=True, default=_json_scalar)
     payload = {
         "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
-        "params": np.array(json.dumps(params, sort_keys=True, default=_json_scalar)),
+        "params": np.array(text),
         **{name: np.asarray(a, order="C") for name, a in arrays.items()},  # keeps 0-d arrays
     }
     objects = [name for name, a in payload.items() if a.dtype.hasobject]
     if objects:  # np.savez would pickle them
         raise TypeError(f"arrays {objects} hold Python objects; a model file holds no pickle")
+    names = [name for name in arrays if name in _RESERVED or not _NAME.fullmatch(name)]
+    if names or len(payload) + 1 > _MAX_MEMBERS:
+        raise ValueError(
+            f"the model cannot be saved: {len(payload) + 1} arrays (at most {_MAX_MEMBERS}), "
+            f"names refused {names}"
+        )
+    if check is not None:
+        stored = {name: payload[name] for name in arrays}
+        try:
+            check(json.loads(text), stored)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise ValueError(
+                f"the model cannot be saved: a file holding it would be refused at load ({exc}); "
+                "nothing was written"
+            ) from None
     payload["checksum"] = np.array(_checksum(payload))
     with atomic_write(path, "wb") as fh:
         np.savez(fh, **payload)

@@ -529,25 +529,36 @@ class SLEEC(BaseEstimator):
 
     # ------------------------------------------------------------ save/load
     def save(self, path: str | os.PathLike) -> None:
-        """Write the fitted model to one ``.npz`` file atomically (no pickle)."""
+        """Write the fitted model to one ``.npz`` file atomically (no pickle).
+
+        The content first passes the checks :meth:`load` runs (a ValueError otherwise, and
+        an existing file is left as it was): a model that could not be loaded back never
+        replaces a good file."""
         check_is_fitted(self, "state_")
         params = self.validated_params()  # plain values (a Fraction step becomes a float)
         if not isinstance(params["random_state"], (numbers.Integral, type(None))):
             params["random_state"] = None  # a RandomState object is not reproducible as JSON
-        save_model(path, params, self.state_.to_arrays())
+        save_model(path, params, self.state_.to_arrays(), check=type(self)._restore)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> SLEEC:
         """Read a model written by :meth:`save`; refuses unknown versions and damaged files."""
         params, arrays = load_model(path)
         try:
-            model = cls(**params)
-            model.validated_params()
-            model.state_ = FittedState.from_arrays(arrays)
+            model = cls._restore(params, arrays)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise ModelFormatError(
                 f"'{os.fspath(path)}' holds an inconsistent model: {exc}"
             ) from None
+        return model
+
+    @classmethod
+    def _restore(cls, params: dict, arrays: dict[str, np.ndarray]) -> SLEEC:
+        """The model of a file's parameters and arrays, every one checked (what :meth:`load`
+        runs on what it reads, and :meth:`save` on what it is about to write)."""
+        model = cls(**params)
+        model.validated_params()
+        model.state_ = FittedState.from_arrays(arrays)
         model.n_features_in_ = model.state_.n_features
         return model
 
