@@ -169,3 +169,13 @@ def test_partial_fit_refuses_label_ids_beyond_int32(fitted, tmp_path, column):
     assert fitted.n_labels_ == TOY_N_LABELS and fitted.train_labels_.shape[0] == 400
     fitted.save(tmp_path / "m.npz")
     assert (tmp_path / "m.npz").read_bytes() == before
+
+
+@pytest.mark.parametrize("bad", ["a,b", "a\u2028b", "a\x85b", " zebra", "", "a\tb"])
+def test_partial_fit_refuses_label_names_the_outputs_cannot_write(toy_xmc, bad):
+    Xtr, Ytr, *_ = toy_xmc
+    model = SLEEC(**TOY_ENSEMBLE, random_state=0).fit(Xtr, [[f"t{i % 5}"] for i in range(400)])
+    with pytest.raises(ValueError, match=r"Y\[2\] holds the label name .*; label names must be"):
+        model.partial_fit(new_group(3, seed=1), [["t1"], ["zebra"], ["t2", bad]])
+    assert model.classes_.tolist() == [f"t{j}" for j in range(5)]
+    assert model.train_labels_.shape[0] == 400

@@ -443,3 +443,44 @@ def test_token_patterns_of_the_linear_form_are_accepted(pattern):
 def test_token_patterns_that_can_backtrack_are_refused(pattern):
     with pytest.raises(ValueError):
         check_token_pattern(pattern)
+
+
+# ------------------------------------------------- label names that break the output lines
+@pytest.mark.parametrize(
+    ("bad", "problem"),
+    [
+        ("a,b", "holds a comma"),
+        ("a\u2028b", r"holds a line break \(U\+2028\)"),
+        (" x", "has leading or trailing whitespace"),
+    ],
+)
+def test_save_pipeline_refuses_names_of_a_model_fitted_before_the_rule(
+    pipeline_files, tmp_path, bad, problem
+):
+    import dataclasses
+
+    pipe = load_pipeline(pipeline_files / "tfidf.npz")
+    model = pipe[-1]
+    names = model.classes_.copy().astype(object)
+    names[1] = bad
+    model.state_ = dataclasses.replace(model.state_, classes=np.array(names.tolist(), dtype=str))
+    first = int(np.flatnonzero(model.train_labels_[:, 1].toarray().ravel())[0])
+    with pytest.raises(
+        ValueError,
+        match=rf"the model's label name '.*' \(first in training row {first}\) {problem}.*label "
+        r"names must be non-empty",
+    ):
+        save_pipeline(pipe, tmp_path / "p.npz")
+    assert not list(tmp_path.iterdir())
+
+
+def test_cli_train_refuses_a_name_with_a_line_separator(tmp_path, capsys):
+    # U+2028 passes the text reader (it is not a control byte) and str.splitlines() breaks a
+    # line there: predictions naming it read back as two documents. Refused at training.
+    train = tmp_path / "train.tsv"
+    train.write_text(_corpus(50) + "topic1,odd\u2028name\tt1w1 t1w2 common1\n", encoding="utf-8")
+    code = cli.main(["train", "--text", str(train), "--model", str(tmp_path / "m.npz"), *SMALL])
+    err = capsys.readouterr().err
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert "Y[50] holds the label name 'odd\\u2028name', which holds a line break (U+2028)" in err
+    assert not (tmp_path / "m.npz").exists()
