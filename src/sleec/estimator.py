@@ -28,6 +28,7 @@ from . import _labels
 from . import _validation as v
 from ._dask import send_if_dask
 from ._labels import MULTICLASS
+from ._memory import reserve_blas_buffers, start_kernel_threads
 from ._persist import load_model, save_model
 from ._state import FittedState, Learner
 from .cluster_model import append_points, ensemble_votes, fit_cluster, prepare_features
@@ -238,6 +239,7 @@ class SLEEC(BaseEstimator):
         if Y.nnz == 0:
             raise ValueError("Y has no labels at all: every training point is label-free.")
         start = time.perf_counter()
+        reserve_blas_buffers()  # now, or a MemoryError: never an OpenBLAS hang later
         features, routing = prepare_features(X, params["normalize"])
         rng = check_random_state(params["random_state"])
         seeds = rng.randint(0, 2**31 - 1, size=params["n_learners"])
@@ -267,6 +269,8 @@ class SLEEC(BaseEstimator):
             n_workers,
         )
         config = ClusterConfig.from_params(params, parallel_kernels=n_workers == 1)
+        if config.parallel_kernels:
+            start_kernel_threads()  # now, or a MemoryError: never a libgomp exit later
         run = Parallel(n_jobs=n_workers, prefer="threads", return_as="generator")
         # On a Dask cluster: the data goes to the cluster once, the tasks get futures of it
         # (kept alive here until every task is done).
@@ -403,6 +407,7 @@ class SLEEC(BaseEstimator):
         params = self.validated_params()
         config = QueryConfig.from_params(params)
         state = self.state_
+        reserve_blas_buffers()
         for start in range(0, X.shape[0], batch_size):
             stop = min(X.shape[0], start + batch_size)
             features, routing = prepare_features(X[start:stop], state.normalize)
@@ -573,6 +578,7 @@ def _fit_task(
 ):
     """One (learner, cluster) task, as joblib (or a Dask worker) runs it."""
     _single_threaded_blas()
+    reserve_blas_buffers()  # once per thread (the parallel kernels run in fit's own thread)
     return fit_cluster(X, Y, rows, config, seed)
 
 
