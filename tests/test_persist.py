@@ -420,8 +420,13 @@ def _rows_out_of_range(state):
     )
 
 
-def _duplicate_names(state):
+def _named(state):
     names = np.array([f"n{j}" for j in range(state.n_labels)])
+    return dataclasses.replace(state, classes=names, label_kind="lists")
+
+
+def _duplicate_names(state):
+    names = _named(state).classes.copy()
     names[1] = names[0]
     return dataclasses.replace(state, classes=names, label_kind="lists")
 
@@ -433,7 +438,7 @@ def _duplicate_names(state):
         (_wide_label, r"bad training-label matrix"),
         (_rows_out_of_range, r"cluster rows outside the 400 training points"),
         (_duplicate_names, r"bad label names"),
-        (lambda s: dataclasses.replace(s, label_kind="tags"), r"bad label kind"),
+        (lambda s: dataclasses.replace(_named(s), label_kind="tags"), r"bad label kind"),
     ],
     ids=["NaN embedding", "label id 2**31", "rows out of range", "duplicate names", "kind"],
 )
