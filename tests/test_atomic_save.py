@@ -400,3 +400,35 @@ def test_sigterm_at_any_moment_of_saves_leaves_no_temporary_file(tmp_path, kind)
                 leftovers[int(i)] = "partial m.bin"
     assert leftovers == {}
     assert set(codes) == {143}
+
+
+@pytest.mark.parametrize("exists", [False, True], ids=["new path", "existing file"])
+def test_an_unnamed_file_that_cannot_be_linked_is_copied_into_place(tmp_path, monkeypatch, exists):
+    # A /proc that refuses linkat (some sandboxes): the complete file is copied to a
+    # temporary name renamed over the target; later writes use named temporary files.
+    if not _unnamed_files_work(tmp_path):
+        pytest.skip("no O_TMPFILE here")
+    path = tmp_path / "out.bin"
+    if exists:
+        path.write_bytes(b"old")
+        path.chmod(0o640)
+    real_link = os.link
+
+    def refusing(src, dst, *args, **kwargs):
+        if str(src).startswith("/proc/self/fd/"):
+            raise PermissionError(1, "Operation not permitted")
+        return real_link(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(_atomic.os, "link", refusing)
+    monkeypatch.setattr(_atomic, "USE_UNNAMED", True)
+    payload = bytes(range(256)) * 5000
+    with atomic_write(path) as fh:
+        fh.write(payload)
+    assert path.read_bytes() == payload
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
+    if exists:
+        assert path.stat().st_mode & 0o777 == 0o640  # the old file's permissions kept
+    assert _atomic.USE_UNNAMED is False  # named files from now on
+    with atomic_write(path, "w") as fh:
+        fh.write("text")
+    assert path.read_text() == "text" and sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]

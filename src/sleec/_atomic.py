@@ -113,7 +113,8 @@ def _open_unnamed(directory: Path) -> int | None:
     """A descriptor of a new unnamed file in ``directory`` (Linux ``O_TMPFILE``), or None
     where the system or the file system does not support it."""
     try:
-        return os.open(directory, os.O_TMPFILE | os.O_WRONLY | _O_CLOEXEC, 0o600)
+        # Readable too: if it cannot be linked (a /proc that refuses), it is copied.
+        return os.open(directory, os.O_TMPFILE | os.O_RDWR | _O_CLOEXEC, 0o600)
     except OSError as exc:
         if exc.errno in _NO_UNNAMED:
             return None
@@ -128,7 +129,10 @@ def _finish(fh: IO, file_mode: int) -> None:
 
 def _link_into_place(fd: int, target: Path) -> None:
     """Give the complete unnamed file of ``fd`` the name ``target``: a link when the name is
-    free, else a link to a registered temporary name renamed over ``target`` at once."""
+    free, else a link to a registered temporary name renamed over ``target`` at once. Where
+    the kernel refuses the link (a restricted /proc), the content is copied to a registered
+    temporary file renamed over ``target``, and later writes use named files."""
+    global USE_UNNAMED
     source = f"/proc/self/fd/{fd}"
     directory = target.parent if str(target.parent) else Path(".")
     dir_fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _O_CLOEXEC)
@@ -142,9 +146,19 @@ def _link_into_place(fd: int, target: Path) -> None:
                 return
             except FileExistsError:
                 pass  # created meanwhile: replace it as below
+            except OSError:
+                USE_UNNAMED = False
         tmp = _temporary_name(directory, target.name)
         try:
-            link(os.path.basename(tmp))
+            if USE_UNNAMED:
+                try:
+                    link(os.path.basename(tmp))
+                except FileExistsError:
+                    raise
+                except OSError:
+                    USE_UNNAMED = False
+            if not USE_UNNAMED:
+                _copy_to(fd, tmp)
             os.replace(tmp, target)
         except BaseException:
             _remove(tmp)
@@ -152,6 +166,26 @@ def _link_into_place(fd: int, target: Path) -> None:
         _forget(tmp)
     finally:
         os.close(dir_fd)
+
+
+def _copy_to(fd: int, tmp: str) -> None:
+    """Copy the whole file of ``fd`` to a new file ``tmp`` (registered), with its mode, and
+    fsync it."""
+    out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o600)
+    try:
+        os.fchmod(out, stat.S_IMODE(os.fstat(fd).st_mode))
+        offset, size = 0, os.fstat(fd).st_size
+        while offset < size:
+            chunk = os.pread(fd, min(1 << 20, size - offset), offset)
+            if not chunk:
+                break
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(out, view) :]
+            offset += len(chunk)
+        os.fsync(out)
+    finally:
+        os.close(out)
 
 
 def _temporary_name(directory: Path, name: str) -> str:
