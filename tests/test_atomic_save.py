@@ -3,8 +3,10 @@
 * SIGKILL: child processes save a model to ``m.npz`` once (the old model), then save models to
   the same path in a loop through a deliberately slow file object (each write sleeps); the
   parent kills them at different moments. ``m.npz`` must then load and predict exactly like
-  the old or the new model (reference predictions written by the child beforehand). Stale
-  temporary files ``.m.npz.*.tmp`` may remain after a SIGKILL, but never replace the target.
+  the old or the new model (reference predictions written by the child beforehand). Where
+  the new file is unnamed while written (Linux ``O_TMPFILE``), a SIGKILL mid-write leaves no
+  temporary file; elsewhere a stale ``.m.npz.*.tmp`` may remain, but never replaces the
+  target.
 * KeyboardInterrupt in-process, after part of the data was written: SLEEC.save,
   sleec.datasets.write_predictions (.npz and text), sleec.datasets.write_xc (plain and .xz) and the
   CLI's ``predict`` keep the old file intact and leave no temporary file.
@@ -27,7 +29,7 @@ import pytest
 import scipy.sparse as sp
 
 import sleec._persist
-from sleec import SLEEC, ModelFormatError, cli, datasets
+from sleec import SLEEC, ModelFormatError, _atomic, cli, datasets
 from sleec._atomic import atomic_write
 from sleec.datasets import read_xc, write_xc
 
@@ -107,6 +109,15 @@ def _start(work: Path, mode: str) -> subprocess.Popen:
         )
 
 
+def _unnamed_files_work(directory: Path) -> bool:
+    if not _atomic.USE_UNNAMED:
+        return False
+    fd = _atomic._open_unnamed(directory)
+    if fd is not None:
+        os.close(fd)
+    return fd is not None
+
+
 def test_sigkill_mid_save_leaves_old_or_new_model(tmp_path):
     """Children run side by side; each is killed when its moment comes."""
     start = time.monotonic()
@@ -165,9 +176,12 @@ def test_sigkill_mid_save_leaves_old_or_new_model(tmp_path):
         ]
         if mode == "midwrite":
             assert is_old  # the new model was only partly written
-            assert len(temps) == 1 and temps[0].stat().st_size > 0
-            with pytest.raises(ModelFormatError):  # what was interrupted really is partial
-                SLEEC.load(temps[0])
+            if _unnamed_files_work(work):
+                assert temps == []  # the unnamed file went with the process
+            else:
+                assert len(temps) == 1 and temps[0].stat().st_size > 0
+                with pytest.raises(ModelFormatError):  # what was interrupted really is partial
+                    SLEEC.load(temps[0])
         outcomes.append((mode, "old" if is_old else "new", len(temps)))
 
 
@@ -311,3 +325,110 @@ def test_keyboard_interrupt_during_write_xc(tmp_path, monkeypatch, name):
     _only(tmp_path, name)
     X, Y = read_xc(path)
     assert (X != X_old).nnz == 0 and (Y != Y_old).nnz == 0
+
+
+# --------------------------------------------------------------------------------------------
+# SIGTERM at any moment of a save (the command line raises it as an exception)
+
+TERM_CHILD = textwrap.dedent("""
+    import importlib.util, signal, sys
+
+    # sleec._atomic alone (the package would take a second to import), with the command
+    # line's SIGTERM handling: the signal is raised as an exception in the main thread.
+    spec = importlib.util.spec_from_file_location("_atomic", sys.argv[3])
+    _atomic = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(_atomic)
+
+    class Terminated(BaseException):
+        pass
+
+    def terminate(signum, frame):
+        raise Terminated
+
+    path, kind = sys.argv[1], sys.argv[2]
+    _atomic.USE_UNNAMED = kind == "unnamed"
+    payload = bytes(range(256)) * 1024
+    with _atomic.atomic_write(path) as fh:
+        fh.write(payload)
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        print("saving", flush=True)
+        while True:
+            with _atomic.atomic_write(path) as fh:
+                fh.write(payload)
+    except Terminated:
+        raise SystemExit(143)
+""")
+TERM_DELAYS = np.random.default_rng(7).uniform(0.0, 0.02, 40)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["unnamed", "named"])
+def test_sigterm_at_any_moment_of_saves_leaves_no_temporary_file(tmp_path, kind):
+    # 40 children save in a loop and get SIGTERM at a random moment (writing, fsync, link,
+    # rename, cleanup): the file is always the complete new one and nothing else is left,
+    # with unnamed temporary files (Linux) and with the named ones used elsewhere.
+    if kind == "unnamed" and not _unnamed_files_work(tmp_path):
+        pytest.skip("no O_TMPFILE here")
+    payload = bytes(range(256)) * 1024
+    leftovers, codes = {}, []
+    for batch in np.array_split(np.arange(TERM_DELAYS.size), 5):
+        procs = []
+        for i in batch:
+            work = tmp_path / f"run{i}"
+            work.mkdir()
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", TERM_CHILD, str(work / "m.bin"), kind, _atomic.__file__],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                )
+            )
+        for proc in procs:
+            assert proc.stdout.readline().strip() == b"saving"
+        for i, proc in zip(batch, procs, strict=True):
+            time.sleep(TERM_DELAYS[i])
+            proc.send_signal(signal.SIGTERM)
+        for i, proc in zip(batch, procs, strict=True):
+            _, err = proc.communicate(timeout=60)
+            codes.append(proc.returncode)
+            work = tmp_path / f"run{i}"
+            names = sorted(p.name for p in work.iterdir())
+            if names != ["m.bin"]:
+                leftovers[int(i)] = names
+            elif (work / "m.bin").read_bytes() != payload:
+                leftovers[int(i)] = "partial m.bin"
+    assert leftovers == {}
+    assert set(codes) == {143}
+
+
+@pytest.mark.parametrize("exists", [False, True], ids=["new path", "existing file"])
+def test_an_unnamed_file_that_cannot_be_linked_is_copied_into_place(tmp_path, monkeypatch, exists):
+    # A /proc that refuses linkat (some sandboxes): the complete file is copied to a
+    # temporary name renamed over the target; later writes use named temporary files.
+    if not _unnamed_files_work(tmp_path):
+        pytest.skip("no O_TMPFILE here")
+    path = tmp_path / "out.bin"
+    if exists:
+        path.write_bytes(b"old")
+        path.chmod(0o640)
+    real_link = os.link
+
+    def refusing(src, dst, *args, **kwargs):
+        if str(src).startswith("/proc/self/fd/"):
+            raise PermissionError(1, "Operation not permitted")
+        return real_link(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(_atomic.os, "link", refusing)
+    monkeypatch.setattr(_atomic, "USE_UNNAMED", True)
+    payload = bytes(range(256)) * 5000
+    with atomic_write(path) as fh:
+        fh.write(payload)
+    assert path.read_bytes() == payload
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
+    if exists:
+        assert path.stat().st_mode & 0o777 == 0o640  # the old file's permissions kept
+    assert _atomic.USE_UNNAMED is False  # named files from now on
+    with atomic_write(path, "w") as fh:
+        fh.write("text")
+    assert path.read_text() == "text" and sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]

@@ -636,3 +636,65 @@ def test_package_namespace_lists_no_future_import():
 
     assert "annotations" not in dir(sleec)
     assert sleec.__version__ == __version__ != "0+unknown"
+
+
+# ------------------------------------------------------------------- out of memory: one line
+def _raising(exc_factory):
+    def handler(args):
+        raise exc_factory()
+
+    return handler
+
+
+OOM_LINE = "out of memory (Unable to allocate 1.5 GiB for an array)"
+
+
+def _oom_chain(outer):
+    def make():
+        try:
+            raise MemoryError("Unable to allocate 1.5 GiB for an array")
+        except MemoryError:
+            raise outer  # noqa: B904 - what a library that wraps errors leaves
+
+    return make
+
+
+@pytest.mark.parametrize(
+    ("factory", "headroom", "expected"),
+    [
+        (
+            lambda: MemoryError("Unable to allocate 1.5 GiB"),
+            None,
+            "out of memory (Unable to allocate 1.5 GiB)",
+        ),
+        (_oom_chain(ValueError("lowering failed")), None, OOM_LINE),
+        (_oom_chain(RuntimeError("numba failed")), None, OOM_LINE),
+        (
+            lambda: SystemError("error return without exception set"),
+            30 << 20,
+            "out of memory (SystemError: error return without exception set; the address-space "
+            "limit leaves 30 MB)",
+        ),
+    ],
+    ids=["MemoryError", "ValueError from one", "RuntimeError from one", "SystemError at limit"],
+)
+def test_out_of_memory_is_one_line_whatever_raised_it(
+    data, tmp_path, capsys, monkeypatch, factory, headroom, expected
+):
+    from sleec import _memory
+
+    monkeypatch.setattr(cli.commands, "train", _raising(factory))
+    monkeypatch.setattr(_memory, "address_space_headroom", lambda: headroom)
+    monkeypatch.setattr(cli, "address_space_headroom", lambda: headroom)
+    code = cli.main(["train", "--train", str(data["train"]), "--model", str(tmp_path / "m.npz")])
+    err = capsys.readouterr().err
+    assert code == 1 and err.strip().splitlines() == [f"sleec: error: {expected}"]
+
+
+def test_a_system_error_far_from_any_limit_stays_a_traceback(data, tmp_path, monkeypatch):
+    from sleec import _memory
+
+    monkeypatch.setattr(cli.commands, "train", _raising(lambda: SystemError("a real bug")))
+    monkeypatch.setattr(_memory, "address_space_headroom", lambda: None)
+    with pytest.raises(SystemError, match="a real bug"):
+        cli.main(["train", "--train", str(data["train"]), "--model", str(tmp_path / "m.npz")])

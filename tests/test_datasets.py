@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bz2
+import errno
 import gzip
 import lzma
 import os
@@ -724,3 +725,49 @@ def test_read_xc_reports_progress_in_file_bytes(tmp_path, monkeypatch):
         done = [d for d, _ in calls]
         assert done == sorted(done) and done[-1] == size  # monotone, ends at the whole file
         assert (X2 != X).nnz == 0 and (Y2 != Y).nnz == 0
+
+
+# ------------------------------------------------ a decompressor out of memory is not the file
+class _FailingDecompressor:
+    """Stands for lzma.LZMADecompressor: raises ``error`` on the first call."""
+
+    def __init__(self, error):
+        self.error, self.eof, self.needs_input, self.unused_data = error, False, True, b""
+
+    def decompress(self, data, max_length=-1):
+        raise self.error()
+
+
+def _lzma_error_while_out_of_memory():
+    try:
+        raise MemoryError
+    except MemoryError:
+        raise lzma.LZMAError("Internal error")  # noqa: B904
+
+
+@pytest.mark.parametrize(
+    ("error", "outcome"),
+    [
+        (MemoryError, MemoryError),
+        (lambda: lzma.LZMAError("Memory usage limit was reached"), MemoryError),
+        (_lzma_error_while_out_of_memory, MemoryError),
+        (lambda: OSError(errno.ENOMEM, "Cannot allocate memory"), MemoryError),
+        (lambda: lzma.LZMAError("Corrupt input data"), DataFormatError),
+        (
+            lambda: EOFError("Compressed file ended before the end-of-stream marker"),
+            DataFormatError,
+        ),
+    ],
+    ids=["MemoryError", "memory limit", "raised while out of memory", "ENOMEM", "corrupt", "eof"],
+)
+def test_an_xz_reader_out_of_memory_does_not_blame_the_file(tmp_path, monkeypatch, error, outcome):
+    path = tmp_path / "d.txt.xz"
+    write_xc(path, sp.csr_matrix(np.eye(3, dtype=np.float32)), sp.csr_matrix(np.eye(3)))
+    monkeypatch.setattr(_xc_read.lzma, "LZMADecompressor", lambda: _FailingDecompressor(error))
+    with pytest.raises(outcome) as info:
+        read_xc(path)
+    if outcome is MemoryError:
+        assert "truncated or corrupt" not in str(info.value)
+        assert str(info.value).startswith(f"while reading {path}")
+    else:
+        assert "truncated or corrupt xz-compressed file" in str(info.value)

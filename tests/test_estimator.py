@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import re
 from fractions import Fraction
 
 import numpy as np
@@ -790,3 +791,81 @@ def test_some_label_free_rows_are_fine(toy):
     model = SLEEC(**SMALL, random_state=0).fit(Xtr, Y)
     ids, _ = model.predict_topk(Xte, 1)
     assert precision_at_1(Yte, ids) >= 0.9  # measured 0.970
+
+
+# --------------------------------------------------------- fit refuses what save cannot store
+@pytest.mark.parametrize(("column", "row"), [(2**31, 0), (2**31 + 7, 3), (2**33, 5)])
+def test_fit_refuses_label_ids_beyond_int32(toy, column, row):
+    Xtr = toy[0][:6]
+    cols = [0, 1, 2, 0, 1, 2]
+    cols[row] = column
+    Y = sp.csr_matrix((np.ones(6, np.float32), (np.arange(6), cols)), shape=(6, column + 1))
+    with pytest.raises(
+        ValueError,
+        match=rf"Y has a label in column {column} \(first in row {row}\); sleec stores label "
+        r"ids as int32",
+    ):
+        SLEEC(**{**SMALL, "n_graph_neighbors": 3, "n_neighbors": 2}).fit(Xtr, Y)
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        [[2**63]] + [[i % 3] for i in range(5)],
+        [[0], [1], [-(2**63) - 1], [0], [1], [2]],
+        np.array([2**63 + i % 3 for i in range(6)], dtype=np.uint64),
+    ],
+    ids=["2**63 in lists", "-2**63 - 1 in lists", "uint64 classes"],
+)
+def test_fit_refuses_integer_names_beyond_int64(toy, y):
+    with pytest.raises(ValueError, match=r"Y\[\d\] holds the label name -?\d+, beyond the int64"):
+        SLEEC(**{**SMALL, "n_graph_neighbors": 3, "n_neighbors": 2}).fit(toy[0][:6], y)
+
+
+def test_large_integer_names_save_and_load(toy, tmp_path):
+    # Names are stored as int64 (ids are their positions): 2**31 and above do not wrap.
+    names = [2**31, 2**40, 2**63 - 1, -(2**63)]
+    model = SLEEC(**SMALL, random_state=0).fit(toy[0], [[names[i % 4]] for i in range(400)])
+    model.save(tmp_path / "m.npz")
+    assert SLEEC.load(tmp_path / "m.npz").classes_.tolist() == sorted(names)
+
+
+# ------------------------------------------------------- label names the outputs can write
+BAD_NAMES = [
+    ("a,b", r"holds a comma"),
+    ("a\tb", r"holds a tab"),
+    *[
+        (f"a{c}b", rf"holds a line break \(U\+{ord(c):04X}\)")
+        for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+    ],
+    ("a\x1bb", r"holds a control character \(U\+001B\)"),
+    ("a\x00b", r"holds a control character \(U\+0000\)"),
+    ("a\x7f", r"holds a control character \(U\+007F\)"),
+    ("a\ud800", r"holds a lone surrogate \(U\+D800\)"),
+    ("", r"is empty"),
+    ("   ", r"is only whitespace"),
+    (" cat", r"has leading or trailing whitespace"),
+    ("cat\u00a0", r"has leading or trailing whitespace"),
+]
+
+
+@pytest.mark.parametrize(("bad", "problem"), BAD_NAMES, ids=[repr(b) for b, _ in BAD_NAMES])
+@pytest.mark.parametrize("form", ["lists", "multiclass"])
+def test_fit_refuses_label_names_the_outputs_cannot_write(toy, bad, problem, form):
+    names = ["cat", "dog", "new york"]
+    rows = [[names[i % 3]] for i in range(12)]
+    rows[7] = [names[0], bad] if form == "lists" else [bad]
+    y = rows if form == "lists" else np.array([r[0] for r in rows], dtype=object)
+    with pytest.raises(
+        ValueError,
+        match=rf"Y\[7\] holds the label name {re.escape(repr(bad))}, which {problem}; label "
+        r"names must be non-empty, without leading or trailing whitespace, commas, tabs, line "
+        r"breaks or other control characters",
+    ):
+        SLEEC(**{**SMALL, "n_graph_neighbors": 3, "n_neighbors": 2}).fit(toy[0][:12], y)
+
+
+def test_label_names_within_the_rule_are_fine(toy):
+    names = ["new york", "C++", "日本", "café", "a/b", "a;b", "x:1", "__label__x"]
+    model = SLEEC(**SMALL, random_state=0).fit(toy[0], [[names[i % 8]] for i in range(400)])
+    assert model.classes_.tolist() == sorted(names)

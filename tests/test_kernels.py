@@ -6,6 +6,8 @@ include empty rows, ``k > nnz`` and many ties (values drawn from a few small int
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -329,3 +331,28 @@ def test_row_smallest_k_parallel_twin_identical_on_larger_input():
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
     np.testing.assert_array_equal(a[0], smallest_k_reference(D, 25)[0])
+
+
+@pytest.mark.slow
+def test_serial_and_parallel_twins_are_cached_apart(tmp_path):
+    """The parallel build cached first must not serve the serial one (a serial call would
+    then start the thread pool each time): in a fresh cache, compile the parallel twin in
+    one process; in the next, the serial twin is compiled anew, not found in the cache."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    call = (
+        "import numpy as np; from sleec import _kernels as k; "
+        "q = np.ones((2, 3)); out = np.empty((2, 3)); "
+        "ip = np.array([0, 1, 2]); ix = np.array([0, 1], np.int32); d = np.ones(2); "
+        "f = k.{}; f(ip, ix, d, q, out); "
+        "print(sum(f.stats.cache_hits.values()), sum(f.stats.cache_misses.values()))"
+    )
+    first = subprocess.run([sys.executable, "-c", call.format("spmm_par")], env=env,
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    second = subprocess.run([sys.executable, "-c", call.format("spmm")], env=env,
+                            capture_output=True, text=True, check=True)  # fmt: skip
+    assert first.stdout.split()[1] != "0"  # compiled (a miss) into the fresh cache
+    hits, misses = second.stdout.split()
+    assert hits == "0" and misses != "0", second.stdout

@@ -161,3 +161,63 @@ def test_partial_fit_pipeline_warns_about_words_outside_the_vocabulary():
         partial_fit_pipeline(pipe, ["alpha gamma gamma", "beta delta"], [["c"], ["b"]])
     assert pipe[-1].classes_.tolist() == ["a", "b", "c"]
     assert pipe[-1].train_labels_.shape == (62, 3)
+
+
+# ----------------------------------------------------- partial_fit refuses what save cannot store
+@pytest.mark.parametrize(
+    ("names", "new", "match"),
+    [
+        ([0, 1, 2, 3], ["1"], r"new label name\(s\) '1' \(str\) \(first in Y\[1\]\), but the "),
+        ([0, 1, 2, 3], [1.5], r"1\.5 \(float\) .*label names are integers"),
+        (["a", "b", "c", "d"], [7], r"7 \(int\) .*label names are strings"),
+        ([True, False, True, False], [2], r"2 \(int\) .*label names are booleans"),
+    ],
+    ids=["str into ints", "float into ints", "int into strings", "int into booleans"],
+)
+def test_partial_fit_refuses_names_of_another_kind(toy_xmc, tmp_path, names, new, match):
+    Xtr, _, _, _, _ = toy_xmc
+    y = [[names[i % 4]] for i in range(Xtr.shape[0])]
+    model = SLEEC(**TOY_ENSEMBLE, random_state=0).fit(Xtr, y)
+    classes = model.classes_.copy()
+    with pytest.raises(ValueError, match=match + r".*so it could not be saved"):
+        model.partial_fit(new_group(3, seed=1), [[names[0]], [names[1], new[0]], new])
+    np.testing.assert_array_equal(model.classes_, classes)  # nothing was added
+    assert model.train_labels_.shape[0] == Xtr.shape[0]
+    model.save(tmp_path / "m.npz")  # still a model that saves and loads
+    np.testing.assert_array_equal(SLEEC.load(tmp_path / "m.npz").classes_, classes)
+
+
+def test_partial_fit_takes_names_its_kind_holds(toy_xmc, tmp_path):
+    # Integers added to real-number names are real numbers (as fit makes them): allowed.
+    Xtr, _, _, _, _ = toy_xmc
+    model = SLEEC(**TOY_ENSEMBLE, random_state=0).fit(Xtr, [[0.5 * (i % 4)] for i in range(400)])
+    model.partial_fit(new_group(2, seed=1), [[7], [0.5]])
+    assert model.classes_.tolist() == [0.0, 0.5, 1.0, 1.5, 7.0]
+    model.save(tmp_path / "m.npz")
+    assert SLEEC.load(tmp_path / "m.npz").classes_.tolist() == [0.0, 0.5, 1.0, 1.5, 7.0]
+
+
+@pytest.mark.parametrize("column", [2**31, 2**31 + 5, 2**40])
+def test_partial_fit_refuses_label_ids_beyond_int32(fitted, tmp_path, column):
+    fitted.save(tmp_path / "m.npz")
+    before = (tmp_path / "m.npz").read_bytes()
+    Y = sp.csr_matrix(([1.0, 1.0], ([0, 1], [3, column])), shape=(2, column + 1))
+    with pytest.raises(
+        ValueError,
+        match=rf"Y has a label in column {column} \(first in row 1\); sleec stores label ids "
+        r"as int32, so label columns must be at most 2147483647\.",
+    ):
+        fitted.partial_fit(new_group(2, seed=1), Y)
+    assert fitted.n_labels_ == TOY_N_LABELS and fitted.train_labels_.shape[0] == 400
+    fitted.save(tmp_path / "m.npz")
+    assert (tmp_path / "m.npz").read_bytes() == before
+
+
+@pytest.mark.parametrize("bad", ["a,b", "a\u2028b", "a\x85b", " zebra", "", "a\tb"])
+def test_partial_fit_refuses_label_names_the_outputs_cannot_write(toy_xmc, bad):
+    Xtr, Ytr, *_ = toy_xmc
+    model = SLEEC(**TOY_ENSEMBLE, random_state=0).fit(Xtr, [[f"t{i % 5}"] for i in range(400)])
+    with pytest.raises(ValueError, match=r"Y\[2\] holds the label name .*; label names must be"):
+        model.partial_fit(new_group(3, seed=1), [["t1"], ["zebra"], ["t2", bad]])
+    assert model.classes_.tolist() == [f"t{j}" for j in range(5)]
+    assert model.train_labels_.shape[0] == 400

@@ -3,6 +3,8 @@ refusal of truncated, corrupted, altered, foreign and pickle-carrying files."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import os
 import pickle
@@ -11,10 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
+from conftest import NO_STAGE
 from sleec import SLEEC, ModelFormatError, _persist
 from sleec._persist import load_model
-from sleec._state import FORMAT_VERSION, FittedState
+from sleec._state import FORMAT_VERSION, FittedState, Learner
 
 PARAMS = {
     "n_components": 6,
@@ -334,3 +338,125 @@ def test_failed_save_keeps_old_file_and_no_temp_files(model, tmp_path, monkeypat
     monkeypatch.undo()
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]
+
+
+# ------------------------------------------------------------- reading while a save lands
+SWAPPER = """
+import os, sys
+files, path = sys.argv[1:3], sys.argv[3]
+print("swapping", flush=True)
+i = 0
+while True:  # what an atomic save does, as fast as it goes: a complete file renamed over
+    tmp = f"{path}.{i % 2}.tmp"
+    os.link(files[i % 2], tmp)
+    os.replace(tmp, path)
+    i += 1
+"""
+
+
+def test_load_while_saves_rename_over_the_path_never_fails(model, data, tmp_path):
+    # Two complete models of different sizes keep being renamed over one path by another
+    # process while this one loads it: every load must see one whole file, never
+    # "truncated or corrupted" (the reader once took the size by path, then reopened it).
+    import subprocess
+    import sys
+
+    small = SLEEC(**{**PARAMS, **NO_STAGE, "n_learners": 1, "n_components": 2}).fit(*data[:2])
+    files = [tmp_path / "big.npz", tmp_path / "small.npz"]
+    model.save(files[0])
+    small.save(files[1])
+    assert files[0].stat().st_size > 2 * files[1].stat().st_size
+    path = tmp_path / "m.npz"
+    model.save(path)
+    swapper = subprocess.Popen(
+        [sys.executable, "-c", SWAPPER, *map(str, files), str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    failures, sizes = [], []
+    try:
+        assert swapper.stdout.readline().strip() == "swapping"
+        for _ in range(400):
+            try:
+                _, arrays = load_model(path)
+                sizes.append(int(arrays["shape_n_d_l_r"][3]))
+            except ModelFormatError as exc:
+                failures.append(str(exc))
+    finally:
+        swapper.kill()
+        swapper.wait()
+        swapper.stdout.close()
+    assert failures == []
+    assert set(sizes) == {6, 2}  # both files were read, whole
+
+
+# ------------------------------------------------------- save writes only what load accepts
+def _nan_embedding(state):
+    learner = state.learners[0]
+    loc = learner.locals[0]
+    E = loc.E.copy()
+    E[0, 0] = np.nan
+    locs = (dataclasses.replace(loc, E=E), *learner.locals[1:])
+    return dataclasses.replace(
+        state, learners=(Learner(learner.centers, locs),) + state.learners[1:]
+    )
+
+
+def _wide_label(state):
+    Y = state.train_labels.tocoo()
+    col = Y.col.astype(np.int64)
+    col[0] = 2**31  # was wrapped to a negative id in the file
+    wide = sp.csr_matrix((Y.data, (Y.row, col)), shape=(Y.shape[0], 2**31 + 1))
+    return dataclasses.replace(state, train_labels=wide)
+
+
+def _rows_out_of_range(state):
+    learner = state.learners[0]
+    loc = learner.locals[0]
+    rows = loc.rows.copy()
+    rows[0] = state.train_labels.shape[0] + 5
+    locs = (dataclasses.replace(loc, rows=rows), *learner.locals[1:])
+    return dataclasses.replace(
+        state, learners=(Learner(learner.centers, locs),) + state.learners[1:]
+    )
+
+
+def _named(state):
+    names = np.array([f"n{j}" for j in range(state.n_labels)])
+    return dataclasses.replace(state, classes=names, label_kind="lists")
+
+
+def _duplicate_names(state):
+    names = _named(state).classes.copy()
+    names[1] = names[0]
+    return dataclasses.replace(state, classes=names, label_kind="lists")
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (_nan_embedding, r"array 'E' holds NaN or infinite values"),
+        (_wide_label, r"bad training-label matrix"),
+        (_rows_out_of_range, r"cluster rows outside the 400 training points"),
+        (_duplicate_names, r"bad label names"),
+        (lambda s: dataclasses.replace(_named(s), label_kind="tags"), r"bad label kind"),
+    ],
+    ids=["NaN embedding", "label id 2**31", "rows out of range", "duplicate names", "kind"],
+)
+def test_save_of_a_model_load_would_refuse_keeps_the_old_file(model, tmp_path, change, match):
+    path = tmp_path / "model.npz"
+    model.save(path)
+    before = path.read_bytes()
+    broken = copy.copy(model)
+    broken.state_ = change(model.state_)
+    with pytest.raises(
+        ValueError,
+        match=rf"the model cannot be saved: a file holding it would be refused at load \({match}"
+        r".*\); nothing was written",
+    ):
+        broken.save(path)
+    assert path.read_bytes() == before  # byte-identical
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]
+    with pytest.raises(ValueError, match="cannot be saved"):
+        broken.save(tmp_path / "new.npz")
+    assert not (tmp_path / "new.npz").exists()

@@ -1,16 +1,20 @@
-"""Labelled text files (sleec.datasets.read_text / write_label_names) and the command line's
---text round trip: documents with label names in, label names out."""
+"""Labelled text files (sleec.datasets.read_text / write_label_names), the command line's
+--text round trip (documents with label names in, label names out), and the checks of the
+vectoriser settings a pipeline file stores (sleec._vectorizer)."""
 
 from __future__ import annotations
 
+import json
 import lzma
 
+import numpy as np
 import pytest
 
-from sleec import cli
+from sleec import SLEEC, ModelFormatError, _persist, cli
+from sleec._vectorizer import MAX_NGRAM, check_token_pattern
 from sleec.datasets import read_text, write_label_names
 from sleec.exceptions import DataFormatError
-from sleec.text import load_pipeline
+from sleec.text import load_pipeline, make_text_pipeline, predict_text, save_pipeline
 
 SMALL = [
     "--n-components",
@@ -112,8 +116,6 @@ def test_write_label_names(tmp_path):
 def _corpus(n: int, seed: int = 0) -> str:
     """Documents of 4 topics: each draws words from its topic's vocabulary and carries the
     topic's label plus one of two sub-labels."""
-    import numpy as np
-
     rng = np.random.default_rng(seed)
     lines = []
     for _ in range(n):
@@ -255,3 +257,309 @@ def test_cli_text_errors(tmp_path, capsys):
     )
     assert code == 1  # --train and --text exclude each other
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------- stored vectoriser settings
+# A pipeline file's vectoriser settings are applied at every prediction; a checksum is not
+# a signature (anyone can recompute it), so each setting is checked at load.
+
+FIT = {"n_components": 4, "n_graph_neighbors": 5, "n_neighbors": 3, "n_learners": 1}
+
+
+@pytest.fixture(scope="module")
+def pipeline_files(tmp_path_factory):
+    """Saved tf-idf, count and hashing pipelines on a small corpus."""
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.pipeline import make_pipeline
+
+    d = tmp_path_factory.mktemp("pipelines")
+    lines = _corpus(60).splitlines()
+    docs = [line.split("\t")[1] for line in lines]
+    tags = [line.split("\t")[0].split(",") for line in lines]
+    pipes = {
+        "tfidf": make_text_pipeline("tfidf", **FIT, random_state=0),
+        "hashing": make_text_pipeline("hashing", **FIT, random_state=0),
+        "count": make_pipeline(CountVectorizer(), SLEEC(**FIT, random_state=0)),
+    }
+    for kind, pipe in pipes.items():
+        save_pipeline(pipe.fit(docs, tags), d / f"{kind}.npz")
+    return d
+
+
+def _rewritten(source, path, params=None, arrays=None):
+    """``source`` with its stored vectoriser parameters updated by ``params`` and arrays by
+    ``arrays`` (None deletes one), saved to ``path`` with a valid checksum."""
+    payload = dict(np.load(source, allow_pickle=False))
+    spec = json.loads(str(payload["text_vectorizer"]))
+    spec["params"].update(params or {})
+    payload["text_vectorizer"] = np.array(json.dumps(spec))
+    for key, value in (arrays or {}).items():
+        if value is None:
+            del payload[key]
+        else:
+            payload[key] = value(payload) if callable(value) else value
+    payload["checksum"] = np.array(_persist._checksum(payload))
+    with open(path, "wb") as fh:
+        np.savez(fh, **payload)
+    return path
+
+
+SETTING = r"holds an inconsistent model: the stored vectoriser setting "
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "match"),
+    [
+        ("tfidf", {"token_pattern": "(a+)+$"}, r"'token_pattern' is '\(a\+\)\+\$'; not a token"),
+        ("tfidf", {"token_pattern": "(a|a)*$"}, r"'token_pattern' is .*; not a token pattern"),
+        ("tfidf", {"token_pattern": r"\w+\d+"}, r"'token_pattern' is .*; not a token pattern"),
+        ("tfidf", {"token_pattern": "["}, r"'token_pattern' is '\['; not a valid regular expr"),
+        ("tfidf", {"token_pattern": "a" * 201}, r"'token_pattern' is 'aaa.*; expected a regular"),
+        ("tfidf", {"token_pattern": None}, r"'token_pattern' is None; the word analyzer needs"),
+        ("tfidf", {"ngram_range": [1, 100000]}, r"'ngram_range' is \[1, 100000\]; expected \["),
+        ("tfidf", {"ngram_range": [2, 1]}, r"'ngram_range' is \[2, 1\]; expected .* <= 10"),
+        ("tfidf", {"ngram_range": [0, 1]}, r"'ngram_range' is \[0, 1\]"),
+        ("tfidf", {"ngram_range": [True, 2]}, r"'ngram_range' is \[True, 2\]"),
+        ("tfidf", {"ngram_range": 3}, r"'ngram_range' is 3"),
+        ("tfidf", {"input": "filename"}, r"'input' is 'filename'; only 'content' \(documents"),
+        ("tfidf", {"input": "file"}, r"'input' is 'file'; only 'content'"),
+        ("tfidf", {"analyzer": "chars"}, r"'analyzer' is 'chars'; expected one of \['word'"),
+        ("tfidf", {"norm": "l3"}, r"'norm' is 'l3'; expected one of \['l1', 'l2', None\]"),
+        ("tfidf", {"dtype": "object"}, r"'dtype' is 'object'; expected one of \['float32'"),
+        ("tfidf", {"dtype": "int64"}, r"'dtype' is 'int64'; expected one of \['float32', 'f"),
+        ("tfidf", {"strip_accents": "all"}, r"'strip_accents' is 'all'; expected one of"),
+        ("tfidf", {"stop_words": 5}, r"'stop_words' is 5; expected 'english', None or a list"),
+        ("tfidf", {"stop_words": ["a", 1]}, r"'stop_words' is \['a', 1\]; expected 'english'"),
+        ("tfidf", {"tokenizer": "str.split"}, r"'tokenizer' is 'str.split'; expected None"),
+        ("tfidf", {"preprocessor": "x"}, r"'preprocessor' is 'x'; expected None"),
+        ("tfidf", {"vocabulary": {"a": 0}}, r"'vocabulary' is \{'a': 0\}; expected None"),
+        ("tfidf", {"use_idf": False}, r"'use_idf' is False; expected one of \[True\]"),
+        ("tfidf", {"encoding": "rot13"}, r"'encoding' is 'rot13'; expected a text encoding"),
+        ("tfidf", {"decode_error": "x"}, r"'decode_error' is 'x'; expected one of \['strict'"),
+        ("tfidf", {"lowercase": 1}, r"'lowercase' is 1; expected true or false"),
+        ("tfidf", {"min_df": -1}, r"'min_df' is -1; expected a float in \[0, 1\] or an int"),
+        ("tfidf", {"max_df": 1.5}, r"'max_df' is 1.5; expected a float in \[0, 1\]"),
+        ("tfidf", {"max_features": 0}, r"'max_features' is 0; expected None or an int >= 1"),
+        ("tfidf", {"evil": 1}, r"'evil' is not a parameter sleec stores for a TfidfVectorizer"),
+        ("count", {"norm": "l2"}, r"'norm' is not a parameter sleec stores for a CountVect"),
+        ("hashing", {"n_features": 2**40}, r"'n_features' is 1099511627776; expected an int"),
+        ("hashing", {"n_features": 0}, r"'n_features' is 0; expected an int in \[1, 21474"),
+        ("hashing", {"alternate_sign": "no"}, r"'alternate_sign' is 'no'; expected true or f"),
+    ],
+)
+def test_stored_vectoriser_settings_outside_the_allow_list_are_refused_at_load(
+    pipeline_files, tmp_path, kind, params, match
+):
+    path = _rewritten(pipeline_files / f"{kind}.npz", tmp_path / "p.npz", params)
+    with pytest.raises(ModelFormatError, match=rf"'{path}' {SETTING}{match}"):
+        load_pipeline(path)
+    with pytest.raises(ModelFormatError, match=match):
+        SLEEC.load(path)
+
+
+def _set(key, index, value):
+    def change(payload):
+        a = payload[key].copy()
+        a[index] = value
+        return a
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("kind", "arrays", "match"),
+    [
+        ("tfidf", {"text_idf": _set("text_idf", 0, -1.0)}, r"idf weight of term 0 is -1\.0; "),
+        ("tfidf", {"text_idf": _set("text_idf", 3, 0.5)}, r"idf weight of term 3 is 0\.5; exp"),
+        ("tfidf", {"text_idf": _set("text_idf", 1, np.nan)}, r"idf weight of term 1 is nan"),
+        ("tfidf", {"text_idf": _set("text_idf", 2, 1e6)}, r"idf weight of term 2 is 1000000\.0"),
+        ("tfidf", {"text_idf": lambda p: p["text_idf"][:-1]}, r"idf weights are float64 of sh"),
+        (
+            "tfidf",
+            {"text_idf": lambda p: p["text_idf"].astype(np.float32)},
+            r"idf weights are float32",
+        ),
+        ("tfidf", {"text_idf": None}, r"comes with the arrays \['text_idf', 'text_vectorizer"),
+        ("count", {"text_idf": np.ones(3)}, r"a stored CountVectorizer comes with the arrays"),
+        ("hashing", {"text_vocabulary": np.array(["a"])}, r"HashingVectorizer comes with the"),
+        (
+            "tfidf",
+            {
+                "text_vocabulary": lambda p: np.r_[
+                    p["text_vocabulary"][:1], p["text_vocabulary"][:-1]
+                ]
+            },
+            r"bad text vocabulary \(<U\d+ of shape \(\d+,\)\); expected distinct strings",
+        ),
+        (
+            "count",
+            {
+                "text_vocabulary": lambda p: np.r_[
+                    p["text_vocabulary"][:-1], p["text_vocabulary"][:1]
+                ]
+            },
+            r"bad text vocabulary \(<U\d+ of shape \(\d+,\)\); expected distinct strings",
+        ),
+        ("tfidf", {"text_vectorizer": np.array(5)}, r"unreadable text vectoriser"),
+        ("tfidf", {"text_vectorizer": np.array('{"class": "X"}')}, r"unreadable text vectoriser"),
+        (
+            "tfidf",
+            {"text_vectorizer": np.array('{"class": "Evil", "params": {}}')},
+            r"unknown text vectoriser 'Evil'",
+        ),
+    ],
+)
+def test_stored_vocabulary_and_idf_weights_are_checked_at_load(
+    pipeline_files, tmp_path, kind, arrays, match
+):
+    path = _rewritten(pipeline_files / f"{kind}.npz", tmp_path / "p.npz", arrays=arrays)
+    with pytest.raises(ModelFormatError, match=rf"'{path}' holds an inconsistent model: .*{match}"):
+        load_pipeline(path)
+
+
+def test_cli_predict_refuses_a_catastrophic_token_pattern_in_one_line(
+    pipeline_files, tmp_path, capsys
+):
+    # (a+)+$ on a 35-byte document took hours; now the model file is refused at load.
+    path = _rewritten(pipeline_files / "tfidf.npz", tmp_path / "p.npz", {"token_pattern": "(a+)+$"})
+    (tmp_path / "doc.txt").write_text("a" * 34 + "!\n")
+    code = cli.main(
+        [
+            "predict",
+            "--model",
+            str(path),
+            "--text",
+            str(tmp_path / "doc.txt"),
+            "--out",
+            str(tmp_path / "o.tsv"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert "the stored vectoriser setting 'token_pattern' is '(a+)+$'; not a token pattern" in err
+    assert not (tmp_path / "o.tsv").exists()
+
+
+def test_saved_pipelines_load_back_with_their_settings(pipeline_files):
+    # Positive control: what save_pipeline writes passes every check.
+    docs = ["t0w1 t0w2 common3", "t2s1 t2s1 t2w4"]
+    for kind in ("tfidf", "count", "hashing"):
+        names, _ = predict_text(load_pipeline(pipeline_files / f"{kind}.npz"), docs, 1)
+        assert len(names) == 2
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        (
+            {"ngram_range": (1, MAX_NGRAM + 1)},
+            r"TfidfVectorizer setting 'ngram_range' is \(1, 11\)",
+        ),
+        ({"token_pattern": r"(\w+\s?)+$"}, r"TfidfVectorizer setting 'token_pattern' is "),
+        (
+            {"analyzer": "char_wb", "ngram_range": (2, 12)},
+            r"TfidfVectorizer setting 'ngram_range' is \(2, 12\)",
+        ),
+    ],
+)
+def test_save_pipeline_refuses_settings_that_load_would_refuse(tmp_path, params, match):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+
+    lines = _corpus(40).splitlines()
+    docs = [line.split("\t")[1] for line in lines]
+    tags = [line.split("\t")[0].split(",") for line in lines]
+    pipe = make_pipeline(TfidfVectorizer(**params), SLEEC(**FIT, random_state=0))
+    pipe.fit(docs, tags)
+    with pytest.raises(ValueError, match=match + r".*\(a sleec model file cannot hold it\)"):
+        save_pipeline(pipe, tmp_path / "p.npz")
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"(?u)\b\w\w+\b",  # scikit-learn's default (and the command line's)
+        r"(?u)\b\w+\b",
+        r"\S+",
+        r"[^\s]+",
+        r"(?i)\b\w{2,}\b",
+        r"#\w+",
+        r"(?u)\b[\w-]+",
+        r"\d{3}-\d+",
+        r"\b\w\w\w\b",
+        r".{1,20}\b",
+    ],
+)
+def test_token_patterns_of_the_linear_form_are_accepted(pattern):
+    assert check_token_pattern(pattern) == pattern
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "(a+)+$",  # nested repetition
+        "(a|a)*$",  # alternation under repetition
+        "(a*)*",
+        r"(\w+\s?)+$",
+        r"\w+\d+",  # two free runs: quadratic on a long word
+        r"\w*\w*",
+        r"\d+\b",  # a free run of non-\w atoms before \b: backtracks through it
+        r"\b\S+\b",
+        r"\w+$",
+        r"^\w+",
+        r"\w+?",  # lazy
+        r"\w++",  # possessive
+        r"(?x)\w+",  # verbose: read differently
+        r"(?=\w)\w+",  # lookaround
+        r"(\w)\1",  # backreference
+        "a{1000}",  # repeat above the bound
+        "a|b",
+        "[",  # invalid
+        "",
+    ],
+)
+def test_token_patterns_that_can_backtrack_are_refused(pattern):
+    with pytest.raises(ValueError):
+        check_token_pattern(pattern)
+
+
+# ------------------------------------------------- label names that break the output lines
+@pytest.mark.parametrize(
+    ("bad", "problem"),
+    [
+        ("a,b", "holds a comma"),
+        ("a\u2028b", r"holds a line break \(U\+2028\)"),
+        (" x", "has leading or trailing whitespace"),
+    ],
+)
+def test_save_pipeline_refuses_names_of_a_model_fitted_before_the_rule(
+    pipeline_files, tmp_path, bad, problem
+):
+    import dataclasses
+
+    pipe = load_pipeline(pipeline_files / "tfidf.npz")
+    model = pipe[-1]
+    names = model.classes_.copy().astype(object)
+    names[1] = bad
+    model.state_ = dataclasses.replace(model.state_, classes=np.array(names.tolist(), dtype=str))
+    first = int(np.flatnonzero(model.train_labels_[:, 1].toarray().ravel())[0])
+    with pytest.raises(
+        ValueError,
+        match=rf"the model's label name '.*' \(first in training row {first}\) {problem}.*label "
+        r"names must be non-empty",
+    ):
+        save_pipeline(pipe, tmp_path / "p.npz")
+    assert not list(tmp_path.iterdir())
+
+
+def test_cli_train_refuses_a_name_with_a_line_separator(tmp_path, capsys):
+    # U+2028 passes the text reader (it is not a control byte) and str.splitlines() breaks a
+    # line there: predictions naming it read back as two documents. Refused at training.
+    train = tmp_path / "train.tsv"
+    train.write_text(_corpus(50) + "topic1,odd\u2028name\tt1w1 t1w2 common1\n", encoding="utf-8")
+    code = cli.main(["train", "--text", str(train), "--model", str(tmp_path / "m.npz"), *SMALL])
+    err = capsys.readouterr().err
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert "Y[50] holds the label name 'odd\\u2028name', which holds a line break (U+2028)" in err
+    assert not (tmp_path / "m.npz").exists()

@@ -2,8 +2,16 @@
 file or the new one, never a partial one, and never replaces what the path names with
 something else.
 
-- A regular file (or a new path) is written to a temporary file beside it, flushed, fsync'ed
-  and renamed over it.
+- A regular file (or a new path) is written to a new file beside it, flushed, fsync'ed and
+  put in place in one step. On Linux the new file is unnamed while it is written
+  (``O_TMPFILE``): a process killed at any moment, even by SIGKILL, leaves nothing behind.
+  Once complete it is linked to the path (when the path does not exist) or to a temporary
+  name that is at once renamed over the path. Where unnamed files are not supported (other
+  systems, some file systems) a named temporary file ``.NAME.XXXX.tmp`` is written instead.
+- Every temporary name is registered before it is created and removed by the exception
+  handler, else at interpreter exit: a signal that lands between two statements of the
+  cleanup (SIGTERM is raised as an exception by the command line) cannot leave one behind.
+  Only SIGKILL during a named write, or between the link and the rename, can.
 - A symbolic link stays a link: its target is replaced that way.
 - A character or block device or a FIFO (``/dev/null``, a named pipe) is written through:
   renaming a file over it would destroy it.
@@ -12,16 +20,26 @@ something else.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
+import functools
 import os
+import secrets
 import stat
-import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
 __all__ = ["atomic_write", "check_output_path"]
+
+# Unnamed files (Linux O_TMPFILE) while writing; False: always a named temporary file.
+USE_UNNAMED = hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd")
+# errno of a file system or kernel without O_TMPFILE (EISDIR: a kernel that ignores the flag).
+_NO_UNNAMED = {errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOSYS}
+_pending: set[str] = set()  # temporary names that may exist: removed at exit at the latest
+_pending_lock = threading.Lock()
 
 
 def check_output_path(path: str | os.PathLike) -> Path:
@@ -63,23 +81,148 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
         umask = os.umask(0)
         os.umask(umask)
         file_mode = 0o666 & ~umask
+    directory = target.parent if str(target.parent) else Path(".")
     with _naming(name):
-        fd, tmp = tempfile.mkstemp(
-            dir=target.parent or ".", prefix=f".{target.name}.", suffix=".tmp"
-        )
+        fd = _open_unnamed(directory) if USE_UNNAMED else None
+    if fd is not None:
+        with _naming(name), os.fdopen(fd, mode, encoding=encoding) as fh:
+            yield fh
+            _finish(fh, file_mode)
+            _link_into_place(fh.fileno(), target)
+            _fsync_directory(directory)
+        return
+    tmp = _temporary_name(directory, target.name)
     try:
         with _naming(name):
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o600)
             with os.fdopen(fd, mode, encoding=encoding) as fh:
                 yield fh
-                fh.flush()
-                os.fchmod(fh.fileno(), file_mode)
-                os.fsync(fh.fileno())
+                _finish(fh, file_mode)
             os.replace(tmp, target)
-            _fsync_directory(target.parent)
+            _fsync_directory(directory)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        _remove(tmp)
         raise
+    _forget(tmp)
+
+
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+def _open_unnamed(directory: Path) -> int | None:
+    """A descriptor of a new unnamed file in ``directory`` (Linux ``O_TMPFILE``), or None
+    where the system or the file system does not support it."""
+    try:
+        # Readable too: if it cannot be linked (a /proc that refuses), it is copied.
+        return os.open(directory, os.O_TMPFILE | os.O_RDWR | _O_CLOEXEC, 0o600)
+    except OSError as exc:
+        if exc.errno in _NO_UNNAMED:
+            return None
+        raise
+
+
+def _finish(fh: IO, file_mode: int) -> None:
+    fh.flush()
+    os.fchmod(fh.fileno(), file_mode)
+    os.fsync(fh.fileno())
+
+
+def _link_into_place(fd: int, target: Path) -> None:
+    """Give the complete unnamed file of ``fd`` the name ``target``: a link when the name is
+    free, else a link to a registered temporary name renamed over ``target`` at once. Where
+    the kernel refuses the link (a restricted /proc), the content is copied to a registered
+    temporary file renamed over ``target``, and later writes use named files."""
+    global USE_UNNAMED
+    source = f"/proc/self/fd/{fd}"
+    directory = target.parent if str(target.parent) else Path(".")
+    dir_fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _O_CLOEXEC)
+    try:
+        # A directory descriptor makes os.link call linkat(..., AT_SYMLINK_FOLLOW): the file
+        # behind the /proc link is linked, not the link.
+        link = functools.partial(os.link, source, dst_dir_fd=dir_fd, follow_symlinks=True)
+        if not os.path.lexists(target):
+            try:
+                link(target.name)
+                return
+            except FileExistsError:
+                pass  # created meanwhile: replace it as below
+            except OSError:
+                USE_UNNAMED = False
+        tmp = _temporary_name(directory, target.name)
+        try:
+            if USE_UNNAMED:
+                try:
+                    link(os.path.basename(tmp))
+                except FileExistsError:
+                    raise
+                except OSError:
+                    USE_UNNAMED = False
+            if not USE_UNNAMED:
+                _copy_to(fd, tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            _remove(tmp)
+            raise
+        _forget(tmp)
+    finally:
+        os.close(dir_fd)
+
+
+def _copy_to(fd: int, tmp: str) -> None:
+    """Copy the whole file of ``fd`` to a new file ``tmp`` (registered), with its mode, and
+    fsync it."""
+    out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o600)
+    try:
+        os.fchmod(out, stat.S_IMODE(os.fstat(fd).st_mode))
+        offset, size = 0, os.fstat(fd).st_size
+        while offset < size:
+            chunk = os.pread(fd, min(1 << 20, size - offset), offset)
+            if not chunk:
+                break
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(out, view) :]
+            offset += len(chunk)
+        os.fsync(out)
+    finally:
+        os.close(out)
+
+
+def _temporary_name(directory: Path, name: str) -> str:
+    """A fresh temporary name beside the target, registered before anything creates it."""
+    tmp = os.path.join(directory, f".{name}.{secrets.token_hex(4)}.tmp")
+    with _pending_lock:
+        _pending.add(tmp)
+    return tmp
+
+
+def _forget(tmp: str) -> None:
+    with _pending_lock:
+        _pending.discard(tmp)
+
+
+def _remove(tmp: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    _forget(tmp)
+
+
+def _forget_all() -> None:  # a forked child must not delete its parent's files at its exit
+    _pending.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_all)
+
+
+@atexit.register
+def remove_pending() -> None:
+    """Delete the temporary files whose cleanup an exception interrupted (called at exit)."""
+    with _pending_lock:
+        names = list(_pending)
+    for tmp in names:
+        with contextlib.suppress(OSError):
+            _remove(tmp)
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -19,6 +19,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from . import rerank
 from ._dask import send_if_dask
+from ._memory import reserve_blas_buffers, start_kernel_threads
 from ._sparse import positions, select_columns
 from ._state import Learner, SecondStage, unit_centroids_T
 from .cluster_model import ensemble_votes, fit_cluster
@@ -121,6 +122,8 @@ def fit_learners(
         how.n_workers,
     )
     config = ClusterConfig.from_params(params, parallel_kernels=how.parallel_kernels)
+    if how.parallel_kernels:
+        start_kernel_threads()  # now, or a MemoryError: never a libgomp exit later
     # On a Dask cluster the data goes to the cluster once; tasks get references to it.
     Xs, Ys, *task_rows = send_if_dask(features, Y, *(tasks[t][2] for t in order))
     jobs = (
@@ -285,11 +288,14 @@ def _fit_task(
 ):
     """One (learner, cluster) task, as joblib (or a Dask worker) runs it."""
     _single_threaded_blas()
+    reserve_blas_buffers()  # once per thread (the parallel kernels run in fit's own thread)
     return fit_cluster(X, Y, rows, config, seed)
 
 
 def _ranker_task(X, Y, negatives, block: tuple[int, int], options: dict) -> rerank.Rankers:
     _single_threaded_blas()
+    if options["parallel"]:
+        start_kernel_threads()
     return rerank.fit_rankers(X, Y, negatives, labels=block, **options)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ._jit import twins
 from ._topk import heap_offer, heap_sort
 
 
@@ -38,8 +39,7 @@ def _residual_matmul(indptr, indices, g, A, B, Q, out, resid):
                 out[i, t] += rv * Q[j, t]
 
 
-residual_matmul = njit(cache=True, nogil=True, fastmath=True)(_residual_matmul)
-residual_matmul_par = njit(cache=True, nogil=True, parallel=True, fastmath=True)(_residual_matmul)
+residual_matmul, residual_matmul_par = twins(_residual_matmul, fastmath=True)
 
 
 def _spmm(indptr, indices, data, Q, out):
@@ -56,8 +56,7 @@ def _spmm(indptr, indices, data, Q, out):
                 out[i, t] += v * Q[j, t]
 
 
-spmm = njit(cache=True, nogil=True, fastmath=True)(_spmm)
-spmm_par = njit(cache=True, nogil=True, parallel=True, fastmath=True)(_spmm)
+spmm, spmm_par = twins(_spmm, fastmath=True)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -85,8 +84,7 @@ def _nearest_center(indptr, indices, data, c_indptr, c_indices, c_data, n_center
         out[i] = _first_max(acc)
 
 
-nearest_center = njit(cache=True, nogil=True)(_nearest_center)
-nearest_center_par = njit(cache=True, nogil=True, parallel=True)(_nearest_center)
+nearest_center, nearest_center_par = twins(_nearest_center)
 
 
 def _nearest_center_dense(indptr, indices, data, C, out):
@@ -104,8 +102,7 @@ def _nearest_center_dense(indptr, indices, data, C, out):
         out[i] = _first_max(acc)
 
 
-nearest_center_dense = njit(cache=True, nogil=True)(_nearest_center_dense)
-nearest_center_dense_par = njit(cache=True, nogil=True, parallel=True)(_nearest_center_dense)
+nearest_center_dense, nearest_center_dense_par = twins(_nearest_center_dense)
 
 
 def _label_knn(yp, yi, tp, ti, deg, cosine, k, out_cols, out_vals, chunk):
@@ -174,8 +171,7 @@ def _label_knn(yp, yi, tp, ti, deg, cosine, k, out_cols, out_vals, chunk):
                     out_vals[i, t] = 0.0
 
 
-label_knn = njit(cache=True, nogil=True)(_label_knn)
-label_knn_par = njit(cache=True, nogil=True, parallel=True)(_label_knn)
+label_knn, label_knn_par = twins(_label_knn)
 
 
 def _vote_label_topk(vp, vi, vd, yp, yi, yd, n_labels, k, out_ids, out_scores, chunk):
@@ -227,8 +223,7 @@ def _vote_label_topk(vp, vi, vd, yp, yi, yd, n_labels, k, out_ids, out_scores, c
                     out_scores[i, t] = -np.inf
 
 
-vote_label_topk = njit(cache=True, nogil=True)(_vote_label_topk)
-vote_label_topk_par = njit(cache=True, nogil=True, parallel=True)(_vote_label_topk)
+vote_label_topk, vote_label_topk_par = twins(_vote_label_topk)
 
 
 def _rerank_nearest(Zq, E, cand, k, out_idx, out_val):
@@ -252,5 +247,4 @@ def _rerank_nearest(Zq, E, cand, k, out_idx, out_val):
         heap_sort(hv, hi, k)
 
 
-rerank_nearest = njit(cache=True, nogil=True)(_rerank_nearest)
-rerank_nearest_par = njit(cache=True, nogil=True, parallel=True)(_rerank_nearest)
+rerank_nearest, rerank_nearest_par = twins(_rerank_nearest)

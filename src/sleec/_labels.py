@@ -11,11 +11,29 @@
   ``predict`` returns one label per point, as scikit-learn's classifiers do.
 
 Everything below the estimator works on the binary float32 CSR matrix over ``classes_``.
+
+``fit`` and ``partial_fit`` refuse what a model file cannot store (``save`` writes only
+what ``load`` accepts): a label column at or above 2**31 (ids are stored as int32), an
+integer name outside the int64 range, and a ``partial_fit`` whose new names would change
+the kind of the model's names (``'1'`` added to names ``0, 1, 2``; ``1.5`` added to
+integers; an integer added to booleans). Names of other hashable types (tuples, ...) live
+in memory only: ``save`` refuses them.
+
+Label names that are strings follow one rule (:func:`name_problem`), because predictions
+are written as ``name1,name2<TAB>score1,score2`` lines, one a document: a name must be
+non-empty, without leading or trailing whitespace, and hold no comma, tab, line break (any
+character ``str.splitlines()`` splits on: LF, CR, VT, FF, U+001C-U+001E, U+0085, U+2028,
+U+2029) or other control character (C0, DEL, C1; nor a lone surrogate, which UTF-8 cannot
+write). ``fit`` and ``partial_fit`` refuse a name that breaks it, naming the name and the
+first row holding it; :func:`sleec.text.save_pipeline` refuses such names in models fitted
+before the rule (:func:`check_stored_names`).
 """
 
 from __future__ import annotations
 
 import numbers
+import re
+import unicodedata
 from collections.abc import Hashable, Iterable, Sequence
 from typing import Any
 
@@ -23,10 +41,33 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _validation
+from ._sparse import INT32_MAX
 
-__all__ = ["INDICATOR", "LISTS", "MULTICLASS", "encode", "extend", "to_matrix"]
+__all__ = [
+    "INDICATOR",
+    "LISTS",
+    "MAX_LABEL_ID",
+    "MULTICLASS",
+    "NAME_RULE",
+    "check_stored_names",
+    "encode",
+    "extend",
+    "name_problem",
+    "to_matrix",
+]
 
 INDICATOR, LISTS, MULTICLASS = "indicator", "lists", "multiclass"
+MAX_LABEL_ID = INT32_MAX  # label ids are stored as int32
+_INT64 = (-(2**63), 2**63 - 1)
+NAME_RULE = (
+    "label names must be non-empty, without leading or trailing whitespace, commas, tabs, line "
+    "breaks or other control characters (predictions are written as "
+    "'name1,name2<TAB>scores' lines)"
+)
+# Every character a name cannot hold: comma, C0 controls (TAB, LF, CR, VT, FF, U+001C-U+001F
+# included), DEL, C1 controls (U+0085 included), the line and paragraph separators, lone
+# surrogates. str.splitlines() splits on a subset of these.
+_BAD_CHAR = re.compile("[,\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
 def encode(Y: Any, name: str = "Y") -> tuple[sp.csr_matrix, np.ndarray | None, str]:
@@ -36,12 +77,13 @@ def encode(Y: Any, name: str = "Y") -> tuple[sp.csr_matrix, np.ndarray | None, s
     Y = _as_matrix_like(Y)
     kind = _kind(Y)
     if kind == INDICATOR:
-        M = _validation.check_labels(Y, name)
+        M = _check_ids(_validation.check_labels(Y, name), name)
         if sp.issparse(Y) and np.shares_memory(M.data, Y.data):
             M = M.copy()  # the model keeps these: never the caller's arrays
         return M, None, kind
     rows = _rows(Y, kind, name)
     classes = _ordered({label for row in rows for label in row}, rows)
+    _check_names(classes, rows, name)
     return _matrix(rows, _index(classes), len(rows)), _as_array(classes), kind
 
 
@@ -78,14 +120,26 @@ def extend(
         fitted = "a label matrix" if kind == INDICATOR else "label names"
         raise ValueError(f"{name} holds {given}, but the model was fitted on {fitted}.")
     if new_kind == INDICATOR:
-        M = _validation.check_labels(Y, name)
+        M = _check_ids(_validation.check_labels(Y, name), name)
         width = max(n_labels, M.shape[1])
         return sp.csr_matrix((M.data, M.indices, M.indptr), shape=(M.shape[0], width)), None, width
     rows = _rows(Y, new_kind, name)
     known = _index(classes.tolist())
     added = _ordered({label for row in rows for label in row if label not in known}, rows)
     if added:
-        classes = _as_array(classes.tolist() + added)
+        _check_names(added, rows, name)
+        grown = _as_array(classes.tolist() + added)
+        if classes.dtype.kind != "O" and grown.dtype.kind != classes.dtype.kind:
+            odd = [v for v in added if _as_array([v]).dtype.kind not in _HOLDS[classes.dtype.kind]]
+            shown = ", ".join(f"{v!r} ({type(v).__name__})" for v in odd[:5])
+            raise ValueError(
+                f"{name} holds the new label name(s) {shown}{', ...' if len(odd) > 5 else ''} "
+                f"(first in {name}[{_first_row(odd[0], rows)}]), but the model's label names "
+                f"are {_KIND_NAMES[classes.dtype.kind]}: a model holds names of one kind "
+                "(all strings, all integers, all booleans or all real numbers), so it could not "
+                "be saved. Give the new names in the model's kind."
+            )
+        classes = grown
     index = _index(classes.tolist())
     return _matrix(rows, index, len(rows)), classes, len(index)
 
@@ -112,6 +166,88 @@ def to_matrix(Y: Any, classes: np.ndarray | None, n_labels: int, name: str = "Y"
     unseen = _ordered({v for row in rows for v in row if v not in known}, rows)
     index = {**known, **{v: len(known) + j for j, v in enumerate(unseen)}}
     return _matrix(rows, index, len(rows))
+
+
+# The kinds of names a names array of each kind can take in without changing kind.
+_HOLDS = {"U": "U", "b": "b", "i": "ib", "f": "fib"}
+_KIND_NAMES = {"U": "strings", "b": "booleans", "i": "integers", "f": "real numbers"}
+
+
+def _check_ids(M: sp.csr_matrix, name: str) -> sp.csr_matrix:
+    """``M``, if every label column id fits in int32 (a model file stores them so)."""
+    if M.nnz and int(M.indices.max()) > MAX_LABEL_ID:
+        at = int(np.flatnonzero(M.indices > MAX_LABEL_ID)[0])
+        row = int(np.searchsorted(M.indptr, at, side="right") - 1)
+        raise ValueError(
+            f"{name} has a label in column {int(M.indices[at])} (first in row {row}); sleec "
+            f"stores label ids as int32, so label columns must be at most {MAX_LABEL_ID}."
+        )
+    return M
+
+
+def name_problem(label: str) -> str | None:
+    """What makes the string ``label`` break :data:`NAME_RULE` (e.g. ``"holds a comma"``), or
+    None when it follows the rule."""
+    if not label.strip():
+        return "is empty" if not label else "is only whitespace"
+    found = _BAD_CHAR.search(label)
+    if found is not None:
+        c = found.group()
+        if c == ",":
+            return "holds a comma"
+        if c == "\t":
+            return "holds a tab"
+        what = "a line break" if len(f"a{c}b".splitlines()) > 1 else "a control character"
+        if unicodedata.category(c) == "Cs":
+            what = "a lone surrogate"
+        return f"holds {what} (U+{ord(c):04X})"
+    if label != label.strip():
+        return "has leading or trailing whitespace"
+    return None
+
+
+def check_stored_names(classes: np.ndarray | None, train_labels: sp.csr_matrix) -> None:
+    """Refuse a fitted model's string names that break :data:`NAME_RULE` (models fitted
+    before the rule), naming the first such name and the first training row holding it."""
+    if classes is None or classes.dtype.kind != "U":
+        return
+    for j, label in enumerate(classes.tolist()):
+        problem = name_problem(label)
+        if problem is not None:
+            where = np.flatnonzero(train_labels.indices == j)
+            row = (
+                f"first in training row "
+                f"{int(np.searchsorted(train_labels.indptr, where[0], side='right') - 1)}"
+                if where.size
+                else "in no training row"
+            )
+            raise ValueError(
+                f"the model's label name {label!r} ({row}) {problem}; {NAME_RULE}. Predictions "
+                "naming it could not be written: fit the model again with other names."
+            )
+
+
+def _check_names(names: list, rows: list[tuple], name: str) -> None:
+    """Refuse names that a model file cannot store (integers beyond int64) or that the
+    output formats cannot write (strings breaking :data:`NAME_RULE`)."""
+    for v in names:
+        if isinstance(v, str):
+            problem = name_problem(v)
+            if problem is not None:
+                raise ValueError(
+                    f"{name}[{_first_row(v, rows)}] holds the label name {v!r}, which "
+                    f"{problem}; {NAME_RULE}."
+                )
+        elif isinstance(v, numbers.Integral) and not _INT64[0] <= v <= _INT64[1]:
+            raise ValueError(
+                f"{name}[{_first_row(v, rows)}] holds the label name {v!r}, beyond the int64 "
+                f"range [{_INT64[0]}, {_INT64[1]}]; integer names must fit in int64 (or give "
+                "the names as strings)."
+            )
+
+
+def _first_row(label: Any, rows: list[tuple]) -> int:
+    return next(i for i, row in enumerate(rows) if label in row)
 
 
 def _kind(Y: Any) -> str:

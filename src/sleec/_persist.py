@@ -4,9 +4,11 @@ Layout: ``format_version`` (int, :data:`sleec._state.FORMAT_VERSION`), ``params`
 of the estimator's parameters), the arrays of the fitted state (their layout is
 :mod:`sleec._state`'s), and ``checksum``: SHA-256 over everything else, so a truncated,
 corrupted or altered file is refused with :class:`~sleec.exceptions.ModelFormatError`
-instead of loading garbage. Files are written atomically (temporary file, fsync, rename) and
-read by :func:`read_arrays`, which checks every size before allocating and refuses object
-arrays without unpickling them, so loading never executes code from the file.
+instead of loading garbage. Files are written atomically (:mod:`sleec._atomic`), only after
+the content passed the checks a load runs (a model that could not be loaded never replaces
+a good file), and read by :func:`read_arrays`, which checks every size before allocating
+and refuses object arrays without unpickling them, so loading never executes code from the
+file.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import json
 import os
 import re
 import zipfile
-from typing import Any
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -34,24 +37,55 @@ _RESERVED = ("format_version", "params", "checksum")
 
 
 def save_model(
-    path: str | os.PathLike, params: dict[str, Any], arrays: dict[str, np.ndarray]
+    path: str | os.PathLike,
+    params: dict[str, Any],
+    arrays: dict[str, np.ndarray],
+    check: Callable[[dict, dict[str, np.ndarray]], Any] | None = None,
 ) -> None:
-    """Write a model file atomically: ``params`` as JSON, ``arrays`` as they are."""
+    """Write a model file atomically: ``params`` as JSON, ``arrays`` as they are.
+
+    ``save`` writes only what ``load`` accepts: before the file is opened, the payload passes
+    the reader's own checks (member names and count, no object arrays) and ``check(params,
+    arrays)`` (what :func:`load_model`'s caller runs on what it reads: parameters and arrays
+    as a load would see them) must not raise; else ValueError, and an existing file at
+    ``path`` is left as it was.
+    """
+    text = json.dumps(params, sort_keys=True, default=_json_scalar)
     payload = {
         "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
-        "params": np.array(json.dumps(params, sort_keys=True, default=_json_scalar)),
+        "params": np.array(text),
         **{name: np.asarray(a, order="C") for name, a in arrays.items()},  # keeps 0-d arrays
     }
     objects = [name for name, a in payload.items() if a.dtype.hasobject]
     if objects:  # np.savez would pickle them
         raise TypeError(f"arrays {objects} hold Python objects; a model file holds no pickle")
+    names = [name for name in arrays if name in _RESERVED or not _NAME.fullmatch(name)]
+    if names or len(payload) + 1 > _MAX_MEMBERS:
+        raise ValueError(
+            f"the model cannot be saved: {len(payload) + 1} arrays (at most {_MAX_MEMBERS}), "
+            f"names refused {names}"
+        )
+    if check is not None:
+        stored = {name: payload[name] for name in arrays}
+        try:
+            check(json.loads(text), stored)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise ValueError(
+                f"the model cannot be saved: a file holding it would be refused at load ({exc}); "
+                "nothing was written"
+            ) from None
     payload["checksum"] = np.array(_checksum(payload))
     with atomic_write(path, "wb") as fh:
         np.savez(fh, **payload)
 
 
 def load_model(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
-    """Read and verify a model file; returns ``(params, arrays)``."""
+    """Read and verify a model file; returns ``(params, arrays)``.
+
+    The file is opened once and everything (the magic bytes, its size, the zip directory,
+    the members) is read from that one handle: a save that renames a new file over the path
+    meanwhile cannot make a complete file look truncated (the old file stays readable
+    through the handle)."""
     name = os.fspath(path)
     if os.path.isdir(name):
         raise IsADirectoryError(errno.EISDIR, "is a directory, not a sleec model file", name)
@@ -61,22 +95,23 @@ def load_model(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
                 f"'{name}' is not a readable sleec model file: not an .npz "
                 "(zip) archive (empty, truncated or another format)."
             )
-    try:
-        payload = read_arrays(name)
-    except (
-        zipfile.BadZipFile,
-        ValueError,
-        OSError,
-        EOFError,
-        KeyError,
-        RuntimeError,
-        NotImplementedError,
-    ) as exc:  # zip damage surfaces as any of these
-        if isinstance(exc, ModelFormatError):
-            raise
-        raise ModelFormatError(
-            f"'{name}' is not a readable sleec model file (truncated or corrupted?): {exc}"
-        ) from None
+        fh.seek(0)
+        try:
+            payload = read_arrays(fh)
+        except (
+            zipfile.BadZipFile,
+            ValueError,
+            OSError,
+            EOFError,
+            KeyError,
+            RuntimeError,
+            NotImplementedError,
+        ) as exc:  # zip damage surfaces as any of these
+            if isinstance(exc, ModelFormatError):
+                raise
+            raise ModelFormatError(
+                f"'{name}' is not a readable sleec model file (truncated or corrupted?): {exc}"
+            ) from None
     missing = [key for key in _RESERVED if key not in payload]
     if missing:
         raise ModelFormatError(f"'{name}' is not a sleec model file: missing {missing}.")
@@ -111,10 +146,12 @@ def load_model(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
     return params, arrays
 
 
-def read_arrays(name: str) -> dict[str, np.ndarray]:
+def read_arrays(source: str | os.PathLike | BinaryIO) -> dict[str, np.ndarray]:
     """The arrays of an ``.npz`` that sleec wrote (a model or a prediction file), read with
     every size checked before anything is allocated; ValueError (or a zip error) otherwise.
 
+    ``source`` is a path or a file opened for binary reading (a real file: its size is taken
+    from its descriptor, so that the size checked and the bytes read belong to one file).
     sleec writes uncompressed members, so a member that is compressed, or whose declared size
     exceeds the file, members that overlap (or together hold more than the file), and an
     ``.npy`` header that declares a shape its bytes do not hold are refused before anything
@@ -122,9 +159,12 @@ def read_arrays(name: str) -> dict[str, np.ndarray]:
     is read to its end, so the zip CRC is always verified; object (pickled) arrays are
     refused without being unpickled.
     """
-    file_size = os.path.getsize(name)
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as fh:
+            return read_arrays(fh)
+    file_size = os.fstat(source.fileno()).st_size
     payload: dict[str, np.ndarray] = {}
-    with zipfile.ZipFile(name) as zf:
+    with zipfile.ZipFile(source) as zf:
         infos = sorted(zf.infolist(), key=lambda info: info.header_offset)
         declared = sum(i.file_size for i in infos)
         if len(infos) > _MAX_MEMBERS or declared > file_size:

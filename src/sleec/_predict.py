@@ -20,6 +20,7 @@ from joblib import effective_n_jobs
 from threadpoolctl import threadpool_limits
 
 from . import rerank
+from ._memory import reserve_blas_buffers
 from ._state import FittedState, Learner
 from ._topk import top_k_dense
 from .cluster_model import ensemble_votes, prepare_features
@@ -63,6 +64,7 @@ def batches(
     details: bool = False,
 ) -> Iterator[Batch]:
     """The :class:`Batch` es of validated rows ``X``, ``batch_size`` rows each."""
+    reserve_blas_buffers()  # now, or a MemoryError: never an OpenBLAS hang later
     for start in range(0, X.shape[0], batch_size):
         stop = min(X.shape[0], start + batch_size)
         features, routing = prepare_features(X[start:stop], state.normalize)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from ._jit import twins
+
 __all__ = [
     "LOGISTIC",
     "SQUARED_HINGE",
@@ -46,8 +48,7 @@ def _label_supports(lp, lpts, xp, xi, n_features, chunk, out_counts):
             out_counts[lab] = m
 
 
-label_supports = njit(cache=True, nogil=True)(_label_supports)
-label_supports_par = njit(cache=True, nogil=True, parallel=True)(_label_supports)
+label_supports, label_supports_par = twins(_label_supports)
 
 
 def _train_rankers(
@@ -210,8 +211,7 @@ def _solve(
     return bw
 
 
-train_rankers = njit(cache=True, nogil=True)(_train_rankers)
-train_rankers_par = njit(cache=True, nogil=True, parallel=True)(_train_rankers)
+train_rankers, train_rankers_par = twins(_train_rankers)
 
 
 def _pair_margins(qp, qi, qd, cand, wp, wi, wd, wb, n_features, chunk, out):
@@ -239,8 +239,7 @@ def _pair_margins(qp, qi, qd, cand, wp, wi, wd, wb, n_features, chunk, out):
                 dense[qi[p]] = 0.0
 
 
-pair_margins = njit(cache=True, nogil=True)(_pair_margins)
-pair_margins_par = njit(cache=True, nogil=True, parallel=True)(_pair_margins)
+pair_margins, pair_margins_par = twins(_pair_margins)
 
 
 def _pair_margins_by_feature(qp, qi, qd, cand, tp, ti, td, wb, n_labels, chunk, out):
@@ -273,5 +272,4 @@ def _pair_margins_by_feature(qp, qi, qd, cand, tp, ti, td, wb, n_labels, chunk, 
                     slot[cand[i, t]] = -1
 
 
-pair_margins_by_feature = njit(cache=True, nogil=True)(_pair_margins_by_feature)
-pair_margins_by_feature_par = njit(cache=True, nogil=True, parallel=True)(_pair_margins_by_feature)
+pair_margins_by_feature, pair_margins_by_feature_par = twins(_pair_margins_by_feature)

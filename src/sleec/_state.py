@@ -24,6 +24,7 @@ import scipy.sparse as sp
 
 from ._labels import INDICATOR, LISTS, MULTICLASS
 from ._sparse import positions, select_columns
+from ._vectorizer import SETTINGS, check_idf, check_settings
 
 __all__ = [
     "FORMAT_VERSION",
@@ -303,8 +304,9 @@ _DTYPES = {  # the exact dtype kind of every array: "i" integers, "f" floats
 # ------------------------------------------------------------------------- text vectoriser
 # A pipeline file adds the fitted text vectoriser to the model's arrays, without pickle:
 # its class name and parameters as JSON, its vocabulary as a string array ordered by column,
-# and its idf weights.
-_VECTORIZERS = ("TfidfVectorizer", "CountVectorizer", "HashingVectorizer")
+# and its idf weights. Every stored setting is checked against :mod:`sleec._vectorizer`'s
+# allow-list at load, and before saving.
+_VECTORIZERS = tuple(SETTINGS)
 _JSON_SCALARS = (type(None), bool, int, float, str)
 
 
@@ -313,7 +315,8 @@ def vectorizer_to_arrays(vectorizer: Any) -> dict[str, np.ndarray]:
     CountVectorizer or HashingVectorizer with built-in options).
 
     Raises TypeError naming what cannot be stored without pickle (another class, a callable
-    tokenizer or preprocessor, ``input`` other than "content").
+    tokenizer or preprocessor, ``input`` other than "content"), ValueError naming a setting
+    outside the allow-list that loading applies (:mod:`sleec._vectorizer`).
     """
     name = type(vectorizer).__name__
     if name not in _VECTORIZERS or type(vectorizer).__module__ != _SK_TEXT:
@@ -342,6 +345,10 @@ def vectorizer_to_arrays(vectorizer: Any) -> dict[str, np.ndarray]:
                 f"the {name}'s parameter {key}={value!r} cannot be saved without pickle; "
                 "use its built-in options (strings, numbers) instead of callables"
             )
+    try:
+        check_settings(name, params, what=f"{name} setting")
+    except ValueError as exc:
+        raise ValueError(f"{exc} (a sleec model file cannot hold it)") from None
     out = {"text_vectorizer": np.array(json.dumps({"class": name, "params": params}))}
     if hasattr(vectorizer, "vocabulary_"):
         terms = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__)
@@ -352,33 +359,57 @@ def vectorizer_to_arrays(vectorizer: Any) -> dict[str, np.ndarray]:
 
 
 def vectorizer_from_arrays(a: Mapping[str, np.ndarray]) -> Any:
-    """The vectoriser of :func:`vectorizer_to_arrays`' arrays, or None if there is none."""
+    """The vectoriser of :func:`vectorizer_to_arrays`' arrays, or None if there is none.
+
+    Raises ValueError naming the first stored setting outside the allow-list (see
+    :mod:`sleec._vectorizer`), or what is wrong with the vocabulary or the idf weights.
+    """
     if "text_vectorizer" not in a:
         return None
     from sklearn.feature_extraction import text
 
+    raw = a["text_vectorizer"]
     try:
-        spec = json.loads(str(a["text_vectorizer"]))
-        name, params = spec["class"], dict(spec["params"])
-    except (RecursionError, TypeError, KeyError, AttributeError) as exc:
+        if raw.dtype.kind != "U" or raw.shape != ():
+            raise TypeError("not one string")
+        spec = json.loads(str(raw))
+        name, params = spec["class"], spec["params"]
+        if (
+            not isinstance(name, str)
+            or not isinstance(params, dict)
+            or set(spec)
+            != {
+                "class",
+                "params",
+            }
+        ):
+            raise TypeError("not {'class': name, 'params': {...}}")
+    except (RecursionError, TypeError, KeyError, AttributeError, ValueError) as exc:
         raise ValueError(f"unreadable text vectoriser ({type(exc).__name__})") from None
-    if name not in _VECTORIZERS or params.get("input") != "content":
-        raise ValueError(f"unknown text vectoriser {name!r}")
-    params["dtype"] = np.dtype(params["dtype"]).type
-    if isinstance(params.get("ngram_range"), list):
-        params["ngram_range"] = tuple(params["ngram_range"])
-    vectorizer = getattr(text, name)(**params)
+    vectorizer = getattr(text, name)(**check_settings(name, params)) if name in SETTINGS else None
+    if vectorizer is None:
+        raise ValueError(f"unknown text vectoriser {name!r}; expected one of {list(SETTINGS)}")
+    expected = (
+        {"text_vectorizer"}
+        | (set() if name == "HashingVectorizer" else {"text_vocabulary"})
+        | ({"text_idf"} if name == "TfidfVectorizer" else set())
+    )
+    found = {key for key in a if key.startswith("text_")}
+    if found != expected:
+        raise ValueError(
+            f"a stored {name} comes with the arrays {sorted(expected)}; found {sorted(found)}"
+        )
     if name != "HashingVectorizer":
         terms = a["text_vocabulary"]
         if terms.dtype.kind != "U" or terms.ndim != 1 or np.unique(terms).size != terms.size:
-            raise ValueError("bad text vocabulary")
+            raise ValueError(
+                f"bad text vocabulary ({terms.dtype} of shape {terms.shape}); expected distinct "
+                "strings, one per column"
+            )
         vectorizer.vocabulary_ = {str(t): j for j, t in enumerate(terms.tolist())}
         vectorizer.fixed_vocabulary_ = False
-        if name == "TfidfVectorizer" and params.get("use_idf", True):
-            idf = a["text_idf"]
-            if idf.shape != terms.shape or not np.all(np.isfinite(idf)):
-                raise ValueError("bad idf weights")
-            vectorizer.idf_ = idf
+        if name == "TfidfVectorizer":
+            vectorizer.idf_ = check_idf(a["text_idf"], terms.size)
     return vectorizer
 
 

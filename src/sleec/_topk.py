@@ -17,6 +17,8 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit, prange
 
+from ._jit import twins
+
 __all__ = [
     "csr_row_topk",
     "dense_row_topk",
@@ -161,8 +163,7 @@ def _row_smallest_k(D, k, out_idx, out_val):
         heap_sort(hv, hi, k)
 
 
-row_smallest_k = njit(cache=True, nogil=True)(_row_smallest_k)
-row_smallest_k_par = njit(cache=True, nogil=True, parallel=True)(_row_smallest_k)
+row_smallest_k, row_smallest_k_par = twins(_row_smallest_k)
 
 
 def top_k_from_scores(S: sp.spmatrix, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bz2
 import contextlib
+import errno
 import gzip
 import io
 import lzma
@@ -22,6 +23,7 @@ import scipy.sparse as sp
 
 from . import _sparse
 from . import _xc_parse as _k
+from ._memory import out_of_memory
 from .exceptions import DataFormatError
 
 __all__ = [
@@ -130,17 +132,35 @@ def open_binary(path: str) -> Iterator[tuple[BinaryIO, str, BinaryIO]]:
 
 @contextlib.contextmanager
 def _decompression_errors(path: str, kind: str) -> Iterator[None]:
-    """Turn the errors of a truncated or damaged compressed stream into DataFormatError."""
+    """Turn the errors of a truncated or damaged compressed stream into DataFormatError, and
+    those of a decompressor that ran out of memory into MemoryError (never blaming the
+    file); a MemoryError without a message (the decompressors') gets the file's name."""
     try:
         yield
+    except MemoryError as exc:
+        if str(exc):  # it says how much was asked for
+            raise
+        raise MemoryError(f"while reading {path}") from exc
     except _CORRUPT as exc:
         if kind == "plain":
             raise
+        if _memory_error(exc):
+            raise MemoryError(f"while reading {path} ({type(exc).__name__}: {exc})") from exc
         raise DataFormatError(
             f"truncated or corrupt {kind}-compressed file ({type(exc).__name__}: {exc}); "
             f"expected a complete {kind} stream",
             path=path,
         ) from None
+
+
+def _memory_error(exc: BaseException) -> bool:
+    """Whether a decompression error reports memory, not data: raised while handling a
+    MemoryError, ENOMEM, or the libraries' messages (liblzma's "Memory usage limit", zlib's
+    Z_MEM_ERROR "insufficient memory")."""
+    if out_of_memory(exc) or (isinstance(exc, OSError) and exc.errno == errno.ENOMEM):
+        return True
+    text = str(exc).lower()
+    return "memory" in text and ("limit" in text or "insufficient" in text or "alloc" in text)
 
 
 def is_binary(data: bytes) -> bool:

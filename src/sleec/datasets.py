@@ -35,6 +35,7 @@ import scipy.sparse as sp
 from . import _validation
 from . import _xc_read as _r
 from ._atomic import atomic_write as _atomic_write
+from ._labels import name_problem
 from ._persist import read_arrays
 from .exceptions import DataFormatError
 
@@ -598,9 +599,11 @@ def read_label_names(path: PathLike) -> np.ndarray:
             if _r.is_binary(raw):
                 raise _r.not_text(path, lineno)
             name = raw.decode("utf-8").strip()
-            if not name:
+            problem = name_problem(name)
+            if problem is not None:
                 raise DataFormatError(
-                    f"empty label name (label id {lineno - 1}); expected one name a line",
+                    f"the name of label id {lineno - 1} {problem}; expected one name a line "
+                    "(sleec._labels.NAME_RULE)",
                     path=path,
                     line=lineno,
                 )
@@ -745,16 +748,18 @@ def write_label_names(path: PathLike, names: list[list], scores: list[list[float
     """Write predicted label names atomically, one line per document:
     ``name1,name2<TAB>score1,score2`` (best first; an empty line part for no prediction).
 
-    Names holding a comma, tab or newline cannot be written in this format: ValueError.
+    A name that breaks :data:`sleec._labels.NAME_RULE` (a comma, tab, any line break, a
+    control character, ...) cannot be written in this format: ValueError, nothing written.
     """
     lines = []
     for i, (row, row_scores) in enumerate(zip(names, scores, strict=True)):
-        bad = [n for n in row if any(c in str(n) for c in ",\t\n\r")]
-        if bad:
-            raise ValueError(
-                f"label name {bad[0]!r} (document {i}) holds a comma, tab or newline; it "
-                "cannot be written as 'name1,name2<TAB>scores'"
-            )
+        for n in row:
+            problem = name_problem(str(n))
+            if problem is not None:
+                raise ValueError(
+                    f"label name {str(n)[:60]!r} (document {i}) {problem}; it cannot be "
+                    "written as 'name1,name2<TAB>scores'"
+                )
         lines.append(
             ",".join(map(str, row)) + "\t" + ",".join(str(np.float32(s)) for s in row_scores)
         )

@@ -26,7 +26,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _fit, _labels, _predict, rerank
 from . import _validation as v
-from ._labels import MULTICLASS
+from ._labels import MULTICLASS, name_problem
+from ._memory import reserve_blas_buffers
 from ._persist import load_model, save_model
 from ._sparse import select_columns
 from ._state import FittedState, Learner, SecondStage
@@ -257,6 +258,7 @@ class SLEEC(BaseEstimator):
         params = self.validated_params()
         X, Y, classes, label_kind = _training_data(X, y)
         start = time.perf_counter()
+        reserve_blas_buffers()  # now, or a MemoryError: never an OpenBLAS hang later
         features, routing = prepare_features(X, params["normalize"])
         rng = check_random_state(params["random_state"])
         seeds = rng.randint(0, 2**31 - 1, size=params["n_learners"])
@@ -382,9 +384,16 @@ class SLEEC(BaseEstimator):
                     f"names must list one name per label: {self.n_labels_} expected, got "
                     f"{names.size if names.ndim == 1 else names.shape}."
                 )
-            bad = [n for n in names.tolist() if not isinstance(n, str) or not n.strip()]
+            bad = [n for n in names.tolist() if not isinstance(n, str)]
             if bad:
-                raise TypeError(f"label names must be non-empty strings; got {bad[0]!r}.")
+                raise TypeError(f"label names must be strings; got {bad[0]!r}.")
+            for j, name in enumerate(names.tolist()):
+                problem = name_problem(name)
+                if problem is not None:
+                    raise ValueError(
+                        f"the name {name[:60]!r} of label {j} {problem}; label names must "
+                        "follow sleec._labels.NAME_RULE"
+                    )
             names = names.astype(str)
             if np.unique(names).size != names.size:
                 raise ValueError("label names must be distinct.")
@@ -622,25 +631,36 @@ class SLEEC(BaseEstimator):
 
     # ------------------------------------------------------------ save/load
     def save(self, path: str | os.PathLike) -> None:
-        """Write the fitted model to one ``.npz`` file atomically (no pickle)."""
+        """Write the fitted model to one ``.npz`` file atomically (no pickle).
+
+        The content first passes the checks :meth:`load` runs (a ValueError otherwise, and
+        an existing file is left as it was): a model that could not be loaded back never
+        replaces a good file."""
         check_is_fitted(self, "state_")
         params = self.validated_params()  # plain values (a Fraction step becomes a float)
         if not isinstance(params["random_state"], (numbers.Integral, type(None))):
             params["random_state"] = None  # a RandomState object is not reproducible as JSON
-        save_model(path, params, self.state_.to_arrays())
+        save_model(path, params, self.state_.to_arrays(), check=type(self)._restore)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> SLEEC:
         """Read a model written by :meth:`save`; refuses unknown versions and damaged files."""
         params, arrays = load_model(path)
         try:
-            model = cls(**{**_BEFORE_VERSION_3, **params})
-            model.validated_params()
-            model.state_ = FittedState.from_arrays(arrays)
+            model = cls._restore(params, arrays)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise ModelFormatError(
                 f"'{os.fspath(path)}' holds an inconsistent model: {exc}"
             ) from None
+        return model
+
+    @classmethod
+    def _restore(cls, params: dict, arrays: dict[str, np.ndarray]) -> SLEEC:
+        """The model of a file's parameters and arrays, every one checked (what :meth:`load`
+        runs on what it reads, and :meth:`save` on what it is about to write)."""
+        model = cls(**{**_BEFORE_VERSION_3, **params})
+        model.validated_params()
+        model.state_ = FittedState.from_arrays(arrays)
         model.n_features_in_ = model.state_.n_features
         return model
 

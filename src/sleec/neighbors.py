@@ -19,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._kernels import rerank_nearest, rerank_nearest_par, vote_label_topk, vote_label_topk_par
+from ._memory import start_kernel_threads
 from ._topk import row_smallest_k, row_smallest_k_par
 
 __all__ = ["nearest_neighbors", "top_k_labels", "vote_matrix"]
@@ -89,6 +90,8 @@ def nearest_neighbors(
     idx = np.empty((q, wanted), dtype=np.int64)
     near = np.empty((q, wanted), dtype=np.float64)
     rerank = rerank_nearest_par if q * n_cand * r >= _PARALLEL_ENTRIES else rerank_nearest
+    if rerank is rerank_nearest_par:
+        start_kernel_threads()  # or a MemoryError, not a libgomp exit
     rerank(
         np.ascontiguousarray(Zq),
         np.ascontiguousarray(E),
@@ -131,6 +134,8 @@ def _screen(Zq: np.ndarray, E: np.ndarray, n_cand: int) -> np.ndarray:
     cand = np.empty((q, n_cand), dtype=np.int64)
     dist = np.empty((q, n_cand), dtype=np.float32)
     select = row_smallest_k_par if q * m >= _PARALLEL_ENTRIES else row_smallest_k
+    if select is row_smallest_k_par:
+        start_kernel_threads()
     step = max(1, _BLOCK_ENTRIES // max(m, 1))
     for a in range(0, q, step):
         b = min(q, a + step)
@@ -179,6 +184,8 @@ def top_k_labels(votes: sp.csr_matrix, Y: sp.csr_matrix, k: int) -> tuple[np.nda
     ids = np.empty((q, k), dtype=np.int32)
     scores = np.empty((q, k), dtype=np.float32)
     kernel = vote_label_topk_par if q >= 2 * _LABEL_CHUNK else vote_label_topk
+    if kernel is vote_label_topk_par:
+        start_kernel_threads()
     kernel(
         votes.indptr,
         votes.indices,

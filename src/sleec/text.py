@@ -16,7 +16,11 @@ SLEEC works on sparse features; for documents, put a scikit-learn vectoriser in 
 :func:`save_pipeline` stores the vectoriser's parameters (JSON), vocabulary (a string array)
 and idf weights beside the model, so loading never runs code from the file.
 TfidfVectorizer, CountVectorizer and HashingVectorizer with built-in options (no callable
-tokenizer or preprocessor) can be stored. :func:`make_text_pipeline` builds the pipeline the
+tokenizer or preprocessor) can be stored. A checksum is not a signature, so loading checks
+every stored setting against an allow-list with bounds (:mod:`sleec._vectorizer`: known
+analyzers, norms and dtypes, n-grams of at most 10, a token pattern that runs in linear
+time, finite idf weights >= 1) and refuses the file naming the setting; saving refuses what
+loading would refuse. :func:`make_text_pipeline` builds the pipeline the
 command line uses (``sleec train --text``).
 """
 
@@ -31,6 +35,7 @@ from typing import Any
 import numpy as np
 from sklearn.pipeline import Pipeline, make_pipeline
 
+from ._labels import check_stored_names
 from ._state import vectorizer_width
 from .estimator import SLEEC
 from .exceptions import UnknownWordsWarning
@@ -79,7 +84,10 @@ def save_pipeline(pipeline: Pipeline, path: str | os.PathLike) -> None:
     """Save a fitted ``Pipeline(vectoriser, SLEEC)`` as one model file (atomic, no pickle).
 
     Raises TypeError when the pipeline is not a text vectoriser followed by a fitted SLEEC,
-    or the vectoriser holds something that cannot be stored without pickle.
+    or the vectoriser holds something that cannot be stored without pickle; ValueError when
+    a label name could not be written in a prediction line (a model fitted before
+    :data:`sleec._labels.NAME_RULE`: a comma, tab, line break, control character, or
+    leading or trailing whitespace) or a vectoriser setting is outside the allow-list.
     """
     steps = getattr(pipeline, "steps", None)
     if not steps or len(steps) != 2 or not isinstance(steps[-1][1], SLEEC):
@@ -88,6 +96,7 @@ def save_pipeline(pipeline: Pipeline, path: str | os.PathLike) -> None:
             f"SLEEC; got {type(pipeline).__name__}. Save a lone model with SLEEC.save."
         )
     vectorizer, model = steps[0][1], steps[1][1]
+    check_stored_names(model.state_.classes, model.state_.train_labels)
     if model.state_.n_features != vectorizer_width(vectorizer):
         raise ValueError("the vectoriser's output width differs from the model's features")
     with_text = copy.copy(model)

@@ -11,7 +11,8 @@ Expected errors (missing or malformed files, bad parameter values, ...) are repo
 line ``sleec: error: <message>`` on stderr with exit status 1 (130 on Ctrl-C, 143 on
 SIGTERM; a file being written is cleaned up in both cases); the global ``--debug`` flag shows
 the traceback instead. Usage errors (an unknown option, a missing or malformed argument) are
-one line too, naming the command's ``--help``, with status 1.
+one line too, naming the command's ``--help``, with status 1. Running out of memory is one
+line "out of memory (...)" whatever raised it (see :mod:`sleec._memory`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import threading
 from collections.abc import Sequence
 
 from .. import __version__
+from .._memory import address_space_headroom, out_of_memory
 from ..exceptions import DataFormatError, ModelFormatError
 from ..presets import PRESETS
 from ..text import VECTORIZERS
@@ -516,10 +518,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _error_message(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+    if out_of_memory(exc):
+        message = _memory_message(exc)
+    elif isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
         message = f"{exc.strerror}: '{exc.filename}'"
-    elif isinstance(exc, MemoryError):
-        message = f"out of memory{f' ({exc})' if str(exc) else ''}"
     else:
         message = str(exc) or type(exc).__name__
     return " ".join(message.split())  # one line
@@ -542,6 +544,19 @@ def _check_combinations(args: argparse.Namespace) -> None:
         args.parser.error(
             "--chunk-size needs --scheduler (local prediction works in batches by itself)"
         )
+
+
+def _memory_message(exc: BaseException) -> str:
+    """ "out of memory (what was asked for)": the MemoryError's text where the chain holds
+    one, else the error (a SystemError near the address-space limit) and the headroom."""
+    error: BaseException | None = exc
+    while error is not None and not isinstance(error, MemoryError):
+        error = error.__cause__ or error.__context__
+    if error is not None:
+        return f"out of memory{f' ({error})' if str(error) else ''}"
+    headroom = address_space_headroom()
+    left = "" if headroom is None else f"; the address-space limit leaves {headroom >> 20} MB"
+    return f"out of memory ({type(exc).__name__}: {exc}{left})"
 
 
 class Terminated(BaseException):
@@ -614,6 +629,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         except expected as exc:
             if args.debug:
+                raise
+            print(f"{PROG}: error: {_error_message(exc)}", file=sys.stderr)
+            return 1
+        except Exception as exc:  # e.g. SystemError from a C extension that ran out of memory
+            if args.debug or not out_of_memory(exc):
                 raise
             print(f"{PROG}: error: {_error_message(exc)}", file=sys.stderr)
             return 1
