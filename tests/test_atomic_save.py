@@ -29,6 +29,8 @@ import pytest
 import scipy.sparse as sp
 
 import sleec._persist
+import sleec.io.predictions
+import sleec.io.xc
 from sleec import SLEEC, ModelFormatError, _atomic, cli, datasets
 from sleec._atomic import atomic_write
 from sleec.datasets import read_xc, write_xc
@@ -212,7 +214,7 @@ def _interrupted_savez(file, *args, **kwargs):
 
 
 def _interrupt_after(monkeypatch, module, n_writes: int = 1) -> None:
-    """Make ``module.atomic_write`` raise KeyboardInterrupt after ``n_writes`` writes."""
+    """Make ``module._atomic_write`` raise KeyboardInterrupt after ``n_writes`` writes."""
 
     class Interrupting:
         def __init__(self, fh):
@@ -234,8 +236,7 @@ def _interrupt_after(monkeypatch, module, n_writes: int = 1) -> None:
         with atomic_write(path, mode) as fh:
             yield Interrupting(fh)
 
-    name = "_atomic_write" if hasattr(module, "_atomic_write") else "atomic_write"
-    monkeypatch.setattr(module, name, interrupting)
+    monkeypatch.setattr(module, "_atomic_write", interrupting)
 
 
 def _only(directory: Path, *names: str) -> None:
@@ -267,9 +268,9 @@ def test_keyboard_interrupt_during_write_predictions(tmp_path, monkeypatch, name
     before = path.read_bytes()
     ids_new = np.array([[3, 4], [0, 1], [2, 3]], np.int32)
     if name.endswith(".npz"):
-        monkeypatch.setattr(datasets.np, "savez", _interrupted_savez)
+        monkeypatch.setattr(np, "savez", _interrupted_savez)
     else:
-        _interrupt_after(monkeypatch, datasets)  # after the first of three lines
+        _interrupt_after(monkeypatch, sleec.io.predictions)  # after the first of three lines
     with pytest.raises(KeyboardInterrupt):
         datasets.write_predictions(str(path), ids_new, np.ones((3, 2)))
     monkeypatch.undo()
@@ -285,7 +286,7 @@ def test_keyboard_interrupt_in_cli_predict_keeps_old_predictions(tmp_path, monke
     pred = tmp_path / "pred.npz"
     datasets.write_predictions(str(pred), np.zeros((2, 1), np.int32), np.zeros((2, 1)))
     before = pred.read_bytes()
-    monkeypatch.setattr(datasets.np, "savez", _interrupted_savez)
+    monkeypatch.setattr(np, "savez", _interrupted_savez)
     code = cli.main(
         [
             "predict",
@@ -312,7 +313,7 @@ def test_keyboard_interrupt_during_write_xc(tmp_path, monkeypatch, name):
     path = tmp_path / name
     write_xc(path, X_old, Y_old)
     before = path.read_bytes()
-    _interrupt_after(monkeypatch, datasets)
+    _interrupt_after(monkeypatch, sleec.io.xc)
     with pytest.raises(KeyboardInterrupt):
         # big enough that the compressor also writes more than once
         write_xc(

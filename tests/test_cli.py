@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sleec import SLEEC, __version__, cli, datasets
+from sleec import SLEEC, __version__, cli
+from sleec.cli.evaluate import format_table
 from sleec.cli.progress import Progress
 from sleec.datasets import make_xmc, read_predictions, read_xc, write_predictions, write_xc
 from sleec.metrics import evaluate, inverse_propensity
@@ -483,7 +484,7 @@ def test_predict_writes_atomically(data, model, tmp_path, capsys, monkeypatch):
     def broken_savez(*args, **kwargs):
         raise OSError(28, "No space left on device", "pred")
 
-    monkeypatch.setattr(datasets.np, "savez", broken_savez)
+    monkeypatch.setattr(np, "savez", broken_savez)
     (out_dir / "pred.npz").unlink()
     code, _, err = run(
         capsys, "predict", "--model", model, "--test", data["test"], "--out", out_dir / "pred.npz"
@@ -683,7 +684,7 @@ def test_out_of_memory_is_one_line_whatever_raised_it(
 ):
     from sleec import _memory
 
-    monkeypatch.setattr(cli.commands, "train", _raising(factory))
+    monkeypatch.setattr(cli.train, "run", _raising(factory))
     monkeypatch.setattr(_memory, "address_space_headroom", lambda: headroom)
     monkeypatch.setattr(cli, "address_space_headroom", lambda: headroom)
     code = cli.main(["train", "--train", str(data["train"]), "--model", str(tmp_path / "m.npz")])
@@ -694,7 +695,29 @@ def test_out_of_memory_is_one_line_whatever_raised_it(
 def test_a_system_error_far_from_any_limit_stays_a_traceback(data, tmp_path, monkeypatch):
     from sleec import _memory
 
-    monkeypatch.setattr(cli.commands, "train", _raising(lambda: SystemError("a real bug")))
+    monkeypatch.setattr(cli.train, "run", _raising(lambda: SystemError("a real bug")))
     monkeypatch.setattr(_memory, "address_space_headroom", lambda: None)
     with pytest.raises(SystemError, match="a real bug"):
         cli.main(["train", "--train", str(data["train"]), "--model", str(tmp_path / "m.npz")])
+
+
+def test_format_table():
+    res = {"P": np.array([0.65079, 0.5, 0.39643, 0.3, 0.28871]), "nDCG": np.ones(5)}
+    text = format_table(res)
+    assert text.splitlines() == [
+        "metric      @1     @3     @5",
+        "P        65.08  39.64  28.87",
+        "nDCG    100.00 100.00 100.00",
+    ]
+    assert format_table(res, ks=[2]).splitlines()[1] == "P        50.00"
+    with pytest.raises(ValueError, match="up to @5; cannot report @6"):
+        format_table(res, ks=(1, 6))
+    with pytest.raises(ValueError, match="at least one"):
+        format_table(res, ks=())
+    with pytest.raises(ValueError, match="'ks'"):
+        format_table(res, ks=(0,))
+
+
+# --------------------------------------------------------------------------------------------
+# Validation errors
+# --------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sleec import _xc_parse, _xc_read, datasets
+import sleec.io.xc
 from sleec.datasets import (
     load_bibtex,
     make_xmc,
@@ -28,6 +28,7 @@ from sleec.datasets import (
     write_xc,
 )
 from sleec.exceptions import DataFormatError
+from sleec.io import _xc_parse, _xc_read
 
 HYP = settings(max_examples=60, deadline=None)
 
@@ -214,7 +215,7 @@ def test_write_xc_is_atomic_and_validates(tmp_path, rng, monkeypatch):
     def boom(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(datasets, "_write_lines", boom)
+    monkeypatch.setattr(sleec.io.xc, "_write_lines", boom)
     with pytest.raises(KeyboardInterrupt):
         write_xc(path, X * 2, Y)
     assert path.read_bytes() == before and os.listdir(tmp_path) == [path.name]

@@ -16,7 +16,6 @@ from sleec.exceptions import PredictionWidthWarning
 from sleec.metrics import (
     coverage_at_k,
     evaluate,
-    format_report,
     inverse_propensity,
     ndcg_at_k,
     pad_ids,
@@ -245,28 +244,6 @@ def test_batching_matches_default(monkeypatch):
             for key in ref:
                 close(got[key], ref[key])
             np.testing.assert_array_equal(top_k_ids(p, 6), top)
-
-
-def test_format_report():
-    res = {"P": np.array([0.65079, 0.5, 0.39643, 0.3, 0.28871]), "nDCG": np.ones(5)}
-    text = format_report(res)
-    assert text.splitlines() == [
-        "metric      @1     @3     @5",
-        "P        65.08  39.64  28.87",
-        "nDCG    100.00 100.00 100.00",
-    ]
-    assert format_report(res, ks=[2]).splitlines()[1] == "P        50.00"
-    with pytest.raises(ValueError, match="up to @5; cannot report @6"):
-        format_report(res, ks=(1, 6))
-    with pytest.raises(ValueError, match="at least one"):
-        format_report(res, ks=())
-    with pytest.raises(ValueError, match="'ks'"):
-        format_report(res, ks=(0,))
-
-
-# --------------------------------------------------------------------------------------------
-# Validation errors
-# --------------------------------------------------------------------------------------------
 
 
 def test_row_mismatch():

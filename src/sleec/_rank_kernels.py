@@ -128,37 +128,73 @@ def _solve(
 ):  # fmt: skip
     """Dual coordinate descent of one label's problem (see :func:`_train_rankers`); updates
     ``w`` in place and returns the constant feature's weight."""
+    if loss == SQUARED_HINGE:
+        return _solve_squared_hinge(
+            lo, n, lpts, lsign, xp, xi, xd, sq_norms, local, w, c_pos, c_neg, bias, eps,
+            max_iter, seed,
+        )  # fmt: skip
+    return _solve_logistic(
+        lo, n, lpts, lsign, xp, xi, xd, sq_norms, local, w, c_pos, c_neg, bias, eps,
+        max_iter, seed,
+    )  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
+def _shuffle(order, state):
+    """Fisher-Yates shuffle of ``order`` in place from the generator state; the new state."""
+    for s in range(order.size - 1, 0, -1):
+        state = _next(state)
+        r = int((state >> np.uint64(33)) % np.uint64(s + 1))
+        order[s], order[r] = order[r], order[s]
+    return state
+
+
+@njit(cache=True, nogil=True)
+def _solve_squared_hinge(
+    lo, n, lpts, lsign, xp, xi, xd, sq_norms, local, w, c_pos, c_neg, bias, eps, max_iter,
+    seed,
+):  # fmt: skip
+    """Hsieh et al. (2008)'s dual coordinate descent for the L2-regularised squared hinge:
+    alpha_e >= 0, w = sum_e y_e alpha_e x_e; stops when the projected gradients' spread is
+    at most ``eps``."""
     order = np.arange(n)
     state = np.uint64(seed) * np.uint64(2654435761) + np.uint64(1)
-    bw = 0.0
-    b2 = bias * bias
-    if loss == SQUARED_HINGE:
-        alpha = np.zeros(n)
-        for _ in range(max_iter):
-            for s in range(n - 1, 0, -1):  # Fisher-Yates
-                state = _next(state)
-                r = int((state >> np.uint64(33)) % np.uint64(s + 1))
-                order[s], order[r] = order[r], order[s]
-            pg_max, pg_min = -np.inf, np.inf
-            for s in range(n):
-                e = order[s]
-                i = lpts[lo + e]
-                y = float(lsign[lo + e])
-                diag = 0.5 / (c_pos if y > 0 else c_neg)
-                g = y * _margin(i, xp, xi, xd, local, w, bw, bias) - 1.0 + alpha[e] * diag
-                pg = g if alpha[e] > 0 else min(g, 0.0)
-                pg_max = max(pg_max, pg)
-                pg_min = min(pg_min, pg)
-                if abs(pg) > 1e-12:
-                    old = alpha[e]
-                    alpha[e] = max(old - g / (sq_norms[i] + b2 + diag), 0.0)
-                    d = (alpha[e] - old) * y
-                    _step(i, d, xp, xi, xd, local, w)
-                    bw += d * bias
-            if pg_max - pg_min <= eps:
-                break
-        return bw
-    # logistic: alpha[2e] + alpha[2e + 1] = C; w = sum_e y_e alpha[2e] x_e
+    bw, b2 = 0.0, bias * bias
+    alpha = np.zeros(n)
+    for _ in range(max_iter):
+        state = _shuffle(order, state)
+        pg_max, pg_min = -np.inf, np.inf
+        for s in range(n):
+            e = order[s]
+            i = lpts[lo + e]
+            y = float(lsign[lo + e])
+            diag = 0.5 / (c_pos if y > 0 else c_neg)
+            g = y * _margin(i, xp, xi, xd, local, w, bw, bias) - 1.0 + alpha[e] * diag
+            pg = g if alpha[e] > 0 else min(g, 0.0)
+            pg_max = max(pg_max, pg)
+            pg_min = min(pg_min, pg)
+            if abs(pg) > 1e-12:
+                old = alpha[e]
+                alpha[e] = max(old - g / (sq_norms[i] + b2 + diag), 0.0)
+                d = (alpha[e] - old) * y
+                _step(i, d, xp, xi, xd, local, w)
+                bw += d * bias
+        if pg_max - pg_min <= eps:
+            break
+    return bw
+
+
+@njit(cache=True, nogil=True)
+def _solve_logistic(
+    lo, n, lpts, lsign, xp, xi, xd, sq_norms, local, w, c_pos, c_neg, bias, eps, max_iter,
+    seed,
+):  # fmt: skip
+    """Yu, Huang and Lin (2011)'s dual coordinate descent for L2-regularised logistic
+    regression: alpha[2e] + alpha[2e + 1] = C, w = sum_e y_e alpha[2e] x_e, each coordinate
+    by a few Newton steps; stops when the largest gradient is below ``eps``."""
+    order = np.arange(n)
+    state = np.uint64(seed) * np.uint64(2654435761) + np.uint64(1)
+    bw, b2 = 0.0, bias * bias
     alpha = np.empty(2 * n)
     for e in range(n):
         upper = c_pos if lsign[lo + e] > 0 else c_neg
@@ -169,10 +205,7 @@ def _solve(
         bw += d * bias
     inner_eps, inner_min = 1e-2, min(1e-8, eps)
     for _ in range(max_iter):
-        for s in range(n - 1, 0, -1):
-            state = _next(state)
-            r = int((state >> np.uint64(33)) % np.uint64(s + 1))
-            order[s], order[r] = order[r], order[s]
+        state = _shuffle(order, state)
         newton, g_max = 0, 0.0
         for s in range(n):
             e = order[s]

@@ -24,7 +24,6 @@ O(log k) per score at worst.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -39,7 +38,6 @@ __all__ = [
     "PROPENSITY_B",
     "coverage_at_k",
     "evaluate",
-    "format_report",
     "inverse_propensity",
     "ndcg_at_k",
     "pad_ids",
@@ -204,27 +202,6 @@ def inverse_propensity(
     return 1.0 + C * (counts + B) ** (-A)
 
 
-def format_report(results: Mapping[str, ArrayLike], ks: Iterable[int] = (1, 3, 5)) -> str:
-    """Aligned text table of ``results`` (e.g. from :func:`evaluate`) in percent, 2 decimals.
-
-    One line per metric in the order of ``results``, one column per j in ``ks`` (value @j).
-    """
-    ks = [_validation.check_int(j, "ks", low=1) for j in ks]
-    if not ks:
-        raise ValueError("The 'ks' parameter must list at least one cut-off.")
-    width = max([len("metric"), *(len(str(name)) for name in results)]) + 1
-    col = max(7, *(len(str(j)) + 2 for j in ks))
-    lines = ["metric".ljust(width) + "".join(f"@{j}".rjust(col) for j in ks)]
-    for name, values in results.items():
-        v = np.asarray(values, dtype=np.float64).ravel()
-        if max(ks) > v.size:
-            raise ValueError(
-                f"results[{name!r}] has values up to @{v.size}; cannot report @{max(ks)}."
-            )
-        lines.append(str(name).ljust(width) + "".join(f"{100 * v[j - 1]:{col}.2f}" for j in ks))
-    return "\n".join(lines)
-
-
 # ---------------------------------------------------------------------------------------------
 
 
@@ -232,32 +209,8 @@ def _compute(Y_true: Any, pred: Any, k: int, inv_prop: ArrayLike | None) -> dict
     k = _validation.check_k(k)
     Y = _label_matrix(Y_true, "Y_true")
     kind, P = _as_pred(pred)
-    _validation.check_consistent_rows(Y, P, "Y_true", "pred")
+    _check_pred(kind, P, Y, k)
     n, n_labels = Y.shape
-    if n == 0:
-        raise ValueError("Y_true and pred must have at least one row.")
-    if kind == "ids":
-        _check_ids(P, n_labels)
-        if P.shape[1] < k:
-            warnings.warn(
-                f"pred ranks {P.shape[1]} label(s) per row, fewer than k={k}: ranks "
-                f"{P.shape[1] + 1}..{k} count as misses (P@{k} = hits / {k}). Evaluate at "
-                f"k <= {P.shape[1]}, or pad pred with -1 to {k} columns (sleec.metrics."
-                "pad_ids) to score the missing ranks as misses on purpose.",
-                PredictionWidthWarning,
-                stacklevel=3,
-            )
-    elif P.shape[1] != n_labels:
-        if kind == "sparse":
-            raise ValueError(
-                f"pred is a score matrix with {P.shape[1]} columns but Y_true has "
-                f"{n_labels} labels; they must be equal."
-            )
-        raise TypeError(
-            f"pred is a {P.dtype} array with {P.shape[1]} columns but Y_true has "
-            f"{n_labels} labels: a dense score matrix needs one column per label "
-            f"and a top-k label-id array needs an integer dtype."
-        )
     w = None if inv_prop is None else _check_inv_prop(inv_prop, n_labels)
     w0 = None if w is None else np.append(w, 0.0)  # w0[-1] = 0: the weight of padding id -1
     # Work is sized by the data: beyond the widest prediction row and the largest true label
@@ -311,6 +264,37 @@ def _compute(Y_true: Any, pred: Any, k: int, inv_prop: ArrayLike | None) -> dict
             for name, v in out.items()
         }
     return out
+
+
+def _check_pred(kind: str, P: Any, Y: sp.csr_matrix, k: int) -> None:
+    """Predictions that match the truth: as many rows, ids below its label count (and a
+    warning when fewer than k ranks), score matrices one column per label."""
+    _validation.check_consistent_rows(Y, P, "Y_true", "pred")
+    n, n_labels = Y.shape
+    if n == 0:
+        raise ValueError("Y_true and pred must have at least one row.")
+    if kind == "ids":
+        _check_ids(P, n_labels)
+        if P.shape[1] < k:
+            warnings.warn(
+                f"pred ranks {P.shape[1]} label(s) per row, fewer than k={k}: ranks "
+                f"{P.shape[1] + 1}..{k} count as misses (P@{k} = hits / {k}). Evaluate at "
+                f"k <= {P.shape[1]}, or pad pred with -1 to {k} columns (sleec.metrics."
+                "pad_ids) to score the missing ranks as misses on purpose.",
+                PredictionWidthWarning,
+                stacklevel=4,
+            )
+    elif P.shape[1] != n_labels:
+        if kind == "sparse":
+            raise ValueError(
+                f"pred is a score matrix with {P.shape[1]} columns but Y_true has "
+                f"{n_labels} labels; they must be equal."
+            )
+        raise TypeError(
+            f"pred is a {P.dtype} array with {P.shape[1]} columns but Y_true has "
+            f"{n_labels} labels: a dense score matrix needs one column per label "
+            f"and a top-k label-id array needs an integer dtype."
+        )
 
 
 def _width(kind: str, P: Any) -> int:

@@ -310,34 +310,9 @@ def _png(fig: Any, plt: Any) -> bytes:
 # ---------------------------------------------------------------------------------- HTML
 def _html(report: Report, figures: dict[str, bytes], title: str, compare: Report | None) -> str:
     reports = [report] if compare is None else [report, compare]
-    ks = sorted({j for j in (1, 3, 5) if j <= report.k} | {report.k})
     e = html.escape
-    head = "".join(f"<th>@{j}</th>" for r in reports for j in ks)
-    groups = "".join(f'<th colspan="{len(ks)}">{e(r.name)}</th>' for r in reports)
-    metric_rows = "".join(
-        f"<tr><td>{e(name)}</td>"
-        + "".join(
-            f"<td>{100 * r.metrics[name][j - 1]:.2f}</td>" if name in r.metrics else "<td></td>"
-            for r in reports
-            for j in ks
-        )
-        + "</tr>"
-        for name in report.metrics
-    )
-    keys = ("true_share", "prediction_share", "recall", "precision")
-    bucket_rows = "".join(
-        "<tr>"
-        + f"<td>{e(b['bucket'])}</td><td>{b['labels']}</td>"
-        + "".join(f"<td>{100 * r.buckets[i][key]:.2f}</td>" for r in reports for key in keys)
-        + "</tr>"
-        for i, b in enumerate(report.buckets)
-    )
-    bucket_head = "".join(
-        f"<th>share of true labels{_who(r, compare)}</th><th>share of predictions"
-        f"{_who(r, compare)}</th><th>recall@{r.k}{_who(r, compare)}</th>"
-        f"<th>precision{_who(r, compare)}</th>"
-        for r in reports
-    )
+    metric_table = _metric_table(reports)
+    bucket_table = _bucket_table(reports, compare)
     label_sections = "".join(
         f"<h3>{e(caption)}</h3><table><tr><th>label</th><th>test points</th>"
         f"<th>training points</th><th>predicted</th><th>precision</th>"
@@ -380,7 +355,7 @@ img {{ max-width: 100%; }}
 <p>{report.n_test} test points.</p>
 <ul>{models}</ul>
 <h2>Ranking metrics (%)</h2>
-<table><tr><th></th>{groups}</tr><tr><th>metric</th>{head}</tr>{metric_rows}</table>
+{metric_table}
 <p>PSP and PSnDCG use inverse propensities from the model's training labels,
 1/p = 1 + C (N_l + B)^-A with A = {report.A:g}, B = {report.B:g} (Jain et al., 2016);
 R is recall and coverage the share of the test set's labels hit at least once. True labels
@@ -388,8 +363,7 @@ the model never saw count as misses.</p>
 <h2>Head to tail (%)</h2>
 <p>Labels grouped by the number of training points that carry them; "unseen (0)" holds the
 test set's labels that no training point carries.</p>
-<table><tr><th>training points per label</th><th>labels</th>{bucket_head}</tr>
-{bucket_rows}</table>
+{bucket_table}
 <h2>Labels ({e(report.name)})</h2>
 <p>Per label: the test points carrying it, the training points carrying it, how often the
 model predicts it in the top {report.k}, and the precision and recall of those predictions
@@ -408,6 +382,44 @@ window.addEventListener("load", function () {{
 </script>
 </body></html>
 """
+
+
+def _metric_table(reports: list[Report]) -> str:
+    """The metrics @1, @3, @5 and @k of each report, side by side."""
+    e = html.escape
+    ks = sorted({j for j in (1, 3, 5) if j <= reports[0].k} | {reports[0].k})
+    head = "".join(f"<th>@{j}</th>" for r in reports for j in ks)
+    groups = "".join(f'<th colspan="{len(ks)}">{e(r.name)}</th>' for r in reports)
+    rows = "".join(
+        f"<tr><td>{e(name)}</td>"
+        + "".join(
+            f"<td>{100 * r.metrics[name][j - 1]:.2f}</td>" if name in r.metrics else "<td></td>"
+            for r in reports
+            for j in ks
+        )
+        + "</tr>"
+        for name in reports[0].metrics
+    )
+    return f"<table><tr><th></th>{groups}</tr><tr><th>metric</th>{head}</tr>{rows}</table>"
+
+
+def _bucket_table(reports: list[Report], compare: Report | None) -> str:
+    """The head-to-tail buckets of each report, side by side."""
+    keys = ("true_share", "prediction_share", "recall", "precision")
+    rows = "".join(
+        "<tr>"
+        + f"<td>{html.escape(b['bucket'])}</td><td>{b['labels']}</td>"
+        + "".join(f"<td>{100 * r.buckets[i][key]:.2f}</td>" for r in reports for key in keys)
+        + "</tr>"
+        for i, b in enumerate(reports[0].buckets)
+    )
+    head = "".join(
+        f"<th>share of true labels{_who(r, compare)}</th><th>share of predictions"
+        f"{_who(r, compare)}</th><th>recall@{r.k}{_who(r, compare)}</th>"
+        f"<th>precision{_who(r, compare)}</th>"
+        for r in reports
+    )
+    return f"<table><tr><th>training points per label</th><th>labels</th>{head}</tr>{rows}</table>"
 
 
 def _who(r: Report, compare: Report | None) -> str:

@@ -94,12 +94,9 @@ def svp_embed(
     product = spmm_par if parallel else spmm
     indptr, indices = G.indptr, G.indices  # int32 (or int64 for huge graphs): no copies
 
-    rng = np.random.default_rng(seed)
-    Q = _orth(rng.standard_normal((n, width), dtype=np.float32))
+    Q = _start_subspace(lambda Q, out: product(indptr, indices, g, Q, out), n, width, seed,
+                        init_power)  # fmt: skip
     buf = np.empty((n, width), dtype=np.float32)
-    for _ in range(init_power):
-        product(indptr, indices, g, Q, buf)
-        Q = _orth(buf)
 
     U = np.zeros((n, r), dtype=np.float32)  # M = U diag(s) U^T
     s = np.zeros(r, dtype=np.float32)
@@ -132,17 +129,34 @@ def svp_embed(
                 objective.pop()
             break
         U_prev, s_prev = U, s
-        Y = step * buf + Us @ (U.T @ Q)  # M_hat Q
-        T = (Q.T @ Y).astype(np.float64)
-        theta, W = np.linalg.eigh((T + T.T) / 2)
-        order = np.argsort(theta)[::-1]
-        theta, W = theta[order], W[:, order].astype(np.float32)
-        U = Q @ W[:, :r]
-        s = np.clip(theta[:r], 0.0, None).astype(np.float32)
-        # One power step on the Ritz basis gives the next iteration's warm start.
-        Q = _orth(Y @ W)
+        U, s, Q = _project(step * buf + Us @ (U.T @ Q), Q, r)  # from M_hat Q
     logger.debug("SVP: n=%d r=%d iterations=%d objective=%.4f", n, r, len(objective), objective[-1])
     return SVPResult((U * np.sqrt(s)).astype(np.float64), np.asarray(objective))
+
+
+def _start_subspace(product, n: int, width: int, seed: int, init_power: int) -> np.ndarray:
+    """An orthonormal (n, width) float32 start: a random subspace after ``init_power``
+    block power steps ``Q <- orth(G Q)`` (``product(Q, out)`` writes ``G Q``)."""
+    rng = np.random.default_rng(seed)
+    Q = _orth(rng.standard_normal((n, width), dtype=np.float32))
+    buf = np.empty((n, width), dtype=np.float32)
+    for _ in range(init_power):
+        product(Q, buf)
+        Q = _orth(buf)
+    return Q
+
+
+def _project(Y: np.ndarray, Q: np.ndarray, r: int):
+    """The rank-r projection of ``M_hat`` from ``Y = M_hat Q`` (Rayleigh-Ritz on the
+    subspace ``Q``): ``(U, s, Q_next)`` with the eigenvalues clipped at 0, and one power
+    step on the Ritz basis as the next iteration's warm start."""
+    T = (Q.T @ Y).astype(np.float64)
+    theta, W = np.linalg.eigh((T + T.T) / 2)
+    order = np.argsort(theta)[::-1]
+    theta, W = theta[order], W[:, order].astype(np.float32)
+    U = Q @ W[:, :r]
+    s = np.clip(theta[:r], 0.0, None).astype(np.float32)
+    return U, s, _orth(Y @ W)
 
 
 def _svp_dense(G: sp.csr_matrix, r: int, max_iter: int, tol: float, step: float) -> SVPResult:

@@ -2,7 +2,7 @@
 
 The XC and SVMlight readers of :mod:`sleec.datasets` share this: :func:`open_binary` opens a
 plain or xz/gzip/bzip2 file by its first bytes, :func:`parse_stream` feeds blocks of whole
-lines to the numba kernel of :mod:`sleec._xc_parse` and assembles CSR matrices, and every
+lines to the numba kernel of :mod:`sleec.io._xc_parse` and assembles CSR matrices, and every
 problem becomes a :class:`~sleec.exceptions.DataFormatError` naming the file and line.
 """
 
@@ -21,10 +21,10 @@ from typing import Any, BinaryIO
 import numpy as np
 import scipy.sparse as sp
 
-from . import _sparse
+from .. import _sparse
+from .._memory import out_of_memory
+from ..exceptions import DataFormatError
 from . import _xc_parse as _k
-from ._memory import out_of_memory
-from .exceptions import DataFormatError
 
 __all__ = [
     "MAX_HEADER",
