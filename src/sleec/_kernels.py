@@ -118,8 +118,8 @@ def _label_knn(yp, yi, tp, ti, deg, cosine, k, out_cols, out_vals, chunk):
     best first, padded with -1 / 0.
 
     A row whose labels reach many points reads all ``n`` counts in one branch-free pass (a
-    list of touched points mispredicts a branch per point: Delicious 1.1 s -> 0.2 s); a row
-    reaching few keeps the list. Rows are processed in chunks with one scratch each, so the
+    list of touched points would mispredict a branch per point); a row reaching few keeps
+    the list. Rows are processed in chunks with one scratch each, so the
     twin runs chunks in parallel.
     """
     n = yp.shape[0] - 1

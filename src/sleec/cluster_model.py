@@ -54,10 +54,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _DENSE_WEIGHTS = 2**24  # entries of W expanded at most in embed (64 MB float32)
-# Ridge by conjugate gradients: relative residual and iterations. On held-out splits,
-# tolerances 1e-2, 1e-3 and 1e-4 and the exact solution gave P@1 within 0.08 (WordNet,
-# make_xmc 10^5; Bibtex and Delicious presets over 3 splits: within 0.06); with 1e-2 the
-# held-out make_xmc 10^5 fit in 39.5 s against 44.1 s with 1e-3.
+# Ridge by conjugate gradients: relative residual and iterations; tighter tolerances gave
+# the same held-out accuracy for more time (BENCHMARKS.md, "Choosing the defaults").
 RIDGE_TOL = 1e-2
 L2_PER_OCCURRENCE = 171.0  # l2_reg="auto": see ridge_penalty
 RIDGE_MAX_ITER = 100
@@ -138,11 +136,9 @@ def ridge_penalty(X: sp.csr_matrix, l2_reg: float | str) -> float:
     ``"auto"`` ``L2_PER_OCCURRENCE`` times the mean squared non-zero feature value.
 
     The auto rule measures the penalty in units of one typical feature occurrence. For unit
-    rows with m non-zeros each, a non-zero squares to 1/m on average, so lambda = 171 / m:
-    2.5 on Bibtex (m = 68.5, the authors' setting; 5 and 10 lost 0.2 and 2.3 P@1 on its
-    held-out splits), 9.2 on Delicious (m = 18.5; +0.5 P@1 over 2.5) and 19 on WordNet
-    (m = 8.9; lambda 10 beat 2.5 by 1.7 P@1, 20 beat 10 by 0.5): rows with few words need
-    more smoothing.
+    rows with m non-zeros each, a non-zero squares to 1/m on average, so lambda = 171 / m
+    (2.5 for Bibtex's m = 68.5, the authors' setting): rows with few words need more
+    smoothing (BENCHMARKS.md, "Choosing the defaults").
     """
     if l2_reg != "auto":
         return float(l2_reg)

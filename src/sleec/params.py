@@ -34,11 +34,9 @@ __all__ = [
 
 from ._sparse import INT32_MAX
 
-# n_clusters="auto" gives max(1, n // POINTS_PER_CLUSTER). The paper's rule is n // 6000:
-# on held-out splits its small clusters lost (WordNet, 53K points: P@1 54.03 with 11
-# clusters, 56.89 with the 3 of this rule, 57.18 with 2). make_xmc at 10^5 (80K points) was
-# flat from 4 to 8 clusters (P@1 74.53 / 74.56 / 74.47 for 4 / 5 / 8), fitting faster with
-# more. Clusters of about 15K points keep most of both and bound each task's time.
+# n_clusters="auto" gives max(1, n // POINTS_PER_CLUSTER): the paper's n // 6000 lost
+# accuracy to small clusters on held-out splits, larger clusters cost time (BENCHMARKS.md,
+# "Choosing the defaults").
 POINTS_PER_CLUSTER = 15000
 
 

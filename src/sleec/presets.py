@@ -8,8 +8,8 @@ rescaled to ours), ``NNtest`` -> ``n_neighbors``, ``normalize`` -> ``normalize``
 
 Presets are the authors' method: the second stage (shortlist and rankers) is off. Every
 preset also runs 10 SVP iterations (``svp_max_iter=10``, the library default is 3): the
-authors' embedding solver runs to convergence, and on held-out splits 3 iterations cost the
-Bibtex and Delicious presets 0.5 and 0.4 points of P@1.
+authors' embedding solver runs to convergence, and 3 iterations cost the presets accuracy on
+held-out splits (BENCHMARKS.md, "Choosing the defaults").
 """
 
 from __future__ import annotations

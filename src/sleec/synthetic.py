@@ -52,10 +52,8 @@ def make_xmc(
     Values are tf-idf, ``(1 + log tf) * (log((1 + n) / (1 + df)) + 1)``, and rows are
     L2-normalised.
 
-    With the defaults, at 24000 points, 20000 features and 2000 labels, label-tree methods
-    (omikuji, napkinxc PLT, default settings) trained on 80% reach a held-out P@1 / P@5 of
-    about 80 / 45 and a cosine 10-NN about 67 / 38: the range of real tagging data. Raise
-    ``specificity`` (or lower ``background``) for easier data.
+    The defaults give the difficulty of real tagging data for the peer libraries
+    (BENCHMARKS.md); raise ``specificity`` (or lower ``background``) for easier data.
 
     Parameters
     ----------
