@@ -120,6 +120,7 @@ def _unnamed_files_work(directory: Path) -> bool:
     return fd is not None
 
 
+@pytest.mark.slow
 def test_sigkill_mid_save_leaves_old_or_new_model(tmp_path):
     """Children run side by side; each is killed when its moment comes."""
     start = time.monotonic()

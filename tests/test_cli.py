@@ -549,6 +549,7 @@ def test_version_and_help_in_process(capsys):
     assert code == 1 and "see 'sleec --help'" in err
 
 
+@pytest.mark.slow
 def test_python_dash_m_smoke():
     env = {
         **os.environ,
@@ -625,6 +626,7 @@ def test_demo_on_a_small_stand_in(data, capsys, monkeypatch):
     assert "PSP@3" in out and "PSP@5" not in out and "'bibtex' preset" in out
 
 
+@pytest.mark.slow
 def test_demo(capsys):
     """The real demo on the bundled Bibtex (about 5 s): random_state=0 gave P@1 = 65.45."""
     code, out, err = run(capsys, "demo", "--n-jobs", "1")

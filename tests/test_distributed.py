@@ -93,6 +93,7 @@ def assert_same_predictions(a: tuple, b: tuple) -> None:
 # --------------------------------------------------------------------------------- training
 
 
+@pytest.mark.slow
 def test_dask_backend_trains_the_local_model(client, data, local):
     Xtr, Ytr, Xte = data
     with distributed.get_task_stream(client) as stream, joblib.parallel_config(backend="dask"):
@@ -134,6 +135,7 @@ def polling(poll: Callable[[], list], into: list) -> Iterator[None]:
         thread.join()
 
 
+@pytest.mark.slow
 def test_training_data_is_sent_once_not_with_every_task(client, data):
     Xtr, Ytr, _ = data
     seen: list[dict] = []
@@ -184,6 +186,7 @@ def _kill_a_busy_worker(
         time.sleep(0.005)
 
 
+@pytest.mark.slow
 def test_worker_killed_mid_training_gives_the_local_model():
     """SIGKILL a worker while it runs a task: the nanny restarts it, Dask retries the task."""
     X, Y = make_xmc(3000, 1000, 200, random_state=0)
@@ -227,6 +230,7 @@ INPUTS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", sorted(INPUTS))
 def test_predict_distributed_equals_local_prediction(client, data, local, kind):
     _, _, Xte = data
@@ -235,6 +239,7 @@ def test_predict_distributed_equals_local_prediction(client, data, local, kind):
     assert_same_predictions(expected, got)
 
 
+@pytest.mark.slow
 def test_predict_distributed_uses_the_default_client(client, data, local):
     _, _, Xte = data
     assert_same_predictions(
@@ -244,6 +249,7 @@ def test_predict_distributed_uses_the_default_client(client, data, local):
     assert ids.shape == scores.shape == (0, 3)
 
 
+@pytest.mark.slow
 def test_predict_distributed_rejects_bad_inputs(client, data, local):
     _, _, Xte = data
     d = Xte.shape[1]
@@ -300,6 +306,7 @@ SMALL_CLI = [
 ]
 
 
+@pytest.mark.slow
 def test_cli_train_and_predict_on_the_scheduler_equal_local(cluster, files, capsys):
     d, address = files, cluster.scheduler_address
     for name, extra in (("local", []), ("dask", ["--scheduler", address])):

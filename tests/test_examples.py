@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
+@pytest.mark.slow
 def test_wordnet_glosses_example_runs():
     out = subprocess.run(
         [sys.executable, str(EXAMPLES / "wordnet_glosses.py")],

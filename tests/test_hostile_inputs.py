@@ -233,6 +233,7 @@ def test_output_with_a_trailing_slash_is_an_error(files, tmp_path, capsys):
     assert not (tmp_path / "somedir").exists()
 
 
+@pytest.mark.slow
 def test_output_sigterm_during_a_save_leaves_no_temporary_file(tmp_path):
     # A save slowed down to a crawl, SIGTERM in the middle: the old file stays, no temp.
     script = textwrap.dedent(f"""

@@ -130,6 +130,7 @@ def test_report_page_names_the_model_and_compares_two(model, toy_xmc, tmp_path, 
     capsys.readouterr()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here (CI installs Debian's chromium)")
 def test_report_loads_in_a_headless_browser(model, toy_xmc, tmp_path, capsys):
     *_, Xte, Yte, _ = toy_xmc

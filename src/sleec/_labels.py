@@ -124,6 +124,7 @@ def extend(
         width = max(n_labels, M.shape[1])
         return sp.csr_matrix((M.data, M.indices, M.indptr), shape=(M.shape[0], width)), None, width
     rows = _rows(Y, new_kind, name)
+    assert classes is not None  # label lists: the model has names (kinds checked above)
     known = _index(classes.tolist())
     added = _ordered({label for row in rows for label in row if label not in known}, rows)
     if added:
@@ -238,7 +239,7 @@ def _check_names(names: list, rows: list[tuple], name: str) -> None:
                     f"{name}[{_first_row(v, rows)}] holds the label name {v!r}, which "
                     f"{problem}; {NAME_RULE}."
                 )
-        elif isinstance(v, numbers.Integral) and not _INT64[0] <= v <= _INT64[1]:
+        elif isinstance(v, numbers.Integral) and not _INT64[0] <= int(v) <= _INT64[1]:
             raise ValueError(
                 f"{name}[{_first_row(v, rows)}] holds the label name {v!r}, beyond the int64 "
                 f"range [{_INT64[0]}, {_INT64[1]}]; integer names must fit in int64 (or give "

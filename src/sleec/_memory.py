@@ -92,7 +92,7 @@ def start_kernel_threads() -> None:
     import numba
     import numpy as np
 
-    n = int(numba.config.NUMBA_NUM_THREADS)
+    n = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
     _probe(n * _stack_size(), f"the stacks of {n} kernel threads")
     _team(np.zeros(4 * n, dtype=np.int64))
     _local.threads = True

@@ -76,7 +76,7 @@ def save_model(
             ) from None
     payload["checksum"] = np.array(_checksum(payload))
     with atomic_write(path, "wb") as fh:
-        np.savez(fh, **payload)
+        np.savez(fh, **payload)  # type: ignore[arg-type]
 
 
 def load_model(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:

@@ -101,6 +101,8 @@ def shortlist_scores(state: FittedState, batch: Batch, config: RerankConfig) -> 
     labels and the ``shortlist_centroids`` nearest centroids) scored by
     :func:`sleec.rerank.fuse`; candidates are label ids."""
     stage = state.second_stage
+    if stage is None:
+        raise ValueError("the model has no second stage")
     n_votes = min(config.shortlist_votes, state.label_support[0].size)
     q = batch.stop - batch.start
     voted, shares = np.full((q, 0), -1, np.int32), np.zeros((q, 0), np.float32)
@@ -167,7 +169,8 @@ def prediction_threads(n_jobs: int | None):
         return
     import numba
 
-    n = max(1, min(effective_n_jobs(n_jobs), numba.config.NUMBA_NUM_THREADS))
+    most = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
+    n = max(1, min(effective_n_jobs(n_jobs), most))
     before = numba.get_num_threads()
     numba.set_num_threads(n)
     try:

@@ -70,7 +70,7 @@ class Learner:
     """One ensemble member: unit-norm cluster centres, csr_matrix (C, d) float32, and C local
     models."""
 
-    centers: np.ndarray
+    centers: sp.csr_matrix
     locals: tuple[LocalModel, ...]
 
 

@@ -102,9 +102,10 @@ def _df(value: Any) -> Any:
         if value < 1:
             raise _Refused("expected a float in [0, 1] or an int >= 1")
         return int(value)
+    value = float(value)
     if not 0.0 <= value <= 1.0:
         raise _Refused("expected a float in [0, 1] or an int >= 1")
-    return float(value)
+    return value
 
 
 def _max_features(value: Any) -> int | None:

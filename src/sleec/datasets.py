@@ -60,7 +60,7 @@ def load_bibtex() -> tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix, sp.csr_m
     Y_test : csr_matrix of float32, shape (2515, 159)
     """
     base = resources.files("sleec") / "data"
-    out = []
+    out: list[sp.csr_matrix] = []
     for name in ("bibtex_train.txt.xz", "bibtex_test.txt.xz"):
         with resources.as_file(base / name) as file:
             out += read_xc(file)

@@ -186,7 +186,7 @@ def _predict_chunks(
     distributed = _import_distributed()
     window = max(2, 2 * sum(client.nthreads().values()))
     results: list = [None] * len(chunks)
-    position: dict[str, int] = {}
+    position: dict[Any, int] = {}
     pending = distributed.as_completed()
 
     def submit(i: int) -> None:

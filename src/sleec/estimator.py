@@ -530,9 +530,10 @@ class SLEEC(BaseEstimator):
         apply.
         """
         check_is_fitted(self, "state_")
-        if self.state_.label_kind == MULTICLASS:
+        classes = self.state_.classes
+        if self.state_.label_kind == MULTICLASS and classes is not None:
             ids, _ = self.predict_topk(X, 1)
-            return self.state_.classes[np.maximum(ids[:, 0], 0)]
+            return classes[np.maximum(ids[:, 0], 0)]
         ids, scores = self.predict_topk(X, self._k(k))
         keep = ids >= 0
         if threshold is not None:
@@ -582,8 +583,8 @@ class SLEEC(BaseEstimator):
         out = np.empty((X.shape[0], self.n_labels_), dtype=np.float32)
         for batch in self._batches(X, PREDICT_BATCH):
             shares = np.minimum((batch.votes @ state.train_labels).toarray(), 1.0)
-            if config is not None:  # every label the stage knows gets its ranker's part
-                stage = state.second_stage
+            stage = state.second_stage
+            if config is not None and stage is not None:  # every label the stage knows
                 every = np.arange(stage.labels.size, dtype=np.int32)
                 rows = np.broadcast_to(every, (shares.shape[0], every.size))
                 probs = rerank.pair_scores(stage.columns(batch.features), rows, stage)

@@ -239,7 +239,7 @@ def _compute(Y_true: Any, pred: Any, k: int, inv_prop: ArrayLike | None) -> dict
         s["nDCG"] += (dcg[has] / idcg[np.minimum(rank, ny[has, None] - 1)]).sum(axis=0)
         hit_labels.append(ids[hit])
         hit_ranks.append(np.broadcast_to(rank, hit.shape)[hit])
-        if w is not None:
+        if w is not None and w0 is not None:
             gain = np.where(hit, w0[ids], 0.0)
             bgain = w0[_topk_csr(Yb.indptr, Yb.indices, w[Yb.indices], k)]
             s["psp"] += np.cumsum(gain, axis=1).sum(axis=0)

@@ -110,7 +110,7 @@ class Param:
                 self._message(value, owner, show_type=not wrong_literal)
             )
         try:
-            value = int(value) if integral else float(value)
+            value = int(value) if integral else float(value)  # type: ignore[call-overload]
         except OverflowError:  # e.g. Fraction(10**400, 1) as a float
             raise ValueError(self._message(value, owner)) from None
         bad = (value in self.exclude) or (not integral and not math.isfinite(value))
@@ -137,9 +137,9 @@ def _short_repr(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-_INT = {"kind": "int", "low": 1, "high": INT32_MAX}
-_UNIT = {"kind": "float", "low": 0.0, "high": 1.0, "high_open": True}
-_NON_NEG = {"kind": "float", "low": 0.0}
+_INT: dict[str, Any] = {"kind": "int", "low": 1, "high": INT32_MAX}
+_UNIT: dict[str, Any] = {"kind": "float", "low": 0.0, "high": 1.0, "high_open": True}
+_NON_NEG: dict[str, Any] = {"kind": "float", "low": 0.0}
 
 PARAMS: tuple[Param, ...] = (
     Param(

@@ -185,7 +185,7 @@ def fit_l1(
     u = np.zeros_like(Z)
     P_old = np.zeros_like(Z)
     scale = max(float(np.linalg.norm(Z)), 1e-300)
-    W = None
+    W: np.ndarray | None = None
     n_iter = 0
     for n_iter in range(1, max_iter + 1):  # noqa: B007 - reported after the loop
         W = solve_normal_equations(
@@ -208,6 +208,8 @@ def fit_l1(
         if primal < tol * scale and change < tol * scale:
             break
     logger.debug("ADMM: %d iterations", n_iter)
+    if W is None:  # max_iter < 1: the parameter table forbids it
+        raise ValueError("ADMM needs at least one iteration")
     return W
 
 

@@ -276,7 +276,7 @@ def _draw(report: Report, compare: Report | None = None) -> dict[str, bytes]:
     out["buckets"] = _png(fig, plt)
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    bins = np.linspace(0, 1, 26)
+    bins = np.linspace(0, 1, 26).tolist()
     ax.hist(report.hit_scores, bins=bins, alpha=0.7, label="correct predictions")
     ax.hist(report.miss_scores, bins=bins, alpha=0.7, label="wrong predictions")
     ax.set(

@@ -33,7 +33,7 @@ class UsageError(Exception):
 class Parser(argparse.ArgumentParser):
     """argparse, with usage errors raised as one line instead of a usage block + exit 2."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 

@@ -131,7 +131,7 @@ class _Labels:
 
     @property
     def n(self) -> int:
-        return self.Y.shape[0] if self.Y is not None else len(self.names)
+        return self.Y.shape[0] if self.Y is not None else len(self.names or ())
 
 
 def _read_labels(path: str, split: str | None, column: int, what: str) -> _Labels:
@@ -188,16 +188,17 @@ class _LabelSpace:
                 "XC file, or --label-names FILE"
             )
         # names the index lacks are true labels no prediction can hit: new columns, misses
-        index = dict(self.index)
+        index = dict(self.index or {})
+        names = labels.names or []
         indptr, indices = [0], []
-        for row in labels.names:
+        for row in names:
             indices.extend(sorted({index.setdefault(n, len(index)) for n in row}))
             indptr.append(len(indices))
         self.index = index  # later files (the training labels) share the new columns
         self.width = max(self.width, len(index))
         return sp.csr_matrix(
             (np.ones(len(indices), np.float32), np.asarray(indices, np.int64), indptr),
-            shape=(len(labels.names), self.width),
+            shape=(len(names), self.width),
         )
 
     def ids(self, pred, path: str, truth_path: str) -> np.ndarray:
@@ -211,7 +212,7 @@ class _LabelSpace:
                     "for another label set?"
                 )
             return pred.ids
-        if self.by_name:
+        if self.by_name or self.index is None:
             return pred.ids  # the space's first columns are the file's names, in order
         missing = [n for n in pred.names.tolist() if n not in self.index]
         if missing:

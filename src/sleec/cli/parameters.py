@@ -76,6 +76,7 @@ def _flag_type(p: Param) -> tuple[Callable[[str], Any], str | None, list | None]
         if all(isinstance(c, bool) for c in p.choices):
             return _parse_bool, "{true,false}", None
         return str, None, list(p.choices)
+    parse: Callable[[str], Any]
     parse, metavar = {
         "int": (parse_int, "INT"),
         "seed": (parse_int, "INT"),

@@ -106,6 +106,7 @@ class Progress:
             if size.columns > 0 and size.lines > 0
             else {"ncols": 80, "nrows": 24}
         )
+        assert self._tqdm is not None  # only called when tqdm draws the bar
         return self._tqdm(
             total=self._total, desc=self.desc, unit=self.unit, file=self.stream, leave=True, **shape
         )

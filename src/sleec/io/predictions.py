@@ -145,12 +145,12 @@ def read_prediction_file(path: str, k: int | None = None) -> PredictionFile:
                 )
             if names_format:
                 field = line.partition("\t")[0]
-                found = field.split(",") if field else []
-                if any(not name for name in found):
+                parsed = field.split(",") if field else []
+                if any(not name for name in parsed):
                     raise DataFormatError(
                         f"empty label name in {_r.show(field.encode())}", path=path, line=lineno
                     )
-                rows.append(found[:k])
+                rows.append(parsed[:k])
             else:
                 tokens = line.split(None, -1 if k is None else k)[:k]
                 rows.append([_prediction_id(token, path, lineno) for token in tokens])

@@ -103,6 +103,7 @@ def read_text(
                 texts.append("")
                 labels.append([])
             continue
+        names: list[str]
         if layout == "plain":
             names, text = [], line
         elif layout == "fasttext":
