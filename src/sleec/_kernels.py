@@ -42,6 +42,20 @@ def _residual_matmul(indptr, indices, g, A, B, Q, out, resid):
 residual_matmul, residual_matmul_par = twins(_residual_matmul, fastmath=True)
 
 
+@njit(cache=True, nogil=True)
+def row_norms(indptr, data):
+    """(n,) float64 L2 norms of the rows of a CSR matrix, each summed in row order (as
+    scikit-learn's ``normalize`` sums them)."""
+    n = indptr.shape[0] - 1
+    out = np.empty(n, dtype=np.float64)
+    for i in range(n):
+        s = 0.0
+        for p in range(indptr[i], indptr[i + 1]):
+            s += data[p] * data[p]
+        out[i] = np.sqrt(s)
+    return out
+
+
 def _spmm(indptr, indices, data, Q, out):
     """``out = S @ Q`` for a CSR matrix ``S`` and a dense ``Q`` (row-parallel in the twin)."""
     n = indptr.shape[0] - 1

@@ -10,6 +10,7 @@ floats per thread; nothing of size n_test x n_train or n_test x L.
 from __future__ import annotations
 
 import contextlib
+import functools
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 from joblib import effective_n_jobs
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from . import rerank
 from ._memory import reserve_blas_buffers
@@ -163,7 +164,8 @@ def no_information(state: FittedState, X: sp.csr_matrix, ids: np.ndarray, scores
 @contextlib.contextmanager
 def prediction_threads(n_jobs: int | None):
     """numba and BLAS threads for prediction: ``n_jobs`` (joblib's meaning) when set, else
-    whatever the process has (every core by default)."""
+    whatever the process has (every core by default). The BLAS libraries are found once per
+    process (a search of the loaded libraries costs milliseconds: too much per call)."""
     if n_jobs is None:
         yield
         return
@@ -174,7 +176,12 @@ def prediction_threads(n_jobs: int | None):
     before = numba.get_num_threads()
     numba.set_num_threads(n)
     try:
-        with threadpool_limits(limits=n, user_api="blas"):
+        with _blas_controller().limit(limits=n, user_api="blas"):
             yield
     finally:
         numba.set_num_threads(before)
+
+
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    return ThreadpoolController()

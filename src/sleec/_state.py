@@ -63,6 +63,17 @@ class LocalModel:
     features: np.ndarray
     W: sp.csr_matrix
     E: np.ndarray
+    _searched: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
+
+    def searched(self, metric: str):
+        """The stored embeddings prepared for the search under ``metric``
+        (:func:`sleec.neighbors.search_arrays`), once per model: a prediction then costs
+        the same whatever the cluster's size, beyond the search itself."""
+        if metric not in self._searched:
+            from .neighbors import search_arrays
+
+            self._searched[metric] = search_arrays(self.E, metric)
+        return self._searched[metric]
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,14 @@ class Learner:
 
     centers: sp.csr_matrix
     locals: tuple[LocalModel, ...]
+
+    @functools.cached_property
+    def routing(self):
+        """The centres prepared for routing (:func:`sleec.clustering.prepare_centers`), once
+        per model."""
+        from .clustering import prepare_centers
+
+        return prepare_centers(self.centers)
 
 
 @dataclass(frozen=True)

@@ -195,6 +195,7 @@ def cluster_neighbors(
         weighting=config.weighting,
         return_distance=return_distance,
         exclude=exclude,
+        searched=local.searched(config.metric),
     )
     return (local.rows[found[0]], *found[1:])
 
@@ -204,7 +205,7 @@ def route(learner: Learner, routing: sp.csr_matrix) -> Iterator[tuple[int, np.nd
     rows ``routing`` (q, d) go to (each row to its most similar centre): the one routing
     loop of prediction, ``partial_fit`` and ``explain``. ``members`` (ascending int32) are
     row indices of ``routing``."""
-    groups = cluster_members(assign_to_centers(routing, learner.centers), len(learner.locals))
+    groups = cluster_members(assign_to_centers(routing, learner.routing), len(learner.locals))
     for c, (members, local) in enumerate(zip(groups, learner.locals, strict=True)):
         if members.size:
             yield c, members, local

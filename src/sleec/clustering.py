@@ -19,15 +19,17 @@ declared number of features.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
-from sklearn.preprocessing import normalize
 
 from ._kernels import (
     nearest_center,
     nearest_center_dense,
     nearest_center_dense_par,
     nearest_center_par,
+    row_norms,
 )
 from ._sparse import select_columns as _select_columns
 
@@ -117,14 +119,38 @@ def unit_rows(X: sp.csr_matrix) -> sp.csr_matrix:
     The norms are computed in float64: squaring float32 values near 1e20 would overflow and
     silently zero the row.
     """
-    X = sp.csr_matrix(X, dtype=np.float64)
-    if X.shape[1] == 0:  # nothing to scale (sklearn refuses zero columns)
-        return X.astype(np.float32)
-    return normalize(X).astype(np.float32)
+    X = sp.csr_matrix(X)
+    data = X.data.astype(np.float64)
+    norms = row_norms(X.indptr, data)  # summed in row order, as scikit-learn's normalize
+    scale = np.repeat(np.where(norms > 0, norms, 1.0), np.diff(X.indptr))
+    return sp.csr_matrix(
+        ((data / scale).astype(np.float32), X.indices, X.indptr), shape=X.shape, copy=False
+    )
+
+
+@dataclass(frozen=True)
+class Centers:
+    """Cluster centres prepared for routing: the columns they use, their transpose over
+    those columns (``sparse``, CSR), dense when they fill at least a quarter of it."""
+
+    n_centers: int
+    used: np.ndarray
+    sparse: sp.csr_matrix
+    dense: np.ndarray | None
+
+
+def prepare_centers(centers: sp.csr_matrix) -> Centers:
+    """The :class:`Centers` of ``centers`` (C, d) CSR (the model keeps them per learner)."""
+    used = np.unique(centers.indices)  # products over the centres' columns only
+    centers_t = sp.csr_matrix(_select_columns(centers, used).T, dtype=np.float32)
+    dense = 4 * centers_t.nnz >= used.size * centers.shape[0]
+    return Centers(centers.shape[0], used, centers_t, centers_t.toarray() if dense else None)
 
 
 def assign_to_centers(
-    X: sp.csr_matrix, centers: sp.csr_matrix, batch_size: int = _ASSIGN_BATCH
+    X: sp.csr_matrix,
+    centers: sp.csr_matrix | Centers,
+    batch_size: int = _ASSIGN_BATCH,
 ) -> np.ndarray:
     """Index of the most similar centre (largest inner product) for each row of ``X``.
 
@@ -134,15 +160,12 @@ def assign_to_centers(
     transposed copy of the centres over their columns (dense when they fill at least a
     quarter of it: at most twice the sparse copy), no (n, C) similarity matrix.
     """
-    n, n_centers = X.shape[0], centers.shape[0]
+    prepared = centers if isinstance(centers, Centers) else prepare_centers(centers)
+    n, n_centers = X.shape[0], prepared.n_centers
     out = np.empty(n, dtype=np.int32)
-    used = np.unique(centers.indices)  # products over the centres' columns only
-    centers_t = sp.csr_matrix(_select_columns(centers, used).T, dtype=np.float32)
-    dense = 4 * centers_t.nnz >= used.size * n_centers
-    if dense:
-        centers_dense = centers_t.toarray()
-    else:
-        per_column = np.diff(centers_t.indptr)  # centres using each column: the work
+    used, centers_t, centers_dense = prepared.used, prepared.sparse, prepared.dense
+    dense = centers_dense is not None
+    per_column = np.diff(centers_t.indptr)  # centres using each column: the work
     for start in range(0, n, batch_size):
         stop = min(n, start + batch_size)
         block = _select_columns(X[start:stop], used)

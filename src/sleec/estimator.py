@@ -34,7 +34,7 @@ from ._state import FittedState, Learner, SecondStage
 from .cluster_model import append_points, prepare_features
 from .exceptions import ModelFormatError
 from .metrics import pad_ids, precision_at_k
-from .params import QueryConfig, RerankConfig, validate_params
+from .params import PARAMS, QueryConfig, RerankConfig, validate_params
 from .presets import preset_params
 
 __all__ = ["PREDICT_BATCH", "SLEEC"]
@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 # Rows per prediction batch: each (learner, cluster) group of a batch pays a fixed cost of
 # O(cluster size x n_components), so batches must hold many points per cluster.
 PREDICT_BATCH = 16384
+PARAM_NAMES = tuple(p.name for p in PARAMS)
 # Parameters a model file of format version 2 lacks, and what that model was fitted with.
 _BEFORE_VERSION_3 = {"shortlist_votes": 0, "shortlist_centroids": 0}
 
@@ -237,8 +238,18 @@ class SLEEC(BaseEstimator):
 
     def validated_params(self) -> dict[str, Any]:
         """The parameters, checked and converted (what ``fit`` uses); raises TypeError or
-        ValueError naming the first bad one. Call it to fail early, before reading data."""
-        return validate_params(self.get_params())
+        ValueError naming the first bad one. Call it to fail early, before reading data.
+
+        Checked once per set of values: a prediction asks several times, and a one-point
+        prediction must not pay the check (and scikit-learn's signature inspection) each
+        time."""
+        values = tuple(getattr(self, p.name) for p in PARAMS)
+        cached = self.__dict__.get("_validated")
+        if cached is not None and _same(cached[0], values):
+            return dict(cached[1])
+        checked = validate_params(dict(zip(PARAM_NAMES, values, strict=True)))
+        self.__dict__["_validated"] = (values, checked)
+        return dict(checked)
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y, *, callback: Callable[[int, int], None] | None = None) -> SLEEC:
@@ -664,6 +675,17 @@ class SLEEC(BaseEstimator):
         model.state_ = FittedState.from_arrays(arrays)
         model.n_features_in_ = model.state_.n_features
         return model
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    """Whether two tuples of parameter values are the same values (by type and value; an
+    odd value that cannot be compared counts as different)."""
+    try:
+        return all(
+            x is y or (type(x) is type(y) and bool(x == y)) for x, y in zip(a, b, strict=True)
+        )
+    except Exception:  # e.g. an array given as a parameter: checked, and refused, again
+        return False
 
 
 def _training_data(X: Any, y: Any) -> tuple[sp.csr_matrix, sp.csr_matrix, Any, str]:

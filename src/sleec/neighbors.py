@@ -15,6 +15,8 @@ matrix without forming it (:func:`top_k_labels`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -22,7 +24,7 @@ from ._kernels import rerank_nearest, rerank_nearest_par, vote_label_topk, vote_
 from ._memory import start_kernel_threads
 from ._topk import row_smallest_k, row_smallest_k_par
 
-__all__ = ["nearest_neighbors", "top_k_labels", "vote_matrix"]
+__all__ = ["SearchArrays", "nearest_neighbors", "search_arrays", "top_k_labels", "vote_matrix"]
 
 _BLOCK_ENTRIES = 2**22  # screening distances held at once per block (float32: 16 MB)
 _SCREEN_EXTRA = 16  # candidates beyond k kept by the float32 screen (at least)
@@ -39,6 +41,7 @@ def nearest_neighbors(
     weighting: str,
     return_distance: bool = False,
     exclude: np.ndarray | None = None,
+    searched: SearchArrays | None = None,
 ) -> tuple[np.ndarray, ...]:
     """The ``k`` stored embeddings nearest each query, with vote weights.
 
@@ -52,6 +55,9 @@ def nearest_neighbors(
         neighbours, normalised to sum 1).
     exclude : (q,) int rows of ``E`` that may not be their query's neighbour (-1: none):
         a stored training point queried as itself, left out of its own neighbours.
+    searched : ``search_arrays(E, metric)``, computed once per stored set (the model keeps
+        them per cluster): without it, every call prepares them again, a cost that grows
+        with ``m`` (what a one-point prediction would otherwise pay).
 
     Returns
     -------
@@ -74,11 +80,11 @@ def nearest_neighbors(
         if not (exclude >= 0).any():
             exclude = None
     k = min(k, m - (exclude is not None))
-    E = np.asarray(E, dtype=np.float64)
+    searched = search_arrays(E, metric) if searched is None else searched
+    E = searched.E
     Zq = np.asarray(Zq, dtype=np.float64)
     if metric == "cosine":
         Zq = _unit_rows(Zq)
-        E = _unit_rows(E)
     q, r = Zq.shape
     if k == 0:
         return np.empty((q, 0), dtype=np.int64), np.empty((q, 0), dtype=np.float32)
@@ -86,7 +92,7 @@ def nearest_neighbors(
     n_cand = min(m, wanted + max(_SCREEN_EXTRA, wanted // 4))
     cand = np.broadcast_to(np.arange(m), (q, m))  # few rows: every row is a candidate
     if n_cand < m:
-        cand = _screen(Zq, E, n_cand)
+        cand = _screen(Zq, searched, n_cand)
     idx = np.empty((q, wanted), dtype=np.int64)
     near = np.empty((q, wanted), dtype=np.float64)
     rerank = rerank_nearest_par if q * n_cand * r >= _PARALLEL_ENTRIES else rerank_nearest
@@ -94,7 +100,7 @@ def nearest_neighbors(
         start_kernel_threads()  # or a MemoryError, not a libgomp exit
     rerank(
         np.ascontiguousarray(Zq),
-        np.ascontiguousarray(E),
+        E,
         np.ascontiguousarray(cand),
         wanted,
         idx,
@@ -118,17 +124,38 @@ def nearest_neighbors(
     return idx, weights
 
 
-def _screen(Zq: np.ndarray, E: np.ndarray, n_cand: int) -> np.ndarray:
-    """Rows (q, n_cand) of ``E`` (m, r) nearest each query of ``Zq`` (q, r) by float32
-    distances (see :func:`nearest_neighbors`); unordered."""
-    (q, r), m = Zq.shape, E.shape[0]
-    center = _coarse_center(E)
+@dataclass(frozen=True)
+class SearchArrays:
+    """What the search needs of a stored set ``E`` (m, r), prepared once: ``E`` for the
+    exact re-rank (the stored float32 rows; unit float64 rows for ``"cosine"``), and for the
+    float32 screen the centre ``c`` and ``E_aug = [-2 (e - c), |e - c|^2]`` (m, r + 1):
+    the stored set once more in float32."""
+
+    E: np.ndarray
+    center: np.ndarray
+    E_aug: np.ndarray
+
+
+def search_arrays(E: np.ndarray, metric: str) -> SearchArrays:
+    """The :class:`SearchArrays` of the stored embeddings ``E`` (m, r) under ``metric``."""
+    E = _unit_rows(np.asarray(E, dtype=np.float64)) if metric == "cosine" else E
+    E64 = np.asarray(E, dtype=np.float64)
+    m, r = E64.shape
+    center = _coarse_center(E64) if m else np.zeros(r)
     # Ranking by |e|^2 - 2 z.e (|z|^2 does not change a query's ranking) is one product of
     # augmented matrices: [z, 1] . [-2 e, |e|^2].
     E_aug = np.empty((m, r + 1), dtype=np.float32)
-    Ec = E - center
+    Ec = E64 - center
     E_aug[:, :r] = -2.0 * Ec
     E_aug[:, r] = (Ec * Ec).sum(axis=1)
+    return SearchArrays(np.ascontiguousarray(E), center, E_aug)
+
+
+def _screen(Zq: np.ndarray, searched: SearchArrays, n_cand: int) -> np.ndarray:
+    """Rows (q, n_cand) of the stored set nearest each query of ``Zq`` (q, r) by float32
+    distances (see :func:`nearest_neighbors`); unordered."""
+    E_aug, center = searched.E_aug, searched.center
+    (q, r), m = Zq.shape, E_aug.shape[0]
     Zq_aug = np.ones((q, r + 1), dtype=np.float32)
     Zq_aug[:, :r] = Zq - center
     cand = np.empty((q, n_cand), dtype=np.int64)
