@@ -15,7 +15,7 @@ Annif, and use ``backend=sleec`` in a project::
     vocab=yso
     limit=100
     # optional: the vectoriser, as omikuji's
-    min_df=2
+    min_df=1
     ngram=1
     # optional: any SLEEC parameter (sleec.params.PARAMS), or an authors' preset
     # preset=bibtex
@@ -49,9 +49,10 @@ each text is lowercased and tokenised by the analyzer, its tokens joined by spac
 fed to :func:`sleec.text.make_text_pipeline`'s vectoriser (sublinear tf-idf, float32,
 ``min_df``) splitting on whitespace. That vectoriser has no callable, so
 :func:`sleec.text.save_pipeline` stores it (vocabulary and idf weights) and the model in
-one pickle-free file: loading a model never runs code from it. ``min_df`` (default 2, the
-``sleec train --text`` default: a word seen in one training document cannot help another)
-and ``ngram`` (default 1) have the names and meaning of omikuji's parameters.
+one pickle-free file: loading a model never runs code from it. ``min_df`` and ``ngram``
+have the names, meaning and defaults (1 and 1) of omikuji's parameters; ``sleec train
+--text``'s ``min_df`` of 2 lost 2.3 points of NDCG on a dev split of the archaeology
+training part (short titles need their rare words).
 
 Parameters
 ----------
