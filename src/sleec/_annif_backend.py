@@ -49,6 +49,9 @@ PREDICTION_NAMES = frozenset(
 # threads for so little work cost more than they save: on 2 busy cores one document took
 # 160-230 ms with every core against 25-57 ms with one (see docs/annif.md).
 PREDICTION_JOBS = 1
+# annif hyperopt searches n_neighbors in [5, this] (log scale), at most the training size.
+# On the archaeology dev split a search up to 200 ended at 199-200 in 30 trials.
+MAX_HYPEROPT_NEIGHBORS = 1000
 # Keys of a projects.cfg section that are Annif's own, not a backend's.
 _ANNIF_KEYS = frozenset(
     ("name", "language", "backend", "analyzer", "vocab", "access", "transform", "limit")
@@ -391,7 +394,7 @@ class SleecOptimizer(hyperopt.HyperparameterOptimizer):
             "subjects": be.project.subjects,
             "limit": int(be.params["limit"]),
             "metric": self._metric,
-            "max_neighbors": max(5, min(200, int(model.train_labels_.shape[0]))),
+            "max_neighbors": max(5, min(MAX_HYPEROPT_NEIGHBORS, model.train_labels_.shape[0])),
             "second_stage": model.state_.second_stage is not None
             and model.shortlist_votes + model.shortlist_centroids > 0,
         }

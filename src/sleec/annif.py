@@ -85,9 +85,9 @@ cached run).
 Hyperparameter optimisation
 ---------------------------
 ``annif hyperopt PROJECT VALIDATION_DOCS`` searches the prediction-time parameters of the
-trained model (``n_neighbors``, and ``ranker_mix`` when the model has its second stage)
-by Annif's own metric (``--metric``, default NDCG): a trial costs one prediction pass, no
-refit. It prints the ``projects.cfg`` lines to use.
+trained model (``n_neighbors`` from 5 to 1000 on a log scale, and ``ranker_mix`` when the
+model has its second stage) by Annif's own metric (``--metric``, default NDCG): a trial
+costs one prediction pass, no refit. It prints the ``projects.cfg`` lines to use.
 """
 
 from __future__ import annotations
