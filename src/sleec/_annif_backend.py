@@ -80,7 +80,7 @@ class SleecBackend(hyperopt.AnnifHyperoptBackend):
     _vectorizer: TfidfVectorizer | None = None
     _model: SLEEC | None = None
     _variant: tuple[tuple, SLEEC] | None = None
-    _unknown_warned = False
+    _warned: frozenset[str] = frozenset()
 
     # ------------------------------------------------------------------ parameters
     def _owner(self) -> str:
@@ -109,12 +109,13 @@ class SleecBackend(hyperopt.AnnifHyperoptBackend):
         return value
 
     def _warn_unknown(self, params: Mapping[str, Any]) -> None:
-        """Warn once about keys that are neither Annif's nor SLEEC's (a typo is otherwise
-        silently ignored)."""
-        if self._unknown_warned:
+        """Warn once per key about keys that are neither Annif's nor SLEEC's (a typo is
+        otherwise silently ignored)."""
+        unknown = set(params) - SLEEC_NAMES - _ANNIF_KEYS - self._warned
+        if not unknown:
             return
-        self._unknown_warned = True
-        for key in sorted(set(params) - SLEEC_NAMES - _ANNIF_KEYS):
+        self._warned = self._warned | unknown
+        for key in sorted(unknown):
             hint = difflib.get_close_matches(key, SLEEC_NAMES, n=1)
             self.warning(
                 f"ignoring parameter {key!r}: neither Annif's nor SLEEC's"
