@@ -231,12 +231,6 @@ def test_registration_does_not_import_the_backend(annif):
     assert out.stdout.strip() == "[]"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sleec/__init__.py imports the estimator (and numba) eagerly, so ANNIF_CONFIG="
-    "sleec.annif.Config costs every Annif start-up about a second; a lazy sleec/__init__ "
-    "(PEP 562) would make this pass",
-)
 def test_registration_does_not_import_numba(annif):
     code = "import sys, sleec.annif; print('numba' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

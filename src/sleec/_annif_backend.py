@@ -79,7 +79,7 @@ class SleecBackend(hyperopt.AnnifHyperoptBackend):
     # defaults for uninitialized instances
     _vectorizer: TfidfVectorizer | None = None
     _model: SLEEC | None = None
-    _variant: tuple[tuple, SLEEC] | None = None
+    _variant: tuple[tuple[tuple[str, str], ...], SLEEC] | None = None
     _warned: frozenset[str] = frozenset()
 
     # ------------------------------------------------------------------ parameters
@@ -157,6 +157,7 @@ class SleecBackend(hyperopt.AnnifHyperoptBackend):
 
     def vectorize(self, texts: Iterable[str]) -> sp.csr_matrix:
         """Texts as the fitted model's features (call :meth:`initialize` first)."""
+        assert self._vectorizer is not None, "initialize() loads the vectoriser"
         return self._vectorizer.transform([self._analyze(text) for text in texts])
 
     # -------------------------------------------------------------------- train
@@ -175,6 +176,7 @@ class SleecBackend(hyperopt.AnnifHyperoptBackend):
                     backend_id=self.backend_id,
                 )
         else:
+            assert not isinstance(corpus, str), f"unknown corpus {corpus!r}"
             if corpus.is_empty():
                 raise NotSupportedException(
                     "Cannot train sleec project with no documents", backend_id=self.backend_id
@@ -254,6 +256,7 @@ class SleecBackend(hyperopt.AnnifHyperoptBackend):
             return variant[1]
         changes = {"n_jobs": PREDICTION_JOBS, **self._sleec_params(params, PREDICTION_NAMES)}
         model = self._model
+        assert model is not None, "initialize() loads the model"
         if any(model.get_params()[k] != v for k, v in changes.items()):
             model = copy.copy(model).set_params(**changes)
         self._variant = (key, model)
