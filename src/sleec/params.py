@@ -29,6 +29,7 @@ __all__ = [
     "QueryConfig",
     "RerankConfig",
     "n_clusters_for",
+    "params_from_strings",
     "validate_params",
 ]
 
@@ -426,3 +427,82 @@ def n_clusters_for(n_clusters: int | str, n_samples: int) -> int:
     if n_clusters == "auto":
         return max(1, n_samples // POINTS_PER_CLUSTER)
     return max(1, min(int(n_clusters), n_samples))
+
+
+# ------------------------------------------------------------------- parameters as text
+_TRUE_WORDS = ("true", "yes", "on", "1")
+_FALSE_WORDS = ("false", "no", "off", "0")
+_NONE_WORDS = ("none", "null")
+
+
+def params_from_strings(values: Mapping[str, Any], owner: str = "SLEEC") -> dict[str, Any]:
+    """Parameters written as text (a configuration file's ``key=value`` lines, e.g. an
+    Annif ``projects.cfg``), converted and checked against :data:`PARAMS`.
+
+    Each string becomes its parameter's type: ``"25"`` an int, ``"0.5"`` a float,
+    ``"true"`` / ``"false"`` (also yes/no, on/off, 1/0) a bool, ``"auto"`` and ``"none"``
+    the literal values a parameter allows (case-insensitive), a choice its exact name.
+    Values that are not strings (numbers from code) are only checked. Only the names given
+    are returned; the others keep the estimator's defaults.
+
+    Parameters
+    ----------
+    values : mapping of parameter names (as in ``SLEEC(...)``) to strings or values.
+    owner : who the parameters belong to, for the error messages (e.g. ``"Annif project
+        'yso-fi'"``).
+
+    Returns
+    -------
+    dict of the converted values, ready for ``SLEEC(**params)`` or ``set_params``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name (listing close matches and the known names), or a value that
+        does not parse or is out of range: "The 'n_neighbors' parameter of SLEEC must be an
+        int in the range [1, 2147483647]. Got 'many' instead."
+    TypeError
+        For a non-string value of the wrong type (as :class:`Param` checks it).
+    """
+    unknown = [name for name in values if name not in PARAM_BY_NAME]
+    if unknown:
+        import difflib
+
+        hints = {name: difflib.get_close_matches(str(name), PARAM_BY_NAME, n=1) for name in unknown}
+        shown = ", ".join(
+            f"{name!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+            for name, hint in hints.items()
+        )
+        raise ValueError(
+            f"Unknown parameter(s) of {owner}: {shown}; expected some of {sorted(PARAM_BY_NAME)}."
+        )
+    out = {}
+    for name, value in values.items():
+        param = PARAM_BY_NAME[name]
+        if isinstance(value, str):
+            value = _from_string(param, value, owner)
+        out[name] = param.check(value, owner)
+    return out
+
+
+def _from_string(param: Param, text: str, owner: str) -> Any:
+    """``text`` as a value of ``param``'s type (range checks are :meth:`Param.check`'s)."""
+    word = text.strip().lower()
+    for extra in param.also:
+        if (extra is None and word in _NONE_WORDS) or (
+            isinstance(extra, str) and word == extra.lower()
+        ):
+            return extra
+    if param.kind == "choice":
+        if all(isinstance(c, bool) for c in param.choices):
+            if word in _TRUE_WORDS or word in _FALSE_WORDS:
+                return word in _TRUE_WORDS
+        else:
+            for choice in param.choices:
+                if isinstance(choice, str) and word == choice.lower():
+                    return choice
+        raise ValueError(param._message(text, owner))
+    try:
+        return int(word) if param.kind in ("int", "seed") else float(word)
+    except ValueError:
+        raise ValueError(param._message(text, owner)) from None
