@@ -114,24 +114,24 @@ class SLEEC(BaseEstimator):
     weighting : {"uniform", "distance"}, default="distance"
         Neighbour votes: ``exp(-d^2 / median d^2)`` over each query's neighbours, or uniform
         (paper and authors' code).
-    shortlist_votes : int, default=50
+    shortlist_votes : int, default=100
         Second stage: the labels the neighbour votes score best, put on each point's
         shortlist. 0 together with ``shortlist_centroids=0`` turns the stage off (the
         authors' method, and every preset). Either may change after fit: the shortlist is
         a prediction-time speed and accuracy knob.
-    shortlist_centroids : int, default=50
+    shortlist_centroids : int, default=100
         Second stage: the labels whose centroids (normalised sums of the unit rows carrying
         them) have the largest cosine with the point, added to its shortlist.
-    ranker_loss : {"logistic", "squared_hinge"}, default="logistic"
+    ranker_loss : {"logistic", "squared_hinge"}, default="squared_hinge"
         Loss of the per-label rankers, L2-regularised and solved by dual coordinate descent
         as LIBLINEAR does; each is trained on its label's positives and hard negatives (the
         training points that shortlist it, mined with leave-one-out votes).
-    ranker_c : float, default=10.0
+    ranker_c : float, default=1.0
         The rankers' cost C (larger: less regularisation).
-    ranker_mix : float in [0, 1], default=0.5
+    ranker_mix : float in [0, 1], default=0.4
         A shortlisted label scores ``mix x vote share + (1 - mix) x sigmoid(ranker
         margin)``: both in [0, 1], so scores compare across points (thresholds, scorers).
-    ranker_threshold : float, default=0.05
+    ranker_threshold : float, default=0.1
         Ranker weights with ``|w|`` below this are pruned after training.
     normalize : bool, default=True
         L2-normalise feature rows (authors' code, except Mediamill).
@@ -193,12 +193,12 @@ class SLEEC(BaseEstimator):
         embedding_threshold: float = 0.01,
         metric: str = "euclidean",
         weighting: str = "distance",
-        shortlist_votes: int = 50,
-        shortlist_centroids: int = 50,
-        ranker_loss: str = "logistic",
-        ranker_c: float = 10.0,
-        ranker_mix: float = 0.5,
-        ranker_threshold: float = 0.05,
+        shortlist_votes: int = 100,
+        shortlist_centroids: int = 100,
+        ranker_loss: str = "squared_hinge",
+        ranker_c: float = 1.0,
+        ranker_mix: float = 0.4,
+        ranker_threshold: float = 0.1,
         normalize: bool = True,
         random_state: Any = None,
         n_jobs: int | None = None,

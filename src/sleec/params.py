@@ -271,7 +271,7 @@ PARAMS: tuple[Param, ...] = (
     ),
     Param(
         "shortlist_votes",
-        50,
+        100,
         kind="int",
         stage="second stage",
         low=0,
@@ -281,7 +281,7 @@ PARAMS: tuple[Param, ...] = (
     ),
     Param(
         "shortlist_centroids",
-        50,
+        100,
         kind="int",
         stage="second stage",
         low=0,
@@ -290,7 +290,7 @@ PARAMS: tuple[Param, ...] = (
     ),
     Param(
         "ranker_loss",
-        "logistic",
+        "squared_hinge",
         kind="choice",
         stage="second stage",
         choices=("logistic", "squared_hinge"),
@@ -298,7 +298,7 @@ PARAMS: tuple[Param, ...] = (
     ),
     Param(
         "ranker_c",
-        10.0,
+        1.0,
         kind="float",
         stage="second stage",
         low=0.0,
@@ -307,7 +307,7 @@ PARAMS: tuple[Param, ...] = (
     ),
     Param(
         "ranker_mix",
-        0.5,
+        0.4,
         kind="float",
         stage="second stage",
         low=0.0,
@@ -316,7 +316,7 @@ PARAMS: tuple[Param, ...] = (
     ),
     Param(
         "ranker_threshold",
-        0.05,
+        0.1,
         stage="second stage",
         **_NON_NEG,
         help="ranker weights with |w| below this are pruned",
