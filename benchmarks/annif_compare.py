@@ -29,7 +29,7 @@ part and runs ``annif hyperopt --trials N`` on the second (the backend's hyperop
 ``n_neighbors`` and ``ranker_mix``, prediction-time parameters), then trains the chosen
 setting on the whole training part as one more row.
 
-Needs Annif, omikuji and sleec in the running environment (``pip install "sleec[annif]"
+Needs Annif, omikuji and sleec in the running environment (``pip install ".[annif]"
 omikuji``). NLTK's ``punkt_tab`` data is used when installed; otherwise (no download on
 machines without network) a folder with its four files empty is made, with which NLTK
 still tokenises words (both backends see the same tokens).

@@ -2,7 +2,7 @@
 ``annif.cli``) and its REST app (connexion's test client), on Annif's archaeology corpus.
 
 The Annif tests are skipped with their reason when Annif is not installed (``pip install
-"sleec[annif]"``) or the corpus is not in ``../shared/data/annif-archaeology``; the tests
+annif``) or the corpus is not in ``../shared/data/annif-archaeology``; the tests
 of :func:`sleec.params.params_from_strings` run everywhere. The default run trains small
 models on 800 documents; the ``slow`` tests train the library defaults on the whole 80/20
 split (``python -m pytest -m slow tests/test_annif.py``).
@@ -101,9 +101,7 @@ def test_params_from_strings_names_the_bad_parameter(values, expected):
 # ------------------------------------------------------------------------ Annif set-up
 @pytest.fixture(scope="module")
 def annif():
-    return pytest.importorskip(
-        "annif", reason="Annif is not installed (pip install 'sleec[annif]')"
-    )
+    return pytest.importorskip("annif", reason="Annif is not installed (pip install annif)")
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """sleec as a backend of Annif (https://annif.org), the subject-indexing toolkit.
 
-Install ``pip install "sleec[annif]"``, then name this module's configuration when running
-Annif, and use ``backend=sleec`` in a project::
+Install Annif beside sleec (in a clone of sleec: ``pip install ".[annif]"``), then name
+this module's configuration when running Annif, and use ``backend=sleec`` in a project::
 
     ANNIF_CONFIG=sleec.annif.Config annif train yso-sleec-fi train.tsv.gz
 
@@ -99,7 +99,8 @@ try:
     import annif.default_config
 except ImportError as exc:  # pragma: no cover - exercised without Annif installed
     raise ImportError(
-        f"sleec.annif needs Annif ({exc}); install it with: pip install 'sleec[annif]'"
+        f"sleec.annif needs Annif ({exc}); install it with: pip install annif "
+        "(or, in a clone of sleec, pip install '.[annif]')"
     ) from exc
 
 __all__ = ["BACKEND_NAME", "Config", "ProductionConfig", "register"]  # and SleecBackend, lazily
