@@ -35,8 +35,8 @@ or call :func:`register` from its module.
 
 The backend class lives in :mod:`sleec._annif_backend` and is imported when a sleec
 project is first used, not at Annif's start-up (``sleec.annif.SleecBackend`` imports it
-too). Importing this module does import the ``sleec`` package, whose ``__init__`` loads
-the estimator and numba eagerly.
+too). The ``sleec`` package imports its public names on first use, so registering the
+backend loads neither numba nor scikit-learn.
 
 Text to features: the project's analyzer, then sleec's text pipeline
 ---------------------------------------------------------------------
