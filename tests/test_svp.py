@@ -8,8 +8,6 @@ fitting only the kNN entries).
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -77,17 +75,15 @@ def test_full_mask_recovers_planted_matrix_subspace_path():
 
 
 def test_full_and_partial_mask_recover_planted_matrix_dense_path(monkeypatch):
-    calls = []
-    if hasattr(svp, "_svp_dense"):  # spy on the dense path when the implementation has one
-        dense = svp._svp_dense
-        monkeypatch.setattr(svp, "_svp_dense", lambda *a, **k: calls.append(1) or dense(*a, **k))
+    calls = []  # spy on the dense path: both small problems must take it
+    dense = svp._svp_dense
+    monkeypatch.setattr(svp, "_svp_dense", lambda *a, **k: calls.append(1) or dense(*a, **k))
     for p in (1.0, 0.7):
         M, G = planted(30, p, seed=1)  # n = 30 <= 2 (5 + 10): dense eigendecompositions
         res = svp_embed(G, R, max_iter=300, tol=0.0, seed=0, step=1.0)
         assert res.Z.shape == (30, R)
         assert rel_err(res.Z, M) < 1e-6
-    if hasattr(svp, "_svp_dense"):
-        assert len(calls) == 2
+    assert len(calls) == 2
 
 
 def test_partial_mask_recovery_over_seeds():
@@ -131,9 +127,6 @@ def test_dense_and_subspace_paths_agree():
     np.testing.assert_allclose(sub.Z @ sub.Z.T, den.Z @ den.Z.T, atol=1e-5 * np.abs(M).max())
 
 
-@pytest.mark.skipif(
-    "step" not in inspect.signature(svp_embed).parameters, reason="svp_embed has no step parameter"
-)
 def test_larger_step_converges_faster_to_the_same_matrix():
     # Measured: objective below 1e-4 after 85 (step 1) vs 55 (step 1.5) iterations; final
     # relative errors 3.3e-6 / 2.8e-6 (float32 floor).
