@@ -1,4 +1,5 @@
-"""Shared fixtures: a seeded RNG, a planted toy XMC problem, the real data's location."""
+"""Shared fixtures: a seeded RNG, a planted toy XMC problem, the real data's location, and
+the tiny models and files of the input, file and error tests (plain helpers: _helpers.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.sparse as sp
+
+from _helpers import TINY, TINY_SEEDED, make_data
+from sleec import SLEEC
+from sleec.datasets import write_xc
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,3 +87,35 @@ def toy_xmc():
     Treat as read-only (shared by the whole session)."""
     X, Y, group = make_toy_xmc(600, seed=0)
     return X[:400], Y[:400], X[400:], Y[400:], group[400:]
+
+
+# ------------------------------------------------------------------ tiny models and files
+# Module-scoped: each test module that asks gets its own copy (treat them as read-only).
+@pytest.fixture(scope="module")
+def tiny_data():
+    """``make_data()``: 30 points, 12 features, 6 labels (``_helpers.N, D, L``)."""
+    return make_data()
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tiny_data):
+    """A SLEEC with ``TINY_SEEDED`` fitted on ``tiny_data``."""
+    X, Y = tiny_data
+    return SLEEC(**TINY_SEEDED).fit(X, Y)
+
+
+@pytest.fixture(scope="module")
+def trained_files(tmp_path_factory) -> Path:
+    """A directory with ``train.txt`` (60 points, 12 features, 5 labels), ``test.txt`` (its
+    first 10 points) and ``model.npz`` (``TINY``, random_state=0, fitted on train.txt)."""
+    d = tmp_path_factory.mktemp("trained")
+    rng = np.random.default_rng(0)
+    X = sp.random(60, 12, density=0.4, random_state=1, format="csr", dtype=np.float32)
+    Yd = (rng.random((60, 5)) < 0.4).astype(np.float32)
+    Yd[np.arange(60), rng.integers(0, 5, 60)] = 1
+    Y = sp.csr_matrix(Yd)
+    write_xc(d / "train.txt", X, Y)
+    write_xc(d / "test.txt", X[:10], Y[:10])
+    model = SLEEC(**TINY, random_state=0).fit(X, Y)
+    model.save(d / "model.npz")
+    return d
