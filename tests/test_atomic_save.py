@@ -10,6 +10,10 @@
 * KeyboardInterrupt in-process, after part of the data was written: SLEEC.save,
   sleec.datasets.write_predictions (.npz and text), sleec.datasets.write_xc (plain and .xz) and the
   CLI's ``predict`` keep the old file intact and leave no temporary file.
+* Opening outputs (sleec._atomic, through the CLI): an output that is an input is refused
+  before any work; a FIFO or a character device is written through and a symlink stays a
+  link; a trailing slash is an error; SIGTERM during a save leaves the old file and no
+  temporary file; a write error names the target; outputs are UTF-8 whatever the locale.
 """
 
 from __future__ import annotations
@@ -31,9 +35,10 @@ import scipy.sparse as sp
 import sleec._persist
 import sleec.io.predictions
 import sleec.io.xc
+from _helpers import TINY, TINY_FLAGS, assert_one_line_error, run_cli
 from sleec import SLEEC, ModelFormatError, _atomic, cli, datasets
 from sleec._atomic import atomic_write
-from sleec.datasets import read_xc, write_xc
+from sleec.datasets import read_xc, write_predictions, write_xc
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs SIGKILL")
 
@@ -434,3 +439,186 @@ def test_an_unnamed_file_that_cannot_be_linked_is_copied_into_place(tmp_path, mo
     with atomic_write(path, "w") as fh:
         fh.write("text")
     assert path.read_text() == "text" and sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
+
+
+# --------------------------------------------------------------------- opening outputs
+@pytest.mark.parametrize(
+    ("argv", "copy_of"),
+    [
+        (
+            ["train", "--train", "{d}/copy", "--model", "{d}/copy", *TINY_FLAGS, "--no-progress"],
+            "train.txt",
+        ),
+        (
+            ["predict", "--model", "{d}/model.npz", "--test", "{d}/copy", "--out", "{d}/copy"],
+            "test.txt",
+        ),
+        (
+            ["predict", "--model", "{d}/copy", "--test", "{d}/test.txt", "--out", "{d}/copy"],
+            "model.npz",
+        ),
+        (
+            ["predict", "--model", "{d}/model.npz", "--test", "{d}/test.txt", "--out", "{d}/link"],
+            "test.txt",
+        ),
+    ],
+    ids=["train --model = --train", "--out = --test", "--out = --model", "--out links --test"],
+)
+def test_output_that_is_an_input_is_refused_before_work(
+    trained_files, tmp_path, capsys, argv, copy_of
+):
+    d = tmp_path
+    for name in ("model.npz", "test.txt"):
+        (d / name).write_bytes((trained_files / name).read_bytes())
+    (d / "copy").write_bytes((trained_files / copy_of).read_bytes())
+    os.symlink(d / "test.txt", d / "link")
+    before = {p.name: p.read_bytes() for p in d.iterdir() if p.is_file()}
+    code, err = run_cli(capsys, *[a.format(d=d) for a in argv])
+    assert_one_line_error(
+        code,
+        err,
+        r"is the same file as --(train|test|model) .*refusing to "
+        r"overwrite an input",
+    )
+    assert {p.name: p.read_bytes() for p in d.iterdir() if p.is_file()} == before
+
+
+def test_output_fifo_is_written_through(trained_files, tmp_path, capsys):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", f"import sys; sys.stdout.write(open({str(fifo)!r}).read())"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    code, err = run_cli(
+        capsys,
+        "predict",
+        "--model",
+        trained_files / "model.npz",
+        "--test",
+        trained_files / "test.txt",
+        "--out",
+        fifo,
+        "--k",
+        "2",
+    )
+    out, _ = reader.communicate(timeout=60)
+    assert code == 0, err
+    assert len(out.splitlines()) == 10 and ":" in out
+    assert Path(fifo).is_fifo()  # still a FIFO, not a regular file renamed over it
+
+
+def test_output_character_device_is_written_through(trained_files, capsys):
+    if not os.access("/dev/null", os.W_OK):
+        pytest.skip("/dev/null is not writable here")
+    code, err = run_cli(
+        capsys,
+        "predict",
+        "--model",
+        trained_files / "model.npz",
+        "--test",
+        trained_files / "test.txt",
+        "--out",
+        "/dev/null",
+    )
+    assert code == 0, err
+    assert Path("/dev/null").is_char_device()
+
+
+def test_output_symlink_stays_a_link(trained_files, tmp_path, capsys):
+    target = tmp_path / "real.txt"
+    target.write_text("old\n")
+    link = tmp_path / "pred.txt"
+    os.symlink(target, link)
+    code, err = run_cli(
+        capsys,
+        "predict",
+        "--model",
+        trained_files / "model.npz",
+        "--test",
+        trained_files / "test.txt",
+        "--out",
+        link,
+    )
+    assert code == 0, err
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert len(target.read_text().splitlines()) == 10
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pred.txt", "real.txt"]
+
+
+def test_output_with_a_trailing_slash_is_an_error(trained_files, tmp_path, capsys):
+    code, err = run_cli(
+        capsys,
+        "predict",
+        "--model",
+        trained_files / "model.npz",
+        "--test",
+        trained_files / "test.txt",
+        "--out",
+        f"{tmp_path}/somedir/",
+    )
+    assert_one_line_error(code, err, r"Is a directory \(expected a file name\): ..*somedir/.")
+    assert not (tmp_path / "somedir").exists()
+
+
+@pytest.mark.slow
+def test_output_sigterm_during_a_save_leaves_no_temporary_file(tmp_path):
+    # A save slowed down to a crawl, SIGTERM in the middle: the old file stays, no temp.
+    script = textwrap.dedent(f"""
+        import time, numpy as np
+        real = np.savez
+        def slow(fh, **arrays):
+            print("saving", flush=True)
+            time.sleep(30)
+            real(fh, **arrays)
+        np.savez = slow
+        from sleec import cli
+        raise SystemExit(cli.main(["predict", "--model", {str(tmp_path / "m.npz")!r},
+                                   "--test", {str(tmp_path / "t.txt")!r},
+                                   "--out", {str(tmp_path / "out.npz")!r}]))
+    """)
+    X = sp.random(30, 6, density=0.5, random_state=0, format="csr", dtype=np.float32)
+    Y = sp.csr_matrix(np.eye(30, 3, dtype=np.float32) + np.eye(30, 3, -3, dtype=np.float32))
+    write_xc(tmp_path / "t.txt", X, Y)
+    SLEEC(**TINY, random_state=0).fit(X, Y).save(tmp_path / "m.npz")
+    (tmp_path / "out.npz").write_bytes(b"old predictions")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline().strip() == "saving"
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and "sleec: error: terminated (SIGTERM)" in err
+    assert (tmp_path / "out.npz").read_bytes() == b"old predictions"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz", "out.npz", "t.txt"]
+
+
+def test_output_write_errors_name_the_target(tmp_path, monkeypatch):
+    import errno
+
+    from sleec import _atomic
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", "/tmp/.pred.txt.x8z.tmp")
+
+    monkeypatch.setattr(_atomic.os, "fsync", full)
+    with pytest.raises(OSError, match="No space left") as info:
+        write_predictions(
+            str(tmp_path / "pred.txt"), np.zeros((1, 1), np.int32), np.zeros((1, 1), np.float32)
+        )
+    assert info.value.filename == str(tmp_path / "pred.txt")
+    assert not list(tmp_path.iterdir())
+
+
+def test_outputs_are_utf8_whatever_the_locale(tmp_path, monkeypatch):
+    import locale
+
+    from sleec.datasets import read_text, write_label_names
+
+    monkeypatch.setattr(locale, "getpreferredencoding", lambda *a, **k: "ascii")
+    write_label_names(tmp_path / "out.tsv", [["café", "日本"]], [[0.5, 0.25]])
+    assert (tmp_path / "out.tsv").read_text(encoding="utf-8") == "café,日本\t0.5,0.25\n"
+    texts, labels = read_text(tmp_path / "out.tsv")
+    assert labels == [["café", "日本"]]

@@ -1,4 +1,5 @@
-"""The command-line interface: train -> predict -> evaluate, parameters, errors, demo."""
+"""The command-line interface: train -> predict -> evaluate, parameters, errors, demo, out of
+memory, k beyond the labels. (One-line errors for each kind of bad input: test_cli_errors.py.)"""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from _helpers import run_cli
 from sleec import SLEEC, __version__, cli
 from sleec.cli.evaluate import format_table
 from sleec.cli.progress import Progress
@@ -720,6 +722,38 @@ def test_format_table():
         format_table(res, ks=(0,))
 
 
-# --------------------------------------------------------------------------------------------
-# Validation errors
-# --------------------------------------------------------------------------------------------
+# -------------- k beyond the labels: clipped, in the estimator and on the command line
+
+
+def test_size_k_is_clipped_to_the_labels(trained_files, tmp_path, capsys):
+    model = SLEEC.load(trained_files / "model.npz")
+    ids, scores = model.predict_topk(read_xc(trained_files / "test.txt")[0], 30_000_000)
+    assert ids.shape == scores.shape == (10, 5)
+    code, err = run_cli(
+        capsys,
+        "predict",
+        "--model",
+        trained_files / "model.npz",
+        "--test",
+        trained_files / "test.txt",
+        "--out",
+        tmp_path / "p.npz",
+        "--k",
+        "30000000",
+    )
+    assert code == 0, err
+    assert np.load(tmp_path / "p.npz")["ids"].shape == (10, 5)
+    code = cli.main(
+        [
+            "evaluate",
+            "--truth",
+            str(trained_files / "test.txt"),
+            "--pred",
+            str(tmp_path / "p.npz"),
+            "--k",
+            str(10**8),
+            "--json",
+        ]
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and "P@5" in out and "P@100000000" not in out

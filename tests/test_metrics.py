@@ -1,4 +1,5 @@
-"""Tests for sleec.metrics: hand-computed oracles, a brute-force reference and input checks."""
+"""Tests for sleec.metrics: hand-computed oracles, a brute-force reference, input checks
+(each bad input refused with a message naming it) and work sized by the data, not by k."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _helpers import with_value
 from sleec import metrics
 from sleec.exceptions import PredictionWidthWarning
 from sleec.metrics import (
@@ -451,3 +453,102 @@ def test_ids_and_scores_agree(problem):
         np.testing.assert_array_equal(c[key], d[key])
         if sp.issparse(pred) or pred.dtype.kind == "f":  # scores leave no empty rank inside
             np.testing.assert_array_equal(a[key], c[key])
+
+
+# -------------------------------------- bad inputs: refused with a message naming them
+Y_TRUE = sp.csr_matrix(np.array([[1, 0, 1, 0], [0, 1, 0, 0], [0, 0, 1, 1]], np.float32))
+
+
+IDS = np.array([[0, 2], [1, 3], [2, 0]])
+
+
+BAD_METRIC_INPUTS = [
+    (
+        "row mismatch",
+        lambda: precision_at_k(Y_TRUE, IDS[:2], 2),
+        ValueError,
+        r"Y_true and pred have inconsistent numbers of rows: 3 != 2",
+    ),
+    (
+        "id >= L",
+        lambda: precision_at_k(Y_TRUE, np.array([[0, 4], [1, 3], [2, 0]]), 2),
+        ValueError,
+        r"pred contains label id 4 \(row 0\), but Y_true has only 4 labels",
+    ),
+    (
+        "float ids",
+        lambda: precision_at_k(Y_TRUE, IDS.astype(float), 2),
+        TypeError,
+        r"pred is a float64 array with 2 columns but Y_true has 4 labels.*integer dtype",
+    ),
+    (
+        "NaN dense scores",
+        lambda: ndcg_at_k(Y_TRUE, with_value(sp.csr_matrix(np.ones((3, 4))), 1, 2, np.nan), 2),
+        ValueError,
+        r"pred contains NaN scores \(first in row 1\)",
+    ),
+    (
+        "NaN sparse scores",
+        lambda: ndcg_at_k(
+            Y_TRUE, sp.csr_matrix(with_value(sp.csr_matrix(np.ones((3, 4))), 2, 0, np.nan)), 2
+        ),
+        ValueError,
+        r"pred contains NaN scores \(first in row 2\)",
+    ),
+    (
+        "inv_prop wrong length",
+        lambda: psprecision_at_k(Y_TRUE, IDS, np.ones(3), 2),
+        ValueError,
+        r"inv_prop must be a 1-D array with one weight per label of Y_true \(4\); got shape \(3,\)",
+    ),
+    (
+        "inv_prop NaN",
+        lambda: evaluate(Y_TRUE, IDS, 2, np.array([1, np.nan, 1, 1])),
+        ValueError,
+        r"inv_prop must contain finite, non-negative weights",
+    ),
+    (
+        "k = 0",
+        lambda: precision_at_k(Y_TRUE, IDS, 0),
+        ValueError,
+        r"The 'k' parameter must be an int in the range \[1, inf\)\. Got 0 instead",
+    ),
+    ("k = 0 top_k_ids", lambda: top_k_ids(IDS, 0), ValueError, r"The 'k' parameter .* Got 0"),
+    (
+        "repeated id",
+        lambda: precision_at_k(Y_TRUE, np.array([[0, 0], [1, 3], [2, 0]]), 2),
+        ValueError,
+        r"pred repeats label id 0 in row 0",
+    ),
+    (
+        "1-D pred",
+        lambda: precision_at_k(Y_TRUE, np.array([0, 1, 2]), 2),
+        ValueError,
+        r"pred must be 2-D, .* got shape \(3,\)",
+    ),
+    (
+        "negative Y_true",
+        lambda: precision_at_k(-Y_TRUE, IDS, 2),
+        ValueError,
+        r"Y_true must be a label matrix with non-negative entries",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "call, exc, match", [c[1:] for c in BAD_METRIC_INPUTS], ids=[c[0] for c in BAD_METRIC_INPUTS]
+)
+def test_metrics_bad_input(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_size_metrics_work_is_sized_by_the_data():
+    Y = sp.csr_matrix(np.eye(4, 3, dtype=np.float32))
+    ids = np.array([[0, 1], [1, -1], [2, 0], [-1, -1]])
+    small = evaluate(Y, ids, 2)
+    big = evaluate(Y, ids, 1000)  # ranks past the widest row are extended, not built
+    assert big["P"].shape == (1000,)
+    np.testing.assert_allclose(big["P"][:2], small["P"])
+    np.testing.assert_allclose(big["P"][999], small["P"][1] * 2 / 1000)
+    np.testing.assert_allclose(big["nDCG"][999], big["nDCG"][2])

@@ -1,13 +1,19 @@
 """Tests for model files (sleec._persist, SLEEC.save/load) and pickling: round trips and the
-refusal of truncated, corrupted, altered, foreign and pickle-carrying files."""
+refusal of truncated, corrupted, altered, foreign and pickle-carrying files: truncation,
+flipped bytes, damaged zip headers, overlapping zip members, deflated bombs, checksums,
+format versions, object arrays, and contents that are inconsistent under a valid checksum
+(parameters, arrays, types, label names, nested JSON)."""
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import io
 import json
 import os
 import pickle
+import re
+import struct
 import zipfile
 from pathlib import Path
 
@@ -15,6 +21,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from _helpers import central_directory, peak_rss_mb, resign
 from conftest import NO_STAGE
 from sleec import SLEEC, ModelFormatError, _persist
 from sleec._persist import load_model
@@ -460,3 +467,373 @@ def test_save_of_a_model_load_would_refuse_keeps_the_old_file(model, tmp_path, c
     with pytest.raises(ValueError, match="cannot be saved"):
         broken.save(tmp_path / "new.npz")
     assert not (tmp_path / "new.npz").exists()
+
+
+# --------------------------------------------- damaged, foreign and forged model files
+# A model of TINY_SEEDED on make_data() (the conftest fixture tiny_model), saved once.
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory, tiny_model) -> Path:
+    path = tmp_path_factory.mktemp("model") / "model.npz"
+    tiny_model.save(path)
+    return path
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.1, 0.5, 0.99])
+def test_modelfile_truncated(model_file, tmp_path, fraction):
+    raw = model_file.read_bytes()
+    path = tmp_path / "cut.npz"
+    path.write_bytes(raw[: int(len(raw) * fraction)])
+    with pytest.raises(
+        ModelFormatError,
+        match=rf"'{re.escape(str(path))}' is not a readable "
+        r"sleec model file",
+    ):
+        SLEEC.load(path)
+
+
+def _member_data_offset(raw: bytes, name: str) -> tuple[int, int]:
+    """(offset, size) of a stored zip member's bytes, from its local header."""
+    with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+        info = zf.getinfo(name)
+    n_name, n_extra = struct.unpack_from("<HH", raw, info.header_offset + 26)
+    return info.header_offset + 30 + n_name + n_extra, info.file_size
+
+
+@pytest.mark.parametrize("member", ["E.npy", "W_data.npy", "train_labels_indices.npy"])
+@pytest.mark.parametrize("where", [0.25, 0.5, 0.75])
+def test_modelfile_flipped_byte_in_the_data(model_file, tmp_path, member, where):
+    raw = bytearray(model_file.read_bytes())
+    start, size = _member_data_offset(bytes(raw), member)
+    raw[start + int(size * where)] ^= 0xFF
+    path = tmp_path / "flipped.npz"
+    path.write_bytes(bytes(raw))
+    with pytest.raises(
+        ModelFormatError,
+        match=rf"'{re.escape(str(path))}' "
+        r"(is not a readable|failed its checksum)",
+    ):
+        SLEEC.load(path)
+
+
+@pytest.mark.parametrize(
+    "field, offset, value",
+    [
+        pytest.param("encryption flag", 8, 0x01),
+        pytest.param("compression method", 10, 99),
+    ],
+)
+def test_modelfile_damaged_zip_header(model_file, tmp_path, field, offset, value):
+    raw = bytearray(model_file.read_bytes())
+    raw[central_directory(raw) + offset] ^= value
+    path = tmp_path / "damaged.npz"
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ModelFormatError, match="is not a readable sleec model file"):
+        SLEEC.load(path)
+
+
+def test_model_overlapping_zip_members_are_refused_before_reading(trained_files, tmp_path):
+    # Members whose bytes overlap (nested zip entries) can make a small file read as many
+    # times its size; a file sleec wrote has disjoint members in increasing order.
+    raw = bytearray((trained_files / "model.npz").read_bytes())
+    with zipfile.ZipFile(trained_files / "model.npz") as zf:
+        offsets = sorted((i.header_offset, i.file_size) for i in zf.infolist())
+    assert all(b[0] >= a[0] + a[1] for a, b in zip(offsets[:-1], offsets[1:], strict=True))
+    # Forge an overlap: the second central-directory entry points at the first member.
+    eocd = raw.rfind(b"PK\x05\x06")
+    cd = int.from_bytes(raw[eocd + 16 : eocd + 20], "little")
+    second = raw.find(b"PK\x01\x02", cd + 4)
+    raw[second + 42 : second + 46] = raw[cd + 42 : cd + 46]
+    forged = tmp_path / "forged.npz"
+    forged.write_bytes(bytes(raw))
+    with pytest.raises(ModelFormatError, match=r"its members overlap"):
+        SLEEC.load(forged)
+
+
+def test_size_deflated_bomb_in_a_model_file_is_refused_before_inflating(trained_files, tmp_path):
+    payload = dict(np.load(trained_files / "model.npz", allow_pickle=False))
+    bomb = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        for key, value in payload.items():
+            if key == "E":
+                continue
+            with zf.open(f"{key}.npy", "w", force_zip64=True) as fh:
+                np.lib.format.write_array(fh, value)
+        with zf.open("E.npy", "w", force_zip64=True) as fh:  # 400 MB of zeros, ~400 KB zipped
+            np.lib.format.write_array(fh, np.zeros((100_000_000,), np.float32))
+    start = peak_rss_mb()
+    with pytest.raises(
+        ModelFormatError,
+        match=r"member\(s\) declare \d+ bytes in a \d+-byte file",
+    ):
+        SLEEC.load(bomb)
+    assert peak_rss_mb() - start < 100
+
+
+def test_modelfile_altered_params_old_checksum(model_file, tmp_path):
+    payload = read_npz(model_file)
+    params = json.loads(str(payload["params"]))
+    params["n_neighbors"] = 7
+    payload["params"] = np.array(json.dumps(params, sort_keys=True))
+    path = tmp_path / "altered.npz"
+    write_npz(path, payload)
+    with pytest.raises(
+        ModelFormatError,
+        match=r"failed its checksum: the file was corrupted or "
+        r"altered after saving",
+    ):
+        SLEEC.load(path)
+
+
+@pytest.mark.parametrize(
+    "version, match",
+    [
+        (np.array(4, np.int64), r"has format version 4; this sleec reads versions 2, 3"),
+        (np.array(1, np.int64), r"has format version 1; this sleec reads versions 2, 3"),
+        (np.array(-1, np.int64), r"has format version -1; this sleec reads versions 2, 3"),
+        (np.array("one"), r"has an unreadable format version"),
+    ],
+)
+def test_modelfile_unknown_format_version(model_file, tmp_path, version, match):
+    path = tmp_path / "future.npz"
+    write_npz(path, resign({**read_npz(model_file), "format_version": version}))
+    with pytest.raises(ModelFormatError, match=match):
+        SLEEC.load(path)
+
+
+def test_modelfile_foreign_npz_and_npy(tmp_path):
+    path = tmp_path / "random.npz"
+    write_npz(path, {"a": np.random.default_rng(0).random(3), "b": np.arange(4)})
+    with pytest.raises(
+        ModelFormatError,
+        match=r"is not a sleec model file: missing "
+        r"\['format_version', 'params', 'checksum'\]",
+    ):
+        SLEEC.load(path)
+    with open(path, "wb") as fh:
+        np.save(fh, np.arange(3))
+    with pytest.raises(
+        ModelFormatError, match=r"is not a readable sleec model file: not an \.npz \(zip\) archive"
+    ):
+        SLEEC.load(path)
+
+
+def test_modelfile_plain_text(tmp_path):
+    path = tmp_path / "model.npz"
+    path.write_text("this is not a model\n")
+    with pytest.raises(ModelFormatError, match="is not a readable sleec model file") as info:
+        SLEEC.load(path)
+    assert "pickle" not in str(info.value)
+
+
+def test_modelfile_empty_and_missing(tmp_path):
+    path = tmp_path / "empty.npz"
+    path.write_bytes(b"")
+    with pytest.raises(ModelFormatError, match="is not a readable sleec model file"):
+        SLEEC.load(path)
+    with pytest.raises(FileNotFoundError, match="nope.npz"):
+        SLEEC.load(tmp_path / "nope.npz")
+
+
+def test_modelfile_directory(tmp_path):
+    with pytest.raises(IsADirectoryError):
+        SLEEC.load(tmp_path)
+
+
+class _Evil:
+    def __init__(self, path: Path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (os.mkdir, (self.path,))
+
+
+@pytest.mark.parametrize("entry", ["extra", "params", "format_version"])
+def test_modelfile_object_array_is_refused_unpickled(model_file, tmp_path, entry):
+    sentinel = tmp_path / "unpickled"
+    evil = np.empty(1, dtype=object)
+    evil[0] = _Evil(sentinel)
+    path = tmp_path / "evil.npz"
+    write_npz(path, {**read_npz(model_file), entry: evil}, allow_pickle=True)
+    with zipfile.ZipFile(path) as zf:
+        assert b"mkdir" in zf.read(f"{entry}.npy")  # really a pickle
+    with pytest.raises(
+        ModelFormatError,
+        match=r"not a readable sleec model file .*Object "
+        r"arrays cannot be loaded",
+    ):
+        SLEEC.load(path)
+    assert not sentinel.exists()
+
+
+# -------------------------------------------------- a valid checksum over bad contents
+def test_modelfile_params_not_json(model_file, tmp_path):
+    path = tmp_path / "notjson.npz"
+    write_npz(path, resign({**read_npz(model_file), "params": np.array("not json")}))
+    with pytest.raises(ModelFormatError, match=re.escape(str(path))):
+        SLEEC.load(path)
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (
+            lambda p: {
+                "params": np.array(json.dumps({**json.loads(str(p["params"])), "n_neighbors": 0}))
+            },
+            r"holds an inconsistent model: The 'n_neighbors' parameter of SLEEC must be an int",
+        ),
+        (
+            lambda p: {
+                "params": np.array(json.dumps({**json.loads(str(p["params"])), "bogus": 1}))
+            },
+            r"holds an inconsistent model: .*unexpected keyword argument 'bogus'",
+        ),
+        (
+            lambda p: {"params": np.array("[1, 2]")},
+            r"holds unreadable parameters: expected a JSON object",
+        ),
+    ],
+    ids=["bad parameter value", "unknown parameter", "params not an object"],
+)
+def test_modelfile_valid_checksum_bad_params(model_file, tmp_path, change, match):
+    payload = read_npz(model_file)
+    path = tmp_path / "bad.npz"
+    write_npz(path, resign({**payload, **change(payload)}))
+    with pytest.raises(ModelFormatError, match=match):
+        SLEEC.load(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        pytest.param(
+            lambda p: {"rows": p["rows"] + 1000}, "cluster rows outside", id="rows beyond n_train"
+        ),
+        pytest.param(
+            lambda p: {"centers_indices": p["centers_indices"] + 1000},
+            "bad cluster centres",
+            id="centre features beyond d",
+        ),
+        pytest.param(
+            lambda p: {"features": p["features"][::-1].copy()},
+            "not sorted",
+            id="regressor features unsorted",
+        ),
+        pytest.param(
+            lambda p: {"W_indices": p["W_indices"] + 1000},
+            "bad regressor matrix",
+            id="regressor columns beyond r",
+        ),
+        pytest.param(
+            lambda p: {
+                "E": np.where(
+                    np.arange(p["E"].size).reshape(p["E"].shape) == 3, np.nan, p["E"]
+                ).astype(np.float32)
+            },
+            "array 'E' holds NaN or infinite values",
+            id="NaN embedding",
+        ),
+        pytest.param(
+            lambda p: {"W_data": np.full_like(p["W_data"], np.inf)},
+            "array 'W_data' holds NaN or infinite values",
+            id="infinite weights",
+        ),
+        pytest.param(
+            lambda p: {"centers_data": p["centers_data"] * np.nan},
+            "array 'centers_data' holds NaN",
+            id="NaN centres",
+        ),
+        pytest.param(
+            lambda p: {"rows": p["rows"].astype(np.float64)},
+            "array 'rows' has dtype float64; expected integers",
+            id="float row ids",
+        ),
+        pytest.param(
+            lambda p: {"shape_n_d_l_r": p["shape_n_d_l_r"][:3]},
+            "bad shape record",
+            id="short shape record",
+        ),
+    ],
+)
+def test_modelfile_valid_checksum_inconsistent_arrays(model_file, tmp_path, change, match):
+    payload = read_npz(model_file)
+    path = tmp_path / "bad.npz"
+    write_npz(path, resign({**payload, **change(payload)}))
+    with pytest.raises(ModelFormatError, match=f"holds an inconsistent model: .*{match}"):
+        SLEEC.load(path)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "match"),
+    [
+        ("format_version", np.array(1.5), r"unreadable format version \(1\.5 of dtype float64"),
+        ("format_version", np.array(True), r"unreadable format version \(True of dtype bool"),
+        ("format_version", np.array([2]), r"unreadable format version \(\[2\] of dtype int64"),
+        (
+            "shape_n_d_l_r",
+            np.array([60.0, 12.5, 5, 4]),
+            r"array 'shape_n_d_l_r' has dtype "
+            r"float64; expected integers",
+        ),
+        ("E", None, r"array 'E' holds NaN or infinite values"),
+    ],
+    ids=["version 1.5", "version True", "version [2]", "fractional sizes", "inf embedding"],
+)
+def test_model_contents_with_a_valid_checksum(trained_files, tmp_path, key, value, match):
+    payload = dict(np.load(trained_files / "model.npz", allow_pickle=False))
+    if value is None:
+        value = payload[key].copy()
+        value[0, 0] = np.inf
+    payload[key] = value
+    path = tmp_path / "m.npz"
+    with open(path, "wb") as fh:
+        np.savez(fh, **resign(payload))
+    with pytest.raises(ModelFormatError, match=match):
+        SLEEC.load(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (lambda p: {"classes": np.array([0, 0, 2, 3, 4])}, "bad label names"),
+        (
+            lambda p: {
+                "train_labels_indices": np.zeros(0, np.int32),
+                "train_labels_indptr": np.zeros(61, np.int64),
+            },
+            "no training labels",
+        ),
+        (lambda p: {"rows_offsets": np.array([0, 0, p["rows"].size])}, "bad row offsets"),
+        (
+            lambda p: {"text_vectorizer": np.array("[" * 100_000 + "]" * 100_000)},
+            "unreadable text vectoriser",
+        ),
+    ],
+    ids=["duplicate names", "no labels", "an empty cluster", "nested vectoriser JSON"],
+)
+def test_model_more_contents_with_a_valid_checksum(trained_files, tmp_path, change, match):
+    payload = dict(np.load(trained_files / "model.npz", allow_pickle=False))
+    if "classes" in change(payload):
+        payload["label_kind"] = np.array("lists")
+    if "rows_offsets" in change(payload):
+        payload["learner_n_clusters"] = np.array([2])
+        payload["centers_indptr"] = np.concatenate(
+            [payload["centers_indptr"], payload["centers_indptr"][-1:]]
+        )
+        payload["features_offsets"] = np.concatenate(
+            [payload["features_offsets"][:1], payload["features_offsets"]]
+        )
+        payload["W_indptr"] = np.concatenate([payload["W_indptr"]])
+    payload.update(change(payload))
+    path = tmp_path / "m.npz"
+    with open(path, "wb") as fh:
+        np.savez(fh, **resign(payload))
+    with pytest.raises(ModelFormatError, match=match):
+        SLEEC.load(path)
+
+
+def test_modelfile_save_into_missing_directory(tiny_model, tmp_path):
+    target = tmp_path / "nodir" / "m.npz"
+    with pytest.raises(FileNotFoundError) as info:
+        tiny_model.save(target)
+    assert info.value.filename == str(target)
