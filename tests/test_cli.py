@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _helpers import run_cli
+from _helpers import assert_one_line_error_containing, run_cli, run_cli_out
 from sleec import SLEEC, __version__, cli
 from sleec.cli.evaluate import format_table
 from sleec.cli.progress import Progress
@@ -65,22 +65,6 @@ def model(data) -> Path:
     return path
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
-    assert code == 1
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("sleec: error: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
-
-
 # --------------------------------------------------------------------------- round trip
 
 
@@ -89,7 +73,7 @@ def test_train_predict_evaluate_round_trip(data, model, tmp_path, capsys):
     assert SLEEC.load(model).n_components == 8
     pred_txt, pred_npz = tmp_path / "pred.txt", tmp_path / "pred.npz"
     for out in (pred_txt, pred_npz):
-        code, stdout, err = run(
+        code, stdout, err = run_cli_out(
             capsys, "predict", "--model", model, "--test", data["test"], "--k", 5, "--out", out
         )
         assert code == 0, err
@@ -109,7 +93,7 @@ def test_train_predict_evaluate_round_trip(data, model, tmp_path, capsys):
         assert [int(i) for i, _ in pairs] == [int(i) for i in row_ids if i >= 0]
         np.testing.assert_allclose([float(s) for _, s in pairs], row_scores[row_ids >= 0])
 
-    code, table, err = run(
+    code, table, err = run_cli_out(
         capsys, "evaluate", "--truth", data["test"], "--pred", pred_txt, "--train", data["train"]
     )
     assert code == 0, err
@@ -121,7 +105,7 @@ def test_train_predict_evaluate_round_trip(data, model, tmp_path, capsys):
     expected = evaluate(Y_test, ids, 5, inverse_propensity(Y_train, 0.55, 1.5))
     assert float(rows["P"][0]) == pytest.approx(100 * expected["P"][0], abs=0.006)
     for pred in (pred_txt, pred_npz):
-        code, out, err = run(
+        code, out, err = run_cli_out(
             capsys,
             "evaluate",
             "--truth",
@@ -146,10 +130,12 @@ def test_train_predict_evaluate_round_trip(data, model, tmp_path, capsys):
 def test_evaluate_without_train_and_other_cutoffs(data, model, tmp_path, capsys):
     pred = tmp_path / "pred.npz"
     assert (
-        run(capsys, "predict", "--model", model, "--test", data["test"], "--out", pred, "--k", 2)[0]
+        run_cli_out(
+            capsys, "predict", "--model", model, "--test", data["test"], "--out", pred, "--k", 2
+        )[0]
         == 0
     )
-    code, out, err = run(
+    code, out, err = run_cli_out(
         capsys,
         "evaluate",
         "--truth",
@@ -166,12 +152,18 @@ def test_evaluate_without_train_and_other_cutoffs(data, model, tmp_path, capsys)
         f"{m}@{j}" for m in ("P", "nDCG", "R", "coverage") for j in (1, 2)
     }
     # top-2 predictions scored @8 would count ranks 3..8 as misses: refused, with the fix
-    code, out, err = run(capsys, "evaluate", "--truth", data["test"], "--pred", pred, "--k", 8)
+    code, out, err = run_cli_out(
+        capsys, "evaluate", "--truth", data["test"], "--pred", pred, "--k", 8
+    )
     assert code == 1 and out == ""
     assert "holds at most 2 prediction(s) per point, fewer than --k 8" in err
     assert "evaluate with --k 2, or predict with --k 8" in err
-    run(capsys, "predict", "--model", model, "--test", data["test"], "--out", pred, "--k", 8)
-    code, out, err = run(capsys, "evaluate", "--truth", data["test"], "--pred", pred, "--k", 8)
+    run_cli_out(
+        capsys, "predict", "--model", model, "--test", data["test"], "--out", pred, "--k", 8
+    )
+    code, out, err = run_cli_out(
+        capsys, "evaluate", "--truth", data["test"], "--pred", pred, "--k", 8
+    )
     assert code == 0, err
     assert out.splitlines()[0].split() == ["metric", "@1", "@3", "@5", "@8"]
 
@@ -179,7 +171,7 @@ def test_evaluate_without_train_and_other_cutoffs(data, model, tmp_path, capsys)
 def test_split_files(data, tmp_path, capsys):
     """The single-file + split layout gives the same model as separate files."""
     model_split = tmp_path / "split_model.npz"
-    code, _, err = run(
+    code, _, err = run_cli_out(
         capsys,
         "train",
         "--train",
@@ -194,11 +186,14 @@ def test_split_files(data, tmp_path, capsys):
     )
     assert code == 0, err
     model_plain = tmp_path / "plain_model.npz"
-    assert run(capsys, "train", "--train", data["train"], "--model", model_plain, *SMALL)[0] == 0
+    assert (
+        run_cli_out(capsys, "train", "--train", data["train"], "--model", model_plain, *SMALL)[0]
+        == 0
+    )
     preds = []
     for m in (model_split, model_plain):
         out = tmp_path / f"{m.stem}_pred.npz"  # not the model itself
-        code, _, err = run(
+        code, _, err = run_cli_out(
             capsys,
             "predict",
             "--model",
@@ -215,7 +210,7 @@ def test_split_files(data, tmp_path, capsys):
             preds.append(npz["ids"])
     assert preds[0].shape == (80, 5)
     assert np.array_equal(preds[0], preds[1])
-    code, out, err = run(
+    code, out, err = run_cli_out(
         capsys,
         "evaluate",
         "--truth",
@@ -234,17 +229,17 @@ def test_split_files(data, tmp_path, capsys):
 
 
 def test_print_params_precedence(data, tmp_path, capsys):
-    code, out, _ = run(capsys, "train", "--print-params")
+    code, out, _ = run_cli_out(capsys, "train", "--print-params")
     assert code == 0
     assert json.loads(out) == SLEEC().get_params()  # estimator defaults
 
-    code, out, _ = run(capsys, "train", "--print-params", "--preset", "eurlex-4k")
+    code, out, _ = run_cli_out(capsys, "train", "--print-params", "--preset", "eurlex-4k")
     params = json.loads(out)
     assert params == {**SLEEC().get_params(), **PRESETS["eurlex-4k"]}
 
     params_file = tmp_path / "p.json"
     params_file.write_text(json.dumps({"n_components": 42, "n_neighbors": 7, "normalize": False}))
-    code, out, _ = run(
+    code, out, _ = run_cli_out(
         capsys,
         "train",
         "--print-params",
@@ -273,18 +268,18 @@ def test_print_params_precedence(data, tmp_path, capsys):
 
     # --print-params output is a valid --params file
     params_file.write_text(out)
-    code, out2, _ = run(capsys, "train", "--print-params", "--params", params_file)
+    code, out2, _ = run_cli_out(capsys, "train", "--print-params", "--params", params_file)
     assert json.loads(out2) == params
 
 
 def test_flags_mirror_every_estimator_parameter(capsys):
     assert {p.name for p in PARAMS} == set(SLEEC().get_params())
-    code, out, _ = run(capsys, "train", "--help")
+    code, out, _ = run_cli_out(capsys, "train", "--help")
     assert code == 0
     flags = {p.name: "--" + p.name.replace("_", "-") for p in PARAMS}
     assert flags["n_components"] == "--n-components"
     assert all(flag in out for flag in flags.values())
-    code, out, _ = run(
+    code, out, _ = run_cli_out(
         capsys,
         "train",
         "--print-params",
@@ -318,8 +313,8 @@ def test_flags_mirror_every_estimator_parameter(capsys):
     ],
 )
 def test_unparsable_flags_are_usage_errors(argv, capsys):
-    code, _, err = run(capsys, "train", "--print-params", *argv)
-    assert_one_line_error(code, err, "(see 'sleec train --help')")
+    code, _, err = run_cli_out(capsys, "train", "--print-params", *argv)
+    assert_one_line_error_containing(code, err, "(see 'sleec train --help')")
     assert argv[0] in err
 
 
@@ -333,14 +328,14 @@ def test_unparsable_flags_are_usage_errors(argv, capsys):
     ],
 )
 def test_usage_errors_are_one_line_with_exit_1(argv, fragment, capsys):
-    code, out, err = run(capsys, *argv)
-    assert_one_line_error(code, err, fragment)
+    code, out, err = run_cli_out(capsys, *argv)
+    assert_one_line_error_containing(code, err, fragment)
     assert out == "" and "usage:" not in err
 
 
 def test_train_requires_train_and_model(capsys):
-    code, _, err = run(capsys, "train", "--model", "m.npz")
-    assert_one_line_error(code, err, "--train or --text")
+    code, _, err = run_cli_out(capsys, "train", "--model", "m.npz")
+    assert_one_line_error_containing(code, err, "--train or --text")
 
 
 # --------------------------------------------------------------------------- errors
@@ -348,37 +343,46 @@ def test_train_requires_train_and_model(capsys):
 
 def test_missing_train_file(tmp_path, capsys):
     missing = tmp_path / "nope.txt"
-    code, _, err = run(capsys, "train", "--train", missing, "--model", tmp_path / "m.npz", *SMALL)
-    assert_one_line_error(code, err, "No such file or directory", "nope.txt")
+    code, _, err = run_cli_out(
+        capsys, "train", "--train", missing, "--model", tmp_path / "m.npz", *SMALL
+    )
+    assert_one_line_error_containing(code, err, "No such file or directory", "nope.txt")
     assert not (tmp_path / "m.npz").exists()
 
 
 def test_malformed_xc_file(tmp_path, capsys):
     bad = tmp_path / "bad.txt"
     bad.write_text("2 5 3\n0,1 0:1.0 3:0.5\n1 x:1\n")
-    code, _, err = run(capsys, "train", "--train", bad, "--model", tmp_path / "m.npz", *SMALL)
-    assert_one_line_error(code, err, "bad.txt", "line 3")
+    code, _, err = run_cli_out(
+        capsys, "train", "--train", bad, "--model", tmp_path / "m.npz", *SMALL
+    )
+    assert_one_line_error_containing(code, err, "bad.txt", "line 3")
 
 
 def test_garbage_model_file(data, tmp_path, capsys):
     garbage = tmp_path / "model.npz"
     garbage.write_bytes(b"this is not a model\n" * 10)
     out = tmp_path / "pred.txt"
-    code, _, err = run(capsys, "predict", "--model", garbage, "--test", data["test"], "--out", out)
-    assert_one_line_error(code, err, "model.npz")
+    code, _, err = run_cli_out(
+        capsys, "predict", "--model", garbage, "--test", data["test"], "--out", out
+    )
+    assert_one_line_error_containing(code, err, "model.npz")
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz"]
 
 
 def test_prediction_truth_row_mismatch(data, model, tmp_path, capsys):
     pred = tmp_path / "pred.npz"
-    assert run(capsys, "predict", "--model", model, "--test", data["test"], "--out", pred)[0] == 0
-    code, _, err = run(capsys, "evaluate", "--truth", data["train"], "--pred", pred)
-    assert_one_line_error(code, err, "80", "220")
+    assert (
+        run_cli_out(capsys, "predict", "--model", model, "--test", data["test"], "--out", pred)[0]
+        == 0
+    )
+    code, _, err = run_cli_out(capsys, "evaluate", "--truth", data["train"], "--pred", pred)
+    assert_one_line_error_containing(code, err, "80", "220")
 
 
 def test_bad_parameter_value(data, tmp_path, capsys):
-    code, _, err = run(
+    code, _, err = run_cli_out(
         capsys,
         "train",
         "--train",
@@ -388,9 +392,9 @@ def test_bad_parameter_value(data, tmp_path, capsys):
         "--n-components",
         "0",
     )
-    assert_one_line_error(code, err, "n_components")
-    code, _, err = run(capsys, "train", "--print-params", "--weight-threshold", "1.5")
-    assert_one_line_error(code, err, "weight_threshold")
+    assert_one_line_error_containing(code, err, "n_components")
+    code, _, err = run_cli_out(capsys, "train", "--print-params", "--weight-threshold", "1.5")
+    assert_one_line_error_containing(code, err, "weight_threshold")
 
 
 @pytest.mark.parametrize(
@@ -405,35 +409,37 @@ def test_bad_parameter_value(data, tmp_path, capsys):
 def test_bad_params_file(content, fragment, tmp_path, capsys):
     params = tmp_path / "p.json"
     params.write_text(content)
-    code, _, err = run(capsys, "train", "--print-params", "--params", params)
-    assert_one_line_error(code, err, fragment)
+    code, _, err = run_cli_out(capsys, "train", "--print-params", "--params", params)
+    assert_one_line_error_containing(code, err, fragment)
 
 
 def test_bad_prediction_files(data, tmp_path, capsys):
     text = tmp_path / "pred.txt"
     text.write_text("1:0.5 2:0.25\n3-0.5\n")
-    code, _, err = run(capsys, "evaluate", "--truth", data["test"], "--pred", text)
-    assert_one_line_error(code, err, "pred.txt", "line 2")
+    code, _, err = run_cli_out(capsys, "evaluate", "--truth", data["test"], "--pred", text)
+    assert_one_line_error_containing(code, err, "pred.txt", "line 2")
     npz = tmp_path / "pred.npz"
     npz.write_bytes(b"garbage")
-    code, _, err = run(capsys, "evaluate", "--truth", data["test"], "--pred", npz)
-    assert_one_line_error(code, err, "pred.npz")
+    code, _, err = run_cli_out(capsys, "evaluate", "--truth", data["test"], "--pred", npz)
+    assert_one_line_error_containing(code, err, "pred.npz")
     np.savez(npz, labels=np.zeros((80, 5), dtype=np.int32))
-    code, _, err = run(capsys, "evaluate", "--truth", data["test"], "--pred", npz)
-    assert_one_line_error(code, err, "'ids'")
+    code, _, err = run_cli_out(capsys, "evaluate", "--truth", data["test"], "--pred", npz)
+    assert_one_line_error_containing(code, err, "'ids'")
     np.savez(npz, ids=np.full((80, 5), 999, dtype=np.int32))
-    code, _, err = run(capsys, "evaluate", "--truth", data["test"], "--pred", npz)
-    assert_one_line_error(code, err, "999")
+    code, _, err = run_cli_out(capsys, "evaluate", "--truth", data["test"], "--pred", npz)
+    assert_one_line_error_containing(code, err, "999")
 
 
 def test_output_directory_missing(data, model, tmp_path, capsys):
     out = tmp_path / "no" / "such" / "dir" / "pred.txt"
-    code, _, err = run(capsys, "predict", "--model", model, "--test", data["test"], "--out", out)
-    assert_one_line_error(code, err, "pred.txt")
-    code, _, err = run(
+    code, _, err = run_cli_out(
+        capsys, "predict", "--model", model, "--test", data["test"], "--out", out
+    )
+    assert_one_line_error_containing(code, err, "pred.txt")
+    code, _, err = run_cli_out(
         capsys, "predict", "--model", model, "--test", data["test"], "--out", tmp_path
     )
-    assert_one_line_error(code, err, "Is a directory")
+    assert_one_line_error_containing(code, err, "Is a directory")
 
 
 def test_debug_shows_the_traceback(tmp_path):
@@ -456,7 +462,7 @@ def test_keyboard_interrupt(data, tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(SLEEC, "fit", interrupted)
     out = tmp_path / "m.npz"
-    code, _, err = run(capsys, "train", "--train", data["train"], "--model", out, *SMALL)
+    code, _, err = run_cli_out(capsys, "train", "--train", data["train"], "--model", out, *SMALL)
     assert code == 130
     assert err.strip() == "sleec: error: interrupted"
     assert list(tmp_path.iterdir()) == []
@@ -470,7 +476,7 @@ def test_predict_writes_atomically(data, model, tmp_path, capsys, monkeypatch):
     out_dir.mkdir()
     for name in ("pred.txt", "pred.npz"):
         assert (
-            run(
+            run_cli_out(
                 capsys, "predict", "--model", model, "--test", data["test"], "--out", out_dir / name
             )[0]
             == 0
@@ -488,10 +494,10 @@ def test_predict_writes_atomically(data, model, tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(np, "savez", broken_savez)
     (out_dir / "pred.npz").unlink()
-    code, _, err = run(
+    code, _, err = run_cli_out(
         capsys, "predict", "--model", model, "--test", data["test"], "--out", out_dir / "pred.npz"
     )
-    assert_one_line_error(code, err, "No space left on device")
+    assert_one_line_error_containing(code, err, "No space left on device")
     assert sorted(p.name for p in out_dir.iterdir()) == ["pred.txt"]
     assert (out_dir / "pred.txt").read_bytes() == before
 
@@ -529,25 +535,25 @@ def test_progress_bar_and_counter():
 def test_verbose_logging_is_configured_and_restored(data, tmp_path, capsys):
     sleec_logger = logging.getLogger("sleec")
     before = (sleec_logger.level, sleec_logger.propagate, list(sleec_logger.handlers))
-    code, _, err = run(
+    code, _, err = run_cli_out(
         capsys, "-v", "train", "--train", data["train"], "--model", tmp_path / "m.npz", *SMALL
     )
     assert code == 0
     assert "sleec: training took" in err and "sleec: read training data" in err
     assert (sleec_logger.level, sleec_logger.propagate, list(sleec_logger.handlers)) == before
-    code, _, err = run(
+    code, _, err = run_cli_out(
         capsys, "train", "-vv", "--train", data["train"], "--model", tmp_path / "m.npz", *SMALL
     )
     assert code == 0 and "DEBUG" in err
 
 
 def test_version_and_help_in_process(capsys):
-    code, out, _ = run(capsys, "--version")
+    code, out, _ = run_cli_out(capsys, "--version")
     assert code == 0 and out.strip() == f"sleec {__version__}"
     for command in ("train", "predict", "evaluate", "demo"):
-        code, out, _ = run(capsys, command, "--help")
+        code, out, _ = run_cli_out(capsys, command, "--help")
         assert code == 0 and f"usage: sleec {command}" in out
-    code, _, err = run(capsys)
+    code, _, err = run_cli_out(capsys)
     assert code == 1 and "see 'sleec --help'" in err
 
 
@@ -620,10 +626,10 @@ def test_demo_on_a_small_stand_in(data, capsys, monkeypatch):
 
     small = (*read_xc(data["train"]), *read_xc(data["test"]))
     monkeypatch.setattr(sleec.datasets, "load_bibtex", lambda: small)
-    code, out, err = run(capsys, "demo", "--n-jobs", "1")
+    code, out, err = run_cli_out(capsys, "demo", "--n-jobs", "1")
     assert code == 0, err
     assert 0.0 <= check_demo_output(out) <= 100.0
-    code, out, err = run(capsys, "demo", "--k", "3", "--preset", "delicious")
+    code, out, err = run_cli_out(capsys, "demo", "--k", "3", "--preset", "delicious")
     assert code == 0, err
     assert "PSP@3" in out and "PSP@5" not in out and "'bibtex' preset" in out
 
@@ -631,7 +637,7 @@ def test_demo_on_a_small_stand_in(data, capsys, monkeypatch):
 @pytest.mark.slow
 def test_demo(capsys):
     """The real demo on the bundled Bibtex (about 5 s): random_state=0 gave P@1 = 65.45."""
-    code, out, err = run(capsys, "demo", "--n-jobs", "1")
+    code, out, err = run_cli_out(capsys, "demo", "--n-jobs", "1")
     assert code == 0, err
     assert 64.5 < check_demo_output(out) < 66.5  # the floor (XC repo) is 65.08
 

@@ -13,19 +13,12 @@ import json
 import numpy as np
 import pytest
 
+from _helpers import SMALL_8, run_cli_out
 from conftest import make_toy_xmc
-from sleec import SLEEC, cli
+from sleec import SLEEC
 from sleec.datasets import read_prediction_file, read_predictions, write_xc
 from sleec.exceptions import DataFormatError
 from sleec.metrics import evaluate, inverse_propensity, pad_ids
-
-SMALL = {"n_learners": 1, "n_components": 8, "n_graph_neighbors": 10, "n_neighbors": 5}
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
@@ -40,11 +33,11 @@ def files(tmp_path_factory):
     write_xc(d / "train.txt", Xtr, Ytr)
     write_xc(d / "test.txt", Xte, Yte)
     (d / "labels.txt").write_text("".join(n + "\n" for n in names))
-    named = SLEEC(**SMALL, random_state=0).fit(
+    named = SLEEC(**SMALL_8, random_state=0).fit(
         Xtr, [names[Ytr[i].indices].tolist() for i in range(Ytr.shape[0])]
     )
     named.save(d / "names.npz")
-    SLEEC(**SMALL, random_state=0).fit(Xtr, Ytr).save(d / "ids.npz")
+    SLEEC(**SMALL_8, random_state=0).fit(Xtr, Ytr).save(d / "ids.npz")
     # the oracle: the names model's own top-5, mapped back to ids, scored in Python
     index = {n: j for j, n in enumerate(names)}
     top = named.predict_labels(Xte, 5)
@@ -55,7 +48,7 @@ def files(tmp_path_factory):
 
 def test_a_names_model_writes_names_not_its_column_positions(files, capsys):
     d = files["dir"]
-    code, _, err = run(
+    code, _, err = run_cli_out(
         capsys,
         "predict",
         "--model",
@@ -78,8 +71,10 @@ def test_a_names_model_writes_names_not_its_column_positions(files, capsys):
 def test_evaluating_names_against_ids_refuses_without_a_mapping(files, capsys, suffix):
     d = files["dir"]
     pred = d / f"p_refuse{suffix}"
-    run(capsys, "predict", "--model", d / "names.npz", "--test", d / "test.txt", "--out", pred)
-    code, out, err = run(capsys, "evaluate", "--truth", d / "test.txt", "--pred", pred)
+    run_cli_out(
+        capsys, "predict", "--model", d / "names.npz", "--test", d / "test.txt", "--out", pred
+    )
+    code, out, err = run_cli_out(capsys, "evaluate", "--truth", d / "test.txt", "--pred", pred)
     assert code == 1 and out == ""
     assert "holds label names but" in err and "--label-names FILE" in err
 
@@ -88,8 +83,10 @@ def test_evaluating_names_against_ids_refuses_without_a_mapping(files, capsys, s
 def test_names_mapped_by_label_names_give_the_models_true_numbers(files, capsys, suffix):
     d = files["dir"]
     pred = d / f"p_map{suffix}"
-    run(capsys, "predict", "--model", d / "names.npz", "--test", d / "test.txt", "--out", pred)
-    code, out, err = run(
+    run_cli_out(
+        capsys, "predict", "--model", d / "names.npz", "--test", d / "test.txt", "--out", pred
+    )
+    code, out, err = run_cli_out(
         capsys,
         "evaluate",
         "--truth",
@@ -112,10 +109,12 @@ def test_names_mapped_by_label_names_give_the_models_true_numbers(files, capsys,
 def test_a_name_the_label_names_lack_is_refused(files, capsys, tmp_path):
     d = files["dir"]
     pred = d / "p_lack.txt"
-    run(capsys, "predict", "--model", d / "names.npz", "--test", d / "test.txt", "--out", pred)
+    run_cli_out(
+        capsys, "predict", "--model", d / "names.npz", "--test", d / "test.txt", "--out", pred
+    )
     partial = tmp_path / "few.txt"
     partial.write_text("".join(n + "\n" for n in sorted(files["names"])[:3]))
-    code, _, err = run(
+    code, _, err = run_cli_out(
         capsys, "evaluate", "--truth", d / "test.txt", "--pred", pred, "--label-names", partial
     )
     assert code == 1 and "which --label-names does not list" in err
@@ -126,13 +125,15 @@ def test_text_truth_and_names_predictions_count_unseen_labels_as_misses(files, c
     label no prediction can reach (here one the model never saw) is a miss."""
     d = files["dir"]
     pred = tmp_path / "p.tsv"
-    run(capsys, "predict", "--model", d / "names.npz", "--test", d / "test.txt", "--out", pred)
+    run_cli_out(
+        capsys, "predict", "--model", d / "names.npz", "--test", d / "test.txt", "--out", pred
+    )
     names, Yte = files["names"], files["Yte"]
     rows = [names[Yte[i].indices].tolist() for i in range(Yte.shape[0])]
     rows[0] = [*rows[0], "never_seen"]
     truth = tmp_path / "test.tsv"
     truth.write_text("".join(",".join(r) + "\tsome text\n" for r in rows))
-    code, out, err = run(
+    code, out, err = run_cli_out(
         capsys, "evaluate", "--truth", truth, "--pred", pred, "--json", "--all-metrics"
     )
     assert code == 0, err
@@ -150,15 +151,17 @@ def test_text_truth_and_names_predictions_count_unseen_labels_as_misses(files, c
 def test_ids_predictions_against_named_truth_need_label_names(files, capsys, tmp_path):
     d = files["dir"]
     pred = tmp_path / "pid.txt"
-    run(capsys, "predict", "--model", d / "ids.npz", "--test", d / "test.txt", "--out", pred)
+    run_cli_out(
+        capsys, "predict", "--model", d / "ids.npz", "--test", d / "test.txt", "--out", pred
+    )
     names, Yte = files["names"], files["Yte"]
     truth = tmp_path / "test.tsv"
     truth.write_text(
         "".join(",".join(names[Yte[i].indices]) + "\tx\n" for i in range(Yte.shape[0]))
     )
-    code, _, err = run(capsys, "evaluate", "--truth", truth, "--pred", pred)
+    code, _, err = run_cli_out(capsys, "evaluate", "--truth", truth, "--pred", pred)
     assert code == 1 and "holds label ids but" in err
-    code, out, err = run(
+    code, out, err = run_cli_out(
         capsys,
         "evaluate",
         "--truth",
@@ -169,7 +172,7 @@ def test_ids_predictions_against_named_truth_need_label_names(files, capsys, tmp
         "--label-names",
         d / "labels.txt",
     )
-    code_ids, out_ids, _ = run(
+    code_ids, out_ids, _ = run_cli_out(
         capsys, "evaluate", "--truth", d / "test.txt", "--pred", pred, "--json"
     )
     assert code == code_ids == 0, err
@@ -183,10 +186,12 @@ def test_integer_names_are_the_users_label_ids(files, capsys, tmp_path):
 
     Xtr, Ytr = read_xc(d / "train.txt")
     lists = [(Ytr[i].indices + 0).tolist() for i in range(Ytr.shape[0])]
-    model = SLEEC(**SMALL, random_state=0).fit(Xtr, lists)
+    model = SLEEC(**SMALL_8, random_state=0).fit(Xtr, lists)
     model.save(tmp_path / "int.npz")
     pred = tmp_path / "p.txt"
-    run(capsys, "predict", "--model", tmp_path / "int.npz", "--test", d / "test.txt", "--out", pred)
+    run_cli_out(
+        capsys, "predict", "--model", tmp_path / "int.npz", "--test", d / "test.txt", "--out", pred
+    )
     ids = read_predictions(str(pred))
     expected = model.predict_labels(read_xc(d / "test.txt")[0], 5)
     assert [row[row >= 0].tolist() for row in ids] == expected
@@ -195,7 +200,7 @@ def test_integer_names_are_the_users_label_ids(files, capsys, tmp_path):
 def test_predict_names_with_label_names_of_an_xc_model(files, capsys, tmp_path):
     d = files["dir"]
     model = tmp_path / "m.npz"
-    code, _, err = run(
+    code, _, err = run_cli_out(
         capsys,
         "train",
         "--train",
@@ -218,8 +223,8 @@ def test_predict_names_with_label_names_of_an_xc_model(files, capsys, tmp_path):
     assert code == 0, err
     assert SLEEC.load(model).label_names_.tolist() == files["names"].tolist()
     ids_file, names_file = tmp_path / "p.txt", tmp_path / "p.tsv"
-    run(capsys, "predict", "--model", model, "--test", d / "test.txt", "--out", ids_file)
-    run(
+    run_cli_out(capsys, "predict", "--model", model, "--test", d / "test.txt", "--out", ids_file)
+    run_cli_out(
         capsys,
         "predict",
         "--model",
@@ -233,7 +238,7 @@ def test_predict_names_with_label_names_of_an_xc_model(files, capsys, tmp_path):
     ids = read_predictions(str(ids_file))
     shown = [line.split("\t")[0] for line in names_file.read_text().splitlines()]
     assert shown == [",".join(files["names"][row[row >= 0]]) for row in ids]
-    code, _, err = run(
+    code, _, err = run_cli_out(
         capsys,
         "predict",
         "--model",

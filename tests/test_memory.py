@@ -19,6 +19,7 @@ import threading
 
 import pytest
 
+from _helpers import TINY
 from sleec import SLEEC, _memory
 from sleec.datasets import make_xmc, write_xc
 
@@ -119,7 +120,7 @@ def test_fit_reserves_the_blas_buffers_first(toy_xmc, monkeypatch):
             f"sleec.{module}.reserve_blas_buffers", lambda: calls.append(threading.get_ident())
         )
     Xtr, Ytr, *_ = toy_xmc
-    model = SLEEC(n_learners=1, n_components=4, n_graph_neighbors=5, n_neighbors=3)
+    model = SLEEC(**TINY)
     model.fit(Xtr, Ytr)
     assert calls and calls[0] == threading.get_ident()  # fit's thread, before any task
     model.predict_topk(Xtr[:3], 2)

@@ -10,24 +10,14 @@ import lzma
 import numpy as np
 import pytest
 
+from _helpers import SMALL_8, TINY, cli_flags
 from sleec import SLEEC, ModelFormatError, _persist, cli
 from sleec._vectorizer import MAX_NGRAM, check_token_pattern
 from sleec.datasets import read_text, write_label_names
 from sleec.exceptions import DataFormatError
 from sleec.text import load_pipeline, make_text_pipeline, predict_text, save_pipeline
 
-SMALL = [
-    "--n-components",
-    "8",
-    "--n-graph-neighbors",
-    "10",
-    "--n-neighbors",
-    "5",
-    "--n-learners",
-    "1",
-    "--random-state",
-    "0",
-]
+SMALL = cli_flags({**SMALL_8, "random_state": 0})
 
 
 def test_read_tab_separated(tmp_path):
@@ -263,8 +253,6 @@ def test_cli_text_errors(tmp_path, capsys):
 # A pipeline file's vectoriser settings are applied at every prediction; a checksum is not
 # a signature (anyone can recompute it), so each setting is checked at load.
 
-FIT = {"n_components": 4, "n_graph_neighbors": 5, "n_neighbors": 3, "n_learners": 1}
-
 
 @pytest.fixture(scope="module")
 def pipeline_files(tmp_path_factory):
@@ -277,9 +265,9 @@ def pipeline_files(tmp_path_factory):
     docs = [line.split("\t")[1] for line in lines]
     tags = [line.split("\t")[0].split(",") for line in lines]
     pipes = {
-        "tfidf": make_text_pipeline("tfidf", **FIT, random_state=0),
-        "hashing": make_text_pipeline("hashing", **FIT, random_state=0),
-        "count": make_pipeline(CountVectorizer(), SLEEC(**FIT, random_state=0)),
+        "tfidf": make_text_pipeline("tfidf", **TINY, random_state=0),
+        "hashing": make_text_pipeline("hashing", **TINY, random_state=0),
+        "count": make_pipeline(CountVectorizer(), SLEEC(**TINY, random_state=0)),
     }
     for kind, pipe in pipes.items():
         save_pipeline(pipe.fit(docs, tags), d / f"{kind}.npz")
@@ -469,7 +457,7 @@ def test_save_pipeline_refuses_settings_that_load_would_refuse(tmp_path, params,
     lines = _corpus(40).splitlines()
     docs = [line.split("\t")[1] for line in lines]
     tags = [line.split("\t")[0].split(",") for line in lines]
-    pipe = make_pipeline(TfidfVectorizer(**params), SLEEC(**FIT, random_state=0))
+    pipe = make_pipeline(TfidfVectorizer(**params), SLEEC(**TINY, random_state=0))
     pipe.fit(docs, tags)
     with pytest.raises(ValueError, match=match + r".*\(a sleec model file cannot hold it\)"):
         save_pipeline(pipe, tmp_path / "p.npz")
