@@ -62,10 +62,70 @@ def _train(d, *extra):
     ]
 
 
-def test_cli_missing_train_file(cli_files, capsys):
-    d = cli_files
-    code, err = run_cli(capsys, "train", "--train", d / "nope.txt", "--model", d / "new.npz")
-    assert_one_line_error(code, err, r"No such file or directory: '.*nope\.txt'")
+# Each case: the command line (from the cli_files directory) and the patterns its one
+# error line must contain.
+ONE_LINE_ERRORS = [
+    pytest.param(
+        lambda d: ["train", "--train", d / "nope.txt", "--model", d / "new.npz"],
+        [r"No such file or directory: '.*nope\.txt'"],
+        id="missing train file",
+    ),
+    pytest.param(
+        lambda d: [
+            "predict",
+            "--model",
+            d / "garbage.npz",
+            "--test",
+            d / "test.txt",
+            "--out",
+            d / "p.txt",
+        ],
+        [r"garbage\.npz' is not a readable sleec model file"],
+        id="garbage model file",
+    ),
+    pytest.param(
+        lambda d: ["evaluate", "--truth", d / "train.txt", "--pred", d / "pred.txt"],
+        [r"pred\.txt has predictions for 20 points but .*train\.txt has 40 points"],
+        id="prediction truth row mismatch",
+    ),
+    pytest.param(
+        lambda d: _train(d, "--n-components", "0"),
+        [
+            r"The 'n_components' parameter of SLEEC must be an int in "
+            r"the range \[1, 2147483647\]\. Got 0 instead"
+        ],
+        id="zero components",
+    ),
+    pytest.param(
+        lambda d: [
+            "predict",
+            "--model",
+            d / "model.npz",
+            "--test",
+            d / "test_wide.txt",
+            "--out",
+            d / "p.txt",
+        ],
+        [rf"X has {D + 5} features, but SLEEC is expecting {D} features"],
+        id="test file with more features",
+    ),
+    pytest.param(
+        lambda d: ["evaluate", "--truth", d / "truth_narrow.txt", "--pred", d / "pred.txt"],
+        [r"predicts label id \d+ \(first in row \d+\), but .* has only 2 labels"],
+        id="predictions beyond truth labels",
+    ),
+    pytest.param(
+        lambda d: ["evaluate", "--truth", d / "truth_narrow.txt", "--pred", d / "pred.txt"],
+        [r"pred\.txt", r"truth_narrow\.txt"],
+        id="predictions beyond truth labels names files",
+    ),
+]
+
+
+@pytest.mark.parametrize(("argv", "patterns"), ONE_LINE_ERRORS)
+def test_cli_one_line_error(cli_files, capsys, argv, patterns):
+    code, err = run_cli(capsys, *argv(cli_files))
+    assert_one_line_error(code, err, *patterns)
 
 
 def test_cli_malformed_train_file(cli_files, capsys):
@@ -78,42 +138,6 @@ def test_cli_malformed_train_file(cli_files, capsys):
         r"token 'x:1'",
     )
     assert not (d / "new.npz").exists()
-
-
-def test_cli_garbage_model_file(cli_files, capsys):
-    d = cli_files
-    code, err = run_cli(
-        capsys,
-        "predict",
-        "--model",
-        d / "garbage.npz",
-        "--test",
-        d / "test.txt",
-        "--out",
-        d / "p.txt",
-    )
-    assert_one_line_error(code, err, r"garbage\.npz' is not a readable sleec model file")
-
-
-def test_cli_prediction_truth_row_mismatch(cli_files, capsys):
-    d = cli_files
-    code, err = run_cli(capsys, "evaluate", "--truth", d / "train.txt", "--pred", d / "pred.txt")
-    assert_one_line_error(
-        code,
-        err,
-        r"pred\.txt has predictions for 20 points but "
-        r".*train\.txt has 40 points",
-    )
-
-
-def test_cli_zero_components(cli_files, capsys):
-    code, err = run_cli(capsys, *_train(cli_files, "--n-components", "0"))
-    assert_one_line_error(
-        code,
-        err,
-        r"The 'n_components' parameter of SLEEC must be an int in "
-        r"the range \[1, 2147483647\]\. Got 0 instead",
-    )
 
 
 def test_cli_predict_k_zero_is_a_usage_error(cli_files, capsys):
@@ -135,47 +159,6 @@ def test_cli_predict_k_zero_is_a_usage_error(cli_files, capsys):
         "sleec: error: argument --k: expected a positive integer, got '0' "
         "(see 'sleec predict --help')"
     ]
-
-
-def test_cli_test_file_with_more_features(cli_files, capsys):
-    d = cli_files
-    code, err = run_cli(
-        capsys,
-        "predict",
-        "--model",
-        d / "model.npz",
-        "--test",
-        d / "test_wide.txt",
-        "--out",
-        d / "p.txt",
-    )
-    assert_one_line_error(
-        code,
-        err,
-        rf"X has {D + 5} features, but SLEEC is expecting {D} "
-        r"features",
-    )
-
-
-def test_cli_predictions_beyond_truth_labels(cli_files, capsys):
-    d = cli_files
-    code, err = run_cli(
-        capsys, "evaluate", "--truth", d / "truth_narrow.txt", "--pred", d / "pred.txt"
-    )
-    assert_one_line_error(
-        code,
-        err,
-        r"predicts label id \d+ \(first in row \d+\), but .* has "
-        r"only 2 labels",
-    )
-
-
-def test_cli_predictions_beyond_truth_labels_names_files(cli_files, capsys):
-    d = cli_files
-    code, err = run_cli(
-        capsys, "evaluate", "--truth", d / "truth_narrow.txt", "--pred", d / "pred.txt"
-    )
-    assert_one_line_error(code, err, r"pred\.txt", r"truth_narrow\.txt")
 
 
 def test_cli_truth_with_more_labels_than_the_model_is_accepted(cli_files, capsys, tmp_path):
