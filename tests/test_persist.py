@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import io
 import json
 import os
@@ -61,9 +62,15 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
         return {k: npz[k] for k in npz.files}
 
 
+# np.savez takes allow_pickle from NumPy 2.1; older versions (the project supports 1.26) store
+# the keyword as one more array named "allow_pickle" (and always pickle object arrays).
+_SAVEZ_TAKES_ALLOW_PICKLE = "allow_pickle" in inspect.signature(np.savez).parameters
+
+
 def write_npz(path: Path, payload: dict[str, np.ndarray], allow_pickle: bool = False) -> None:
+    options = {"allow_pickle": allow_pickle} if _SAVEZ_TAKES_ALLOW_PICKLE else {}
     with open(path, "wb") as fh:
-        np.savez(fh, allow_pickle=allow_pickle, **payload)
+        np.savez(fh, **options, **payload)
 
 
 def assert_same_model(a: SLEEC, b: SLEEC, X) -> None:
