@@ -22,11 +22,11 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from _helpers import central_directory, peak_rss_mb, resign
+from _helpers import TINY_SEEDED, central_directory, peak_rss_mb, resign
 from conftest import NO_STAGE
 from sleec import SLEEC, ModelFormatError, _persist
 from sleec._persist import load_model
-from sleec._state import FORMAT_VERSION, FittedState, Learner
+from sleec._state import FORMAT_VERSION, FittedState, Learner, half_precision
 
 PARAMS = {
     "n_components": 6,
@@ -280,7 +280,7 @@ def test_missing_file(tmp_path):
 def test_valid_checksum_but_inconsistent_content(model, tmp_path):
     # A file that passes every byte-level check but whose arrays do not fit together.
     arrays = model.state_.to_arrays()
-    arrays["W_indptr"] = arrays["W_indptr"][:-3]
+    arrays["W_dense"] = arrays["W_dense"][:-3]
     _persist.save_model(tmp_path / "bad.npz", model.get_params(), arrays)
     with pytest.raises(ModelFormatError, match="holds an inconsistent model"):
         SLEEC.load(tmp_path / "bad.npz")
@@ -506,7 +506,7 @@ def _member_data_offset(raw: bytes, name: str) -> tuple[int, int]:
     return info.header_offset + 30 + n_name + n_extra, info.file_size
 
 
-@pytest.mark.parametrize("member", ["E.npy", "W_data.npy", "train_labels_indices.npy"])
+@pytest.mark.parametrize("member", ["E.npy", "W_dense.npy", "train_labels_indices.npy"])
 @pytest.mark.parametrize("where", [0.25, 0.5, 0.75])
 def test_modelfile_flipped_byte_in_the_data(model_file, tmp_path, member, where):
     raw = bytearray(model_file.read_bytes())
@@ -727,9 +727,9 @@ def test_modelfile_valid_checksum_bad_params(model_file, tmp_path, change, match
             id="regressor features unsorted",
         ),
         pytest.param(
-            lambda p: {"W_indices": p["W_indices"] + 1000},
+            lambda p: {"W_dense": p["W_dense"][:, :-1].copy()},
             "bad regressor matrix",
-            id="regressor columns beyond r",
+            id="regressor columns fewer than r",
         ),
         pytest.param(
             lambda p: {
@@ -741,8 +741,8 @@ def test_modelfile_valid_checksum_bad_params(model_file, tmp_path, change, match
             id="NaN embedding",
         ),
         pytest.param(
-            lambda p: {"W_data": np.full_like(p["W_data"], np.inf)},
-            "array 'W_data' holds NaN or infinite values",
+            lambda p: {"W_dense": np.full_like(p["W_dense"], np.inf)},
+            "array 'W_dense' holds NaN or infinite values",
             id="infinite weights",
         ),
         pytest.param(
@@ -799,6 +799,85 @@ def test_model_contents_with_a_valid_checksum(trained_files, tmp_path, key, valu
         SLEEC.load(path)
 
 
+# ------------------------------------------------------------ the regressors' two layouts
+@pytest.fixture(scope="module")
+def sparse_model(tiny_data):
+    """A model whose regressors keep 40% of their weights: stored as CSR, not dense."""
+    X, Y = tiny_data
+    return SLEEC(**TINY_SEEDED, weight_threshold=0.6).fit(X, Y)
+
+
+@pytest.mark.parametrize("which", ["tiny_model", "sparse_model"])
+def test_regressor_layout_is_the_smaller_and_round_trips(request, which, tiny_data, tmp_path):
+    model = request.getfixturevalue(which)
+    arrays = model.state_.to_arrays()
+    dense = which == "tiny_model"
+    assert ("W_dense" in arrays) == dense and ("W_data" in arrays) == (not dense)
+    weights = arrays["W_dense"] if dense else arrays["W_data"]
+    assert weights.dtype == np.float16 and arrays["E"].dtype == np.float16  # 2 bytes a value
+    model.save(tmp_path / "m.npz")
+    back = SLEEC.load(tmp_path / "m.npz")
+    for ours, theirs in zip(model.state_.learners, back.state_.learners, strict=True):
+        for a, b in zip(ours.locals, theirs.locals, strict=True):
+            assert b.W.dtype == b.E.dtype == np.float32
+            np.testing.assert_array_equal(a.W.toarray(), b.W.toarray())
+            np.testing.assert_array_equal(a.E, b.E)
+    X, _ = tiny_data
+    for got, expected in zip(back.predict_topk(X), model.predict_topk(X), strict=True):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_values_beyond_float16_are_kept_and_stored_as_float32(tiny_model):
+    assert half_precision(np.array([0.1], np.float32))[0] == np.float32(np.float16(0.1))
+    wide = np.array([1e5, 0.1], np.float32)  # 1e5 > float16's largest, 65504
+    np.testing.assert_array_equal(half_precision(wide), wide)
+    state = tiny_model.state_
+    learners = tuple(
+        Learner(lr.centers, tuple(dataclasses.replace(loc, E=loc.E * 1e5) for loc in lr.locals))
+        for lr in state.learners
+    )
+    arrays = dataclasses.replace(state, learners=learners).to_arrays()
+    assert arrays["E"].dtype == np.float32
+    back = FittedState.from_arrays(arrays)
+    for lr, got in zip(learners, back.learners, strict=True):
+        for a, b in zip(lr.locals, got.locals, strict=True):
+            np.testing.assert_array_equal(a.E, b.E)
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        pytest.param(
+            lambda p: {"W_indices": p["W_indices"] + 1000},
+            "bad regressor matrix",
+            id="regressor columns beyond r",
+        ),
+        pytest.param(
+            lambda p: {"W_data": np.full_like(p["W_data"], np.inf)},
+            "array 'W_data' holds NaN or infinite values",
+            id="infinite weights",
+        ),
+        pytest.param(
+            lambda p: {"W_dense": np.zeros((p["features"].size, 4), np.float32)},
+            "regressors are stored in neither or in both layouts",
+            id="both layouts",
+        ),
+        pytest.param(
+            lambda p: {"W_data": None, "W_indices": None, "W_indptr": None},
+            "regressors are stored in neither or in both layouts",
+            id="no regressors",
+        ),
+    ],
+)
+def test_csr_regressors_checked_at_load(sparse_model, tmp_path, change, match):
+    sparse_model.save(tmp_path / "m.npz")
+    payload = {**read_npz(tmp_path / "m.npz"), **change(read_npz(tmp_path / "m.npz"))}
+    path = tmp_path / "bad.npz"
+    write_npz(path, resign({k: v for k, v in payload.items() if v is not None}))
+    with pytest.raises(ModelFormatError, match=f"holds an inconsistent model: .*{match}"):
+        SLEEC.load(path)
+
+
 @pytest.mark.parametrize(
     ("change", "match"),
     [
@@ -830,7 +909,6 @@ def test_model_more_contents_with_a_valid_checksum(trained_files, tmp_path, chan
         payload["features_offsets"] = np.concatenate(
             [payload["features_offsets"][:1], payload["features_offsets"]]
         )
-        payload["W_indptr"] = np.concatenate([payload["W_indptr"]])
     payload.update(change(payload))
     path = tmp_path / "m.npz"
     with open(path, "wb") as fh:

@@ -70,7 +70,7 @@ def _spmm(indptr, indices, data, Q, out):
                 out[i, t] += v * Q[j, t]
 
 
-spmm, spmm_par = twins(_spmm, fastmath=True)
+spmm, spmm_par = twins(_spmm)  # no fastmath: both builds round alike
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -33,6 +33,7 @@ __all__ = [
     "Learner",
     "LocalModel",
     "SecondStage",
+    "half_precision",
     "unit_centroids_T",
     "vectorizer_from_arrays",
     "vectorizer_to_arrays",
@@ -47,6 +48,23 @@ FORMAT_VERSION = 3  # 3: the optional second stage (centroids, rankers); see CHA
 READABLE_VERSIONS = (2, 3)  # a version-2 file is a model without a second stage
 
 
+def half_precision(values: np.ndarray) -> np.ndarray:
+    """``values`` as float32 rounded to the nearest float16 (unchanged if one of them lies
+    beyond float16's range). The regressors and stored embeddings are kept at this precision
+    from the fit on: the model file then holds them in 2 bytes a value and reads them back bit
+    for bit (held out on five sets: within 0.04 P@k of float32; BENCHMARKS.md, "Model size")."""
+    narrow = np.asarray(values, dtype=np.float32).astype(np.float16)
+    if not np.all(np.isfinite(narrow)):
+        return np.asarray(values, dtype=np.float32)
+    return narrow.astype(np.float32)
+
+
+def _narrowest(values: np.ndarray) -> np.ndarray:
+    """float16 if it holds ``values`` (float32) exactly, else the float32 values."""
+    narrow = values.astype(np.float16)
+    return narrow if np.array_equal(narrow, values) else values
+
+
 @dataclass(frozen=True)
 class LocalModel:
     """The model of one cluster of one learner.
@@ -57,6 +75,7 @@ class LocalModel:
     W : csr_matrix (d_c, r) float32, the (pruned) regressor ``V^T`` from those features to
         embeddings (row j is feature ``features[j]``).
     E : (n_c, r) float32, the stored (pruned) training embeddings ``X_c V^T``.
+    ``W`` and ``E`` hold float16 values (:func:`half_precision`) unless they exceed its range.
     """
 
     rows: np.ndarray
@@ -240,13 +259,13 @@ class FittedState:
             ),
             "rows_offsets": _offsets([loc.rows.size for loc in locs]),
             "rows": np.concatenate([loc.rows for loc in locs]).astype(np.int32),
-            "E": np.concatenate([loc.E for loc in locs]).astype(np.float32).reshape(-1, r),
+            "E": _narrowest(np.concatenate([loc.E for loc in locs]).astype(np.float32)).reshape(
+                -1, r
+            ),
             # The regressors stacked: local c owns rows features_offsets[c]:[c + 1] of W.
             "features_offsets": _offsets([loc.features.size for loc in locs]),
             "features": np.concatenate([loc.features for loc in locs]).astype(np.int32),
-            "W_indptr": _stack_indptr([loc.W.indptr for loc in locs]),
-            "W_indices": np.concatenate([loc.W.indices for loc in locs]).astype(np.int32),
-            "W_data": np.concatenate([loc.W.data for loc in locs]).astype(np.float32),
+            **_regressor_arrays([loc.W for loc in locs], r),
         }
 
     @classmethod
@@ -264,9 +283,7 @@ class FittedState:
         )
         Y.check_format(full_check=True)
         f_off, rows_off = a["features_offsets"], a["rows_offsets"]
-        W_all = sp.csr_matrix(
-            (a["W_data"], a["W_indices"], a["W_indptr"]), shape=(int(f_off[-1]), r)
-        )
+        W_all = _regressor_matrix(a, int(f_off[-1]), r)
         centers = sp.csr_matrix(
             (a["centers_data"], a["centers_indices"], a["centers_indptr"]),
             shape=(int(f_off.size - 1), d),
@@ -278,7 +295,8 @@ class FittedState:
                 f0, f1 = f_off[c], f_off[c + 1]
                 r0, r1 = rows_off[c], rows_off[c + 1]
                 W = W_all[f0:f1]
-                locs.append(LocalModel(a["rows"][r0:r1], a["features"][f0:f1], W, a["E"][r0:r1]))
+                E = a["E"][r0:r1].astype(np.float32)
+                locs.append(LocalModel(a["rows"][r0:r1], a["features"][f0:f1], W, E))
             learners.append(Learner(centers[c0 : c0 + int(n_c)], tuple(locs)))
             c0 += int(n_c)
         vectorizer = vectorizer_from_arrays(a)
@@ -314,10 +332,37 @@ _DTYPES = {  # the exact dtype kind of every array: "i" integers, "f" floats
     "E": "f",
     "features_offsets": "i",
     "features": "i",
-    "W_indptr": "i",
-    "W_indices": "i",
-    "W_data": "f",
 }
+# The regressors' two layouts (exactly one is stored): CSR, or dense when at least half of
+# the weights are non-zero (W is usually 99% dense). Their values, and E's, are stored as
+# float16 when that holds them exactly (they are kept at that precision from the fit on).
+_W_CSR = {"W_indptr": "i", "W_indices": "i", "W_data": "f"}
+_W_DENSE = {"W_dense": "f"}
+
+
+def _regressor_arrays(blocks: list[sp.csr_matrix], r: int) -> dict[str, np.ndarray]:
+    """The stacked regressors (blocks of shape (d_c, r)) in the smaller of the two layouts."""
+    n_rows = sum(W.shape[0] for W in blocks)
+    if 2 * sum(W.nnz for W in blocks) >= n_rows * r:
+        dense = np.zeros((n_rows, r), dtype=np.float32)
+        start = 0
+        for W in blocks:
+            dense[start : start + W.shape[0]] = W.toarray()
+            start += W.shape[0]
+        return {"W_dense": _narrowest(dense)}
+    return {
+        "W_indptr": _stack_indptr([W.indptr for W in blocks]),
+        "W_indices": np.concatenate([W.indices for W in blocks]).astype(np.int32),
+        "W_data": _narrowest(np.concatenate([W.data for W in blocks]).astype(np.float32)),
+    }
+
+
+def _regressor_matrix(a: Mapping[str, np.ndarray], n_rows: int, r: int) -> sp.csr_matrix:
+    """The stacked regressors as one (n_rows, r) CSR matrix, from either layout (checked)."""
+    if "W_dense" in a:
+        return sp.csr_matrix(a["W_dense"].astype(np.float32))  # zeros are not stored
+    data = a["W_data"].astype(np.float32)
+    return sp.csr_matrix((data, a["W_indices"], a["W_indptr"]), shape=(n_rows, r))
 
 
 # ------------------------------------------------------------------------- text vectoriser
@@ -527,7 +572,10 @@ def vectorizer_width(vectorizer: Any) -> int:
 def _check_arrays(a: Mapping[str, np.ndarray]) -> None:
     """Raise ValueError naming the first inconsistency of the arrays (KeyError if one is
     missing): dtypes, shapes, offsets, index ranges and finite values."""
-    for name, kind in _DTYPES.items():
+    if ("W_dense" in a) == any(name in a for name in _W_CSR):
+        raise ValueError("the regressors are stored in neither or in both layouts")
+    layout = _W_DENSE if "W_dense" in a else _W_CSR
+    for name, kind in {**_DTYPES, **layout}.items():
         if a[name].dtype.kind != kind:
             raise ValueError(
                 f"array '{name}' has dtype {a[name].dtype}; expected "
@@ -584,7 +632,9 @@ def _check_arrays(a: Mapping[str, np.ndarray]) -> None:
         (_offsets_ok(f_off, n_locals, features.size), "bad regressor feature offsets"),
         (_in_range(features, d), f"regressor features outside the {d} features"),
         (
-            _csr_ok(a["W_indptr"], a["W_indices"], features.size, r)
+            a["W_dense"].shape == (features.size, r)
+            if "W_dense" in a
+            else _csr_ok(a["W_indptr"], a["W_indices"], features.size, r)
             and a["W_data"].shape == a["W_indices"].shape,
             "bad regressor matrix",
         ),
@@ -597,7 +647,7 @@ def _check_arrays(a: Mapping[str, np.ndarray]) -> None:
     within[starts[(starts >= 1) & (starts < features.size)] - 1] = False
     if np.any(np.diff(features)[within] <= 0):
         raise ValueError("regressor features not sorted within a cluster")
-    for name in ("centers_data", "E", "W_data"):
+    for name in ("centers_data", "E", "W_dense" if "W_dense" in a else "W_data"):
         if not np.all(np.isfinite(a[name])):
             raise ValueError(f"array '{name}' holds NaN or infinite values")
 

@@ -32,7 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._sparse import select_columns
-from ._state import Learner, LocalModel
+from ._state import Learner, LocalModel, half_precision
 from .clustering import assign_to_centers, cluster_members, unit_rows
 from .graph import label_knn_graph
 from .neighbors import nearest_neighbors, vote_matrix
@@ -126,7 +126,9 @@ def fit_cluster(
     if W.shape[1] < config.n_components:  # tiny cluster: rank <= its size; pad with zeros
         W = np.hstack([W, np.zeros((W.shape[0], config.n_components - W.shape[1]))])
     W = prune_weights(W, config.weight_threshold).astype(np.float32)
-    E = prune_embeddings(_product(Xc, W), config.embedding_threshold)
+    W.data = half_precision(W.data)  # the model file's precision (2 bytes a weight)
+    W.eliminate_zeros()
+    E = half_precision(prune_embeddings(_product(Xc, W), config.embedding_threshold))
     logger.debug("cluster of %d points fitted in %.2f s", rows.size, time.perf_counter() - start)
     return LocalModel(rows=rows, features=features, W=W, E=E)
 
@@ -229,7 +231,7 @@ def append_points(
                 rows=np.concatenate([local.rows, (first_row + members).astype(np.int32)]),
                 features=local.features,
                 W=local.W,
-                E=np.vstack([local.E, embed(features[members], local)]),
+                E=np.vstack([local.E, half_precision(embed(features[members], local))]),
             )
         grown.append(Learner(learner.centers, tuple(locals_)))
     return tuple(grown)
