@@ -175,7 +175,20 @@ def test_cli_predict_text_writes_one_line_per_input_line(tmp_path, capsys):
 
     expected, _ = predict_text(pipeline, [words[0], f"{words[1]}\tmore words", words[2]], 5)
     assert [rows[i].split("\t")[0].split(",") for i in (0, 2, 4)] == expected
-    assert "(2 blank, without labels)" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "(2 blank, without labels)" in err and "read as labelled text" not in err
+    # Every line holds a TAB: read as labels<TAB>text, and said so; --layout plain keeps it.
+    tabbed = tmp_path / "tabbed.txt"
+    tabbed.write_text(f"{words[0]}\t{words[1]}\n")
+    argv = ["predict", "--model", str(model), "--text", str(tabbed), "--out", str(out)]
+    assert cli.main(argv) == 0
+    err = capsys.readouterr().err
+    assert "warning: " + str(tabbed) + " is read as labelled text" in err, err
+    assert "--layout plain predicts from whole lines" in err
+    assert cli.main([*argv, "--layout", "plain"]) == 0
+    assert "read as labelled text" not in capsys.readouterr().err
+    whole, _ = predict_text(pipeline, [f"{words[0]}\t{words[1]}"], 5)
+    assert out.read_text().split("\t")[0].split(",") == whole[0]
 
 
 def test_cli_min_df(tmp_path, capsys):

@@ -1,8 +1,8 @@
 """Ranking scorers for scikit-learn's model selection: P@k, nDCG@k and PSP@k by name.
 
 ``GridSearchCV(model, grid, scoring=xmc_scorer("precision@5"))`` and
-``cross_val_score(model, X, Y, scoring=xmc_scorer("psp@3"))`` rank with the model's top-k
-labels. A scorer works on a fitted :class:`~sleec.SLEEC` or on a
+``cross_val_score(model, X, label_lists(Y), scoring=xmc_scorer("psp@3"))`` rank with the
+model's top-k labels. A scorer works on a fitted :class:`~sleec.SLEEC` or on a
 :class:`~sklearn.pipeline.Pipeline` ending in one (the other steps transform ``X``), and takes
 the true labels in any form ``fit`` accepts (a label matrix, label lists of names, or 1-D
 labels); names the model never saw count as misses. Several at once:

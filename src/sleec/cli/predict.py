@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+import warnings
 
 from ..estimator import PREDICT_BATCH
 from ..io import TEXT_LAYOUTS, read_text, write_label_names, write_predictions
@@ -134,7 +135,15 @@ def _predict_text(args: argparse.Namespace) -> int:
         raise ValueError("--text predicts locally; --scheduler works with --test")
     pipeline = load_pipeline(args.model)
     sh.prediction_model(pipeline[-1], args)
-    docs, _ = read_text(args.text, labels_required=False, keep_blank=True, layout=args.layout)
+    docs, ignored = read_text(args.text, labels_required=False, keep_blank=True, layout=args.layout)
+    if args.layout == "auto" and any(ignored):  # what came before the TABs is not predicted from
+        warnings.warn(
+            f"{args.text} is read as labelled text (every non-blank line holds a TAB, or the "
+            "first starts with __label__): the labels before the text are ignored; "
+            "--layout plain predicts from whole lines",
+            UserWarning,
+            stacklevel=1,
+        )
     start = time.perf_counter()
     # one output line per input line: a blank line is no document and gets no labels
     written = [i for i, doc in enumerate(docs) if doc.strip()]
