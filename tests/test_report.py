@@ -3,6 +3,8 @@ a real headless browser (Chromium, when installed) with every figure loaded."""
 
 from __future__ import annotations
 
+import dataclasses
+import html
 import re
 import shutil
 import subprocess
@@ -105,6 +107,20 @@ def test_per_label_table_against_brute_force(model, toy_xmc):
     top = tables["most frequent in the test set"]
     assert [r["support"] for r in top] == sorted(Y.sum(axis=0), reverse=True)[:4]
     assert report.info["n_train"] == 400 and report.info["fit_seconds"] > 0
+
+
+def test_an_empty_label_group_says_so_instead_of_an_empty_table(model, toy_xmc, tmp_path):
+    _, _, Xte, Yte, _ = toy_xmc
+    report = evaluate_report(model, Xte, Yte, k=5)
+    no_tail = dataclasses.replace(report, labels=[r for r in report.labels if r["train"] > 5])
+    write_report(tmp_path / "r.html", no_tail)
+    page = (tmp_path / "r.html").read_text()
+    for caption, rows in label_tables(no_tail).items():
+        after = page.split(f"<h3>{html.escape(caption)}</h3>", 1)[1]
+        empty = after.startswith("<p>No label of the test set is in this group.</p>")
+        assert empty == (not rows) and after.startswith("<table>") == bool(rows)
+    assert not label_tables(no_tail)["worst tail labels (<= 5 training points)"]
+    assert label_tables(no_tail)["worst head labels"]
 
 
 def test_report_page_names_the_model_and_compares_two(model, toy_xmc, tmp_path, capsys):

@@ -216,7 +216,8 @@ CAPTIONS = {
     "group, its share of the test set's true labels, its share of the top-k predictions and "
     "the recall of its true labels: a model that favours frequent labels predicts the "
     "right-hand groups more often than they occur.",
-    "scores": "Scores of the top-k predictions (the share of neighbour votes, in [0, 1]) for "
+    "scores": "Scores of the top-k predictions (the share of neighbour votes, mixed with the "
+    "ranker probability of the label when the model has the second stage; in [0, 1]) for "
     "correct and wrong predictions: where they separate, a score threshold (predict's "
     "threshold=) keeps precision up.",
     "clusters": "Histogram of the training points per cluster, over every learner: each "
@@ -314,16 +315,21 @@ def _html(report: Report, figures: dict[str, bytes], title: str, compare: Report
     metric_table = _metric_table(reports)
     bucket_table = _bucket_table(reports, compare)
     label_sections = "".join(
-        f"<h3>{e(caption)}</h3><table><tr><th>label</th><th>test points</th>"
-        f"<th>training points</th><th>predicted</th><th>precision</th>"
-        f"<th>recall@{report.k}</th></tr>"
-        + "".join(
-            f"<tr><td>{e(row['name'])}</td><td>{row['support']}</td><td>{row['train']}</td>"
-            f"<td>{row['predicted']}</td><td>{100 * row['precision']:.1f}</td>"
-            f"<td>{100 * row['recall']:.1f}</td></tr>"
-            for row in rows
+        f"<h3>{e(caption)}</h3>"
+        + (
+            f"<table><tr><th>label</th><th>test points</th>"
+            f"<th>training points</th><th>predicted</th><th>precision</th>"
+            f"<th>recall@{report.k}</th></tr>"
+            + "".join(
+                f"<tr><td>{e(row['name'])}</td><td>{row['support']}</td><td>{row['train']}</td>"
+                f"<td>{row['predicted']}</td><td>{100 * row['precision']:.1f}</td>"
+                f"<td>{100 * row['recall']:.1f}</td></tr>"
+                for row in rows
+            )
+            + "</table>"
+            if rows
+            else "<p>No label of the test set is in this group.</p>"
         )
-        + "</table>"
         for caption, rows in label_tables(report).items()
     )
     images = "".join(
