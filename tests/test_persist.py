@@ -24,7 +24,7 @@ import scipy.sparse as sp
 
 from _helpers import TINY_SEEDED, central_directory, peak_rss_mb, resign
 from conftest import NO_STAGE
-from sleec import SLEEC, ModelFormatError, _persist
+from sleec import SLEEC, ModelFormatError, _persist, _state
 from sleec._persist import load_model
 from sleec._state import FORMAT_VERSION, FittedState, Learner, half_precision
 
@@ -714,10 +714,12 @@ def test_modelfile_valid_checksum_bad_params(model_file, tmp_path, change, match
     ("change", "match"),
     [
         pytest.param(
-            lambda p: {"rows": p["rows"] + 1000}, "cluster rows outside", id="rows beyond n_train"
+            lambda p: {"rows": p["rows"].astype(np.int64) + 1000},
+            "cluster rows outside",
+            id="rows beyond n_train",
         ),
         pytest.param(
-            lambda p: {"centers_indices": p["centers_indices"] + 1000},
+            lambda p: {"centers_indices": p["centers_indices"].astype(np.int64) + 1000},
             "bad cluster centres",
             id="centre features beyond d",
         ),
@@ -844,11 +846,29 @@ def test_values_beyond_float16_are_kept_and_stored_as_float32(tiny_model):
             np.testing.assert_array_equal(a.E, b.E)
 
 
+def test_ids_are_stored_in_the_narrowest_type_and_read_back_as_int32(tiny_model, tmp_path):
+    arrays = tiny_model.state_.to_arrays()  # 30 points, 12 features, 6 labels: all < 256
+    for name in ("train_labels_indices", "centers_indices", "rows", "features"):
+        assert arrays[name].dtype == np.uint8, name
+    ids = {"rows": np.array([0, 300]), "features": np.array([70_000]), "W_indices": np.array([-1])}
+    narrow = _state._narrow_ids(dict(ids))
+    assert narrow["rows"].dtype == np.uint16 and narrow["features"].dtype == np.int32
+    assert narrow["W_indices"].dtype == ids["W_indices"].dtype  # a negative id: left to the checks
+    back = FittedState.from_arrays(arrays)
+    assert back.learners[0].locals[0].rows.dtype == np.int32
+    tiny_model.save(tmp_path / "m.npz")
+    payload = read_npz(tmp_path / "m.npz")
+    payload["rows"] = payload["rows"].astype(np.uint32)  # only uint8 / uint16 are widened
+    write_npz(tmp_path / "bad.npz", resign(payload))
+    with pytest.raises(ModelFormatError, match="array 'rows' has dtype uint32; expected integers"):
+        SLEEC.load(tmp_path / "bad.npz")
+
+
 @pytest.mark.parametrize(
     ("change", "match"),
     [
         pytest.param(
-            lambda p: {"W_indices": p["W_indices"] + 1000},
+            lambda p: {"W_indices": p["W_indices"].astype(np.int64) + 1000},
             "bad regressor matrix",
             id="regressor columns beyond r",
         ),

@@ -239,34 +239,38 @@ class FittedState:
             names["fit_info"] = np.array(json.dumps(dict(self.info), sort_keys=True))
         if self.second_stage is not None:
             names.update(_stage_arrays(self.second_stage))
-        return {
-            **text,
-            **names,
-            "label_kind": np.array(self.label_kind),
-            "normalize": np.array(bool(self.normalize)),
-            "shape_n_d_l_r": np.array([Y.shape[0], self.n_features, Y.shape[1], r], dtype=np.int64),
-            "train_labels_indptr": Y.indptr.astype(np.int64),
-            "train_labels_indices": Y.indices.astype(np.int32),
-            "learner_n_clusters": np.array(
-                [len(lr.locals) for lr in self.learners], dtype=np.int64
-            ),
-            "centers_indptr": _stack_indptr([lr.centers.indptr for lr in self.learners]),
-            "centers_indices": np.concatenate([lr.centers.indices for lr in self.learners]).astype(
-                np.int32
-            ),
-            "centers_data": np.concatenate([lr.centers.data for lr in self.learners]).astype(
-                np.float32
-            ),
-            "rows_offsets": _offsets([loc.rows.size for loc in locs]),
-            "rows": np.concatenate([loc.rows for loc in locs]).astype(np.int32),
-            "E": _narrowest(np.concatenate([loc.E for loc in locs]).astype(np.float32)).reshape(
-                -1, r
-            ),
-            # The regressors stacked: local c owns rows features_offsets[c]:[c + 1] of W.
-            "features_offsets": _offsets([loc.features.size for loc in locs]),
-            "features": np.concatenate([loc.features for loc in locs]).astype(np.int32),
-            **_regressor_arrays([loc.W for loc in locs], r),
-        }
+        return _narrow_ids(
+            {
+                **text,
+                **names,
+                "label_kind": np.array(self.label_kind),
+                "normalize": np.array(bool(self.normalize)),
+                "shape_n_d_l_r": np.array(
+                    [Y.shape[0], self.n_features, Y.shape[1], r], dtype=np.int64
+                ),
+                "train_labels_indptr": Y.indptr.astype(np.int64),
+                "train_labels_indices": Y.indices.astype(np.int32),
+                "learner_n_clusters": np.array(
+                    [len(lr.locals) for lr in self.learners], dtype=np.int64
+                ),
+                "centers_indptr": _stack_indptr([lr.centers.indptr for lr in self.learners]),
+                "centers_indices": np.concatenate(
+                    [lr.centers.indices for lr in self.learners]
+                ).astype(np.int32),
+                "centers_data": np.concatenate([lr.centers.data for lr in self.learners]).astype(
+                    np.float32
+                ),
+                "rows_offsets": _offsets([loc.rows.size for loc in locs]),
+                "rows": np.concatenate([loc.rows for loc in locs]).astype(np.int32),
+                "E": _narrowest(np.concatenate([loc.E for loc in locs]).astype(np.float32)).reshape(
+                    -1, r
+                ),
+                # The regressors stacked: local c owns rows features_offsets[c]:[c + 1] of W.
+                "features_offsets": _offsets([loc.features.size for loc in locs]),
+                "features": np.concatenate([loc.features for loc in locs]).astype(np.int32),
+                **_regressor_arrays([loc.W for loc in locs], r),
+            }
+        )
 
     @classmethod
     def from_arrays(cls, a: Mapping[str, np.ndarray]) -> FittedState:
@@ -274,6 +278,7 @@ class FittedState:
 
         Raises ValueError (or KeyError for a missing array) naming the first inconsistency.
         """
+        a = _widen_ids(a)
         _check_arrays(a)
         n_train, d, n_labels, r = (int(x) for x in a["shape_n_d_l_r"])
         indices = a["train_labels_indices"]
@@ -338,6 +343,43 @@ _DTYPES = {  # the exact dtype kind of every array: "i" integers, "f" floats
 # float16 when that holds them exactly (they are kept at that precision from the fit on).
 _W_CSR = {"W_indptr": "i", "W_indices": "i", "W_data": "f"}
 _W_DENSE = {"W_dense": "f"}
+
+
+# Arrays of non-negative ids (rows, columns, labels), stored in the narrowest of uint8 /
+# uint16 / int32 that holds their largest value (lossless) and read back as int32.
+_ID_ARRAYS = (
+    "train_labels_indices",
+    "centers_indices",
+    "rows",
+    "features",
+    "W_indices",
+    "stage_labels",
+    "stage_features",
+    "centroid_indices",
+    "rank_indices",
+)
+_NARROW_IDS = (np.uint8, np.uint16)
+
+
+def _narrow_ids(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    for name in _ID_ARRAYS:
+        ids = arrays.get(name)
+        if ids is None or (ids.size and ids.min() < 0):  # a negative id is left for the checks
+            continue
+        top = int(ids.max()) if ids.size else 0
+        narrow = next((t for t in _NARROW_IDS if top <= np.iinfo(t).max), np.int32)
+        arrays[name] = ids.astype(narrow)
+    return arrays
+
+
+def _widen_ids(a: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``a`` with its uint8 / uint16 id arrays as int32 (other dtypes are left for the
+    checks, which accept only signed integers there)."""
+    wide = dict(a)
+    for name in _ID_ARRAYS:
+        if name in wide and wide[name].dtype in _NARROW_IDS:
+            wide[name] = wide[name].astype(np.int32)
+    return wide
 
 
 def _regressor_arrays(blocks: list[sp.csr_matrix], r: int) -> dict[str, np.ndarray]:
