@@ -24,7 +24,7 @@ import scipy.sparse as sp
 
 from ._labels import INDICATOR, LISTS, MULTICLASS
 from ._sparse import positions, select_columns
-from ._vectorizer import SETTINGS, check_idf, check_settings
+from ._vectorizer import vectorizer_from_arrays, vectorizer_to_arrays, vectorizer_width
 
 __all__ = [
     "FORMAT_VERSION",
@@ -35,14 +35,10 @@ __all__ = [
     "SecondStage",
     "half_precision",
     "unit_centroids_T",
-    "vectorizer_from_arrays",
-    "vectorizer_to_arrays",
-    "vectorizer_width",
 ]
 
 KINDS = (INDICATOR, LISTS, MULTICLASS)
 _NAME_KINDS = "iufbU"  # label names a model file can hold: numbers, booleans, strings
-_SK_TEXT = "sklearn.feature_extraction.text"
 
 FORMAT_VERSION = 3  # 3: the optional second stage (centroids, rankers); see CHANGELOG.md
 READABLE_VERSIONS = (2, 3)  # a version-2 file is a model without a second stage
@@ -407,118 +403,6 @@ def _regressor_matrix(a: Mapping[str, np.ndarray], n_rows: int, r: int) -> sp.cs
     return sp.csr_matrix((data, a["W_indices"], a["W_indptr"]), shape=(n_rows, r))
 
 
-# ------------------------------------------------------------------------- text vectoriser
-# A pipeline file adds the fitted text vectoriser to the model's arrays, without pickle:
-# its class name and parameters as JSON, its vocabulary as a string array ordered by column,
-# and its idf weights. Every stored setting is checked against :mod:`sleec._vectorizer`'s
-# allow-list at load, and before saving.
-_VECTORIZERS = tuple(SETTINGS)
-_JSON_SCALARS = (type(None), bool, int, float, str)
-
-
-def vectorizer_to_arrays(vectorizer: Any) -> dict[str, np.ndarray]:
-    """Named arrays (``text_*``) of a fitted scikit-learn text vectoriser (TfidfVectorizer,
-    CountVectorizer or HashingVectorizer with built-in options).
-
-    Raises TypeError naming what cannot be stored without pickle (another class, a callable
-    tokenizer or preprocessor, ``input`` other than "content"), ValueError naming a setting
-    outside the allow-list that loading applies (:mod:`sleec._vectorizer`).
-    """
-    name = type(vectorizer).__name__
-    if name not in _VECTORIZERS or type(vectorizer).__module__ != _SK_TEXT:
-        raise TypeError(
-            f"a {name} cannot be saved in a sleec model file; expected one of "
-            f"{list(_VECTORIZERS)} from sklearn.feature_extraction.text"
-        )
-    params = dict(vectorizer.get_params())
-    params["dtype"] = np.dtype(params["dtype"]).name
-    if "vocabulary" in params:
-        params["vocabulary"] = None  # the fitted vocabulary_ below holds it
-    if name == "TfidfVectorizer" and not params["use_idf"]:
-        raise TypeError(
-            "a TfidfVectorizer with use_idf=False cannot be restored without pickle; use "
-            "use_idf=True, or CountVectorizer / HashingVectorizer (norm='l2')"
-        )
-    if params.get("input", "content") != "content":
-        raise TypeError(
-            f"the {name}'s input={params['input']!r} cannot be saved; expected "
-            "'content' (documents given as strings)"
-        )
-    for key, value in params.items():
-        items = value if isinstance(value, (list, tuple)) else [value]
-        if not all(isinstance(v, _JSON_SCALARS) for v in items):
-            raise TypeError(
-                f"the {name}'s parameter {key}={value!r} cannot be saved without pickle; "
-                "use its built-in options (strings, numbers) instead of callables"
-            )
-    try:
-        check_settings(name, params, what=f"{name} setting")
-    except ValueError as exc:
-        raise ValueError(f"{exc} (a sleec model file cannot hold it)") from None
-    out = {"text_vectorizer": np.array(json.dumps({"class": name, "params": params}))}
-    if hasattr(vectorizer, "vocabulary_"):
-        terms = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__)
-        out["text_vocabulary"] = np.array(terms, dtype=str) if terms else np.zeros(0, "<U1")
-    if getattr(vectorizer, "use_idf", False) and hasattr(vectorizer, "idf_"):
-        out["text_idf"] = np.asarray(vectorizer.idf_, dtype=np.float64)
-    return out
-
-
-def vectorizer_from_arrays(a: Mapping[str, np.ndarray]) -> Any:
-    """The vectoriser of :func:`vectorizer_to_arrays`' arrays, or None if there is none.
-
-    Raises ValueError naming the first stored setting outside the allow-list (see
-    :mod:`sleec._vectorizer`), or what is wrong with the vocabulary or the idf weights.
-    """
-    if "text_vectorizer" not in a:
-        return None
-    from sklearn.feature_extraction import text
-
-    raw = a["text_vectorizer"]
-    try:
-        if raw.dtype.kind != "U" or raw.shape != ():
-            raise TypeError("not one string")
-        spec = json.loads(str(raw))
-        name, params = spec["class"], spec["params"]
-        if (
-            not isinstance(name, str)
-            or not isinstance(params, dict)
-            or set(spec)
-            != {
-                "class",
-                "params",
-            }
-        ):
-            raise TypeError("not {'class': name, 'params': {...}}")
-    except (RecursionError, TypeError, KeyError, AttributeError, ValueError) as exc:
-        raise ValueError(f"unreadable text vectoriser ({type(exc).__name__})") from None
-    vectorizer = getattr(text, name)(**check_settings(name, params)) if name in SETTINGS else None
-    if vectorizer is None:
-        raise ValueError(f"unknown text vectoriser {name!r}; expected one of {list(SETTINGS)}")
-    expected = (
-        {"text_vectorizer"}
-        | (set() if name == "HashingVectorizer" else {"text_vocabulary"})
-        | ({"text_idf"} if name == "TfidfVectorizer" else set())
-    )
-    found = {key for key in a if key.startswith("text_")}
-    if found != expected:
-        raise ValueError(
-            f"a stored {name} comes with the arrays {sorted(expected)}; found {sorted(found)}"
-        )
-    if name != "HashingVectorizer":
-        terms = a["text_vocabulary"]
-        if terms.dtype.kind != "U" or terms.ndim != 1 or np.unique(terms).size != terms.size:
-            raise ValueError(
-                f"bad text vocabulary ({terms.dtype} of shape {terms.shape}); expected distinct "
-                "strings, one per column"
-            )
-        vectorizer.vocabulary_ = {str(t): j for j, t in enumerate(terms.tolist())}
-        vectorizer.fixed_vocabulary_ = False
-        if name == "TfidfVectorizer":
-            vectorizer.idf_ = check_idf(a["text_idf"], terms.size)
-    return vectorizer
-
-
 _STAGE_ARRAYS = (
     "stage_labels",
     "stage_features",
@@ -602,13 +486,6 @@ def _fit_info(a: Mapping[str, np.ndarray]) -> dict[str, Any]:
     ):
         raise ValueError("bad fit record")
     return info
-
-
-def vectorizer_width(vectorizer: Any) -> int:
-    """Columns a text vectoriser outputs (-1 if it cannot tell)."""
-    if hasattr(vectorizer, "vocabulary_"):
-        return len(vectorizer.vocabulary_)
-    return int(getattr(vectorizer, "n_features", -1))
 
 
 def _check_arrays(a: Mapping[str, np.ndarray]) -> None:

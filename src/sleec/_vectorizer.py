@@ -1,4 +1,5 @@
-"""The settings of a stored text vectoriser, checked against an allow-list with bounds.
+"""A text vectoriser in a model file: its arrays (:func:`vectorizer_to_arrays` /
+:func:`vectorizer_from_arrays`) and its settings, checked against an allow-list with bounds.
 
 A pipeline file (:mod:`sleec.text`) stores its scikit-learn vectoriser as JSON parameters,
 and anyone can rewrite them and recompute the checksum (a checksum is not a signature). The
@@ -26,6 +27,7 @@ A refusal is a ValueError naming the setting, its value and what is allowed.
 from __future__ import annotations
 
 import codecs
+import json
 import math
 import numbers
 import re
@@ -41,6 +43,9 @@ __all__ = [
     "check_idf",
     "check_settings",
     "check_token_pattern",
+    "vectorizer_from_arrays",
+    "vectorizer_to_arrays",
+    "vectorizer_width",
 ]
 
 MAX_NGRAM = 10  # longest n-gram, words or characters
@@ -406,3 +411,123 @@ def _quantifier(pattern: str, i: int, n: int) -> tuple[str | None, int]:
     if i < n and pattern[i] in "?+":
         return None, i  # lazy or possessive
     return q, i
+
+
+# ------------------------------------------------------------------------- text vectoriser
+# A pipeline file adds the fitted text vectoriser to the model's arrays, without pickle:
+# its class name and parameters as JSON, its vocabulary as a string array ordered by column,
+# and its idf weights. Every stored setting is checked against this module's
+# allow-list at load, and before saving. (:mod:`sleec._state` puts them in the model file.)
+_VECTORIZERS = tuple(SETTINGS)
+_SK_TEXT = "sklearn.feature_extraction.text"
+_JSON_SCALARS = (type(None), bool, int, float, str)
+
+
+def vectorizer_to_arrays(vectorizer: Any) -> dict[str, np.ndarray]:
+    """Named arrays (``text_*``) of a fitted scikit-learn text vectoriser (TfidfVectorizer,
+    CountVectorizer or HashingVectorizer with built-in options).
+
+    Raises TypeError naming what cannot be stored without pickle (another class, a callable
+    tokenizer or preprocessor, ``input`` other than "content"), ValueError naming a setting
+    outside the allow-list that loading applies (:mod:`sleec._vectorizer`).
+    """
+    name = type(vectorizer).__name__
+    if name not in _VECTORIZERS or type(vectorizer).__module__ != _SK_TEXT:
+        raise TypeError(
+            f"a {name} cannot be saved in a sleec model file; expected one of "
+            f"{list(_VECTORIZERS)} from sklearn.feature_extraction.text"
+        )
+    params = dict(vectorizer.get_params())
+    params["dtype"] = np.dtype(params["dtype"]).name
+    if "vocabulary" in params:
+        params["vocabulary"] = None  # the fitted vocabulary_ below holds it
+    if name == "TfidfVectorizer" and not params["use_idf"]:
+        raise TypeError(
+            "a TfidfVectorizer with use_idf=False cannot be restored without pickle; use "
+            "use_idf=True, or CountVectorizer / HashingVectorizer (norm='l2')"
+        )
+    if params.get("input", "content") != "content":
+        raise TypeError(
+            f"the {name}'s input={params['input']!r} cannot be saved; expected "
+            "'content' (documents given as strings)"
+        )
+    for key, value in params.items():
+        items = value if isinstance(value, (list, tuple)) else [value]
+        if not all(isinstance(v, _JSON_SCALARS) for v in items):
+            raise TypeError(
+                f"the {name}'s parameter {key}={value!r} cannot be saved without pickle; "
+                "use its built-in options (strings, numbers) instead of callables"
+            )
+    try:
+        check_settings(name, params, what=f"{name} setting")
+    except ValueError as exc:
+        raise ValueError(f"{exc} (a sleec model file cannot hold it)") from None
+    out = {"text_vectorizer": np.array(json.dumps({"class": name, "params": params}))}
+    if hasattr(vectorizer, "vocabulary_"):
+        terms = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__)
+        out["text_vocabulary"] = np.array(terms, dtype=str) if terms else np.zeros(0, "<U1")
+    if getattr(vectorizer, "use_idf", False) and hasattr(vectorizer, "idf_"):
+        out["text_idf"] = np.asarray(vectorizer.idf_, dtype=np.float64)
+    return out
+
+
+def vectorizer_from_arrays(a: Mapping[str, np.ndarray]) -> Any:
+    """The vectoriser of :func:`vectorizer_to_arrays`' arrays, or None if there is none.
+
+    Raises ValueError naming the first stored setting outside the allow-list (see
+    :mod:`sleec._vectorizer`), or what is wrong with the vocabulary or the idf weights.
+    """
+    if "text_vectorizer" not in a:
+        return None
+    from sklearn.feature_extraction import text
+
+    raw = a["text_vectorizer"]
+    try:
+        if raw.dtype.kind != "U" or raw.shape != ():
+            raise TypeError("not one string")
+        spec = json.loads(str(raw))
+        name, params = spec["class"], spec["params"]
+        if (
+            not isinstance(name, str)
+            or not isinstance(params, dict)
+            or set(spec)
+            != {
+                "class",
+                "params",
+            }
+        ):
+            raise TypeError("not {'class': name, 'params': {...}}")
+    except (RecursionError, TypeError, KeyError, AttributeError, ValueError) as exc:
+        raise ValueError(f"unreadable text vectoriser ({type(exc).__name__})") from None
+    vectorizer = getattr(text, name)(**check_settings(name, params)) if name in SETTINGS else None
+    if vectorizer is None:
+        raise ValueError(f"unknown text vectoriser {name!r}; expected one of {list(SETTINGS)}")
+    expected = (
+        {"text_vectorizer"}
+        | (set() if name == "HashingVectorizer" else {"text_vocabulary"})
+        | ({"text_idf"} if name == "TfidfVectorizer" else set())
+    )
+    found = {key for key in a if key.startswith("text_")}
+    if found != expected:
+        raise ValueError(
+            f"a stored {name} comes with the arrays {sorted(expected)}; found {sorted(found)}"
+        )
+    if name != "HashingVectorizer":
+        terms = a["text_vocabulary"]
+        if terms.dtype.kind != "U" or terms.ndim != 1 or np.unique(terms).size != terms.size:
+            raise ValueError(
+                f"bad text vocabulary ({terms.dtype} of shape {terms.shape}); expected distinct "
+                "strings, one per column"
+            )
+        vectorizer.vocabulary_ = {str(t): j for j, t in enumerate(terms.tolist())}
+        vectorizer.fixed_vocabulary_ = False
+        if name == "TfidfVectorizer":
+            vectorizer.idf_ = check_idf(a["text_idf"], terms.size)
+    return vectorizer
+
+
+def vectorizer_width(vectorizer: Any) -> int:
+    """Columns a text vectoriser outputs (-1 if it cannot tell)."""
+    if hasattr(vectorizer, "vocabulary_"):
+        return len(vectorizer.vocabulary_)
+    return int(getattr(vectorizer, "n_features", -1))

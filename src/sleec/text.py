@@ -36,7 +36,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline, make_pipeline
 
 from ._labels import check_stored_names
-from ._state import vectorizer_width
+from ._vectorizer import vectorizer_width
 from .estimator import SLEEC
 from .exceptions import UnknownWordsWarning
 
