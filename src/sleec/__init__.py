@@ -6,8 +6,9 @@
 """
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
 
 # Public name -> the module that defines it. Imported on first use (PEP 562), so that
 # ``import sleec.annif`` or ``sleec --help`` does not pay for numba and scikit-learn.
@@ -57,12 +58,6 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted(__all__)
 
-
-try:
-    __version__ = version("sleec")  # the one place it is written: pyproject.toml
-except PackageNotFoundError:  # pragma: no cover - run from a source tree, not installed
-    __version__ = "0+unknown"
-del PackageNotFoundError, version
 
 __all__ = [
     "SLEEC",

@@ -31,6 +31,7 @@ from ._memory import reserve_blas_buffers
 from ._persist import load_model, save_model
 from ._sparse import select_columns
 from ._state import FittedState, Learner, SecondStage
+from ._version import __version__
 from .cluster_model import append_points, prepare_features
 from .exceptions import ModelFormatError
 from .metrics import pad_ids, precision_at_k
@@ -285,7 +286,7 @@ class SLEEC(BaseEstimator):
         seconds = time.perf_counter() - start
         info = {
             "fit_seconds": round(seconds, 3),
-            "sleec_version": _version(),
+            "sleec_version": __version__,
             "n_train": Y.shape[0],
         }
         self.state_ = FittedState(
@@ -752,9 +753,3 @@ def _more_names(names: np.ndarray | None, n_labels: int) -> np.ndarray | None:
 def _widen(M: sp.csr_matrix, n_cols: int) -> sp.csr_matrix:
     """``M`` with ``n_cols`` columns (new, empty ones on the right)."""
     return sp.csr_matrix((M.data, M.indices, M.indptr), shape=(M.shape[0], n_cols))
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__
