@@ -50,7 +50,9 @@ def parts_mb(path: Path) -> dict[str, float]:
 def measure(name: str, params: dict) -> dict:
     Xtr, Ytr, Xte, Yte = load_dataset(name)
     start = time.perf_counter()
-    model = SLEEC(**{"random_state": 0, "n_jobs": 2, **params}).fit(Xtr, Ytr)
+    settings = {"random_state": 0, "n_jobs": 2, **params}
+    preset = settings.pop("preset", None)
+    model = (SLEEC.from_preset(preset, **settings) if preset else SLEEC(**settings)).fit(Xtr, Ytr)
     fit_s = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.npz"
