@@ -339,6 +339,18 @@ def test_callback_reports_each_clustering_and_every_task(toy):
     assert calls == [(i, 6) for i in range(7)]
 
 
+def test_callback_counts_the_second_stage_from_the_start(toy):
+    """With the second stage: its mining and its ranker blocks are steps too, and the total
+    is known at the first call (one ranker block with one worker: 1 + 2 + 2 steps)."""
+    Xtr, Ytr, *_ = toy
+    calls = []
+    params = {k: v for k, v in SMALL.items() if k not in ("shortlist_votes", "shortlist_centroids")}
+    SLEEC(**{**params, "n_clusters": 2, "n_learners": 1}, random_state=0, n_jobs=1).fit(
+        Xtr, Ytr, callback=lambda done, total: calls.append((done, total))
+    )
+    assert calls == [(i, 5) for i in range(6)]
+
+
 def test_predict_callback_and_fewer_learners(toy):
     Xtr, Ytr, Xte, *_ = toy
     model = SLEEC(**{**SMALL, "n_learners": 3}, random_state=0).fit(Xtr, Ytr)

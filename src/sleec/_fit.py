@@ -34,6 +34,7 @@ __all__ = [
     "fit_second_stage",
     "mine_negatives",
     "plan",
+    "stage_steps",
     "train_stage",
 ]
 
@@ -45,8 +46,9 @@ _PAIRS_PER_BLOCK = 1 << 21  # (point, label) pairs per ranker task when tasks ru
 
 class Steps:
     """Progress of a fit as ``callback(done, total)`` steps: one per learner's clustering,
-    one per (learner, cluster) task, one per ranker block; ``total`` grows as tasks become
-    known (a split cluster adds one)."""
+    one per (learner, cluster) task, then the second stage's mining and one per ranker
+    block (:func:`stage_steps`); ``total`` changes only when a cluster is split (it adds
+    one) or mining finds fewer pairs than a full shortlist per point would give."""
 
     def __init__(self, callback: Callable[[int, int], None] | None, total: int):
         self.callback, self.done, self.total = callback, 0, total
@@ -141,6 +143,24 @@ def fit_learners(
     return tuple(learners)
 
 
+def stage_steps(params: dict, n_samples: int, n_positives: int) -> int:
+    """The second stage's steps as announced before it runs: its mining, and the ranker
+    blocks expected for at most a full shortlist of negatives per training point (the count
+    is corrected, rarely, once mining knows the real number)."""
+    config = RerankConfig.from_params(params)
+    bound = n_samples * (config.shortlist_votes + config.shortlist_centroids) + n_positives
+    return 1 + _n_blocks(_ranker_plan(params, n_samples, bound).n_workers)
+
+
+def _ranker_plan(params: dict, n_samples: int, n_pairs: int) -> Plan:
+    return plan(params, n_samples, n_tasks=max(1, int(n_pairs // _PAIRS_PER_BLOCK)))
+
+
+def _n_blocks(n_workers: int) -> int:
+    """Ranker blocks for ``n_workers``: a few per worker (balanced), one when one runs."""
+    return 4 * n_workers if n_workers > 1 else 1
+
+
 def fit_second_stage(
     features: sp.csr_matrix,
     routing: sp.csr_matrix,
@@ -154,6 +174,7 @@ def fit_second_stage(
     training points carry and the feature columns they use, trained on the hard negatives
     of :func:`mine_negatives`."""
     mined = mine_negatives(features, routing, Y, learners, params)
+    steps.step()
     return train_stage(mined, params, seed, steps)
 
 
@@ -245,14 +266,15 @@ def _fit_rankers(features, Y, negatives, params, config, seed, steps) -> rerank.
     pairs = np.bincount(Y.indices, minlength=n_labels) + np.bincount(
         negatives[negatives >= 0], minlength=n_labels
     )
-    how = plan(params, features.shape[0], n_tasks=max(1, int(pairs.sum() // _PAIRS_PER_BLOCK)))
+    how = _ranker_plan(params, features.shape[0], int(pairs.sum()))
     bounds = [0, n_labels]
-    if how.n_workers > 1:  # a few blocks per worker, of about equal numbers of pairs
-        n_blocks = 4 * how.n_workers
+    if how.n_workers > 1:  # blocks of about equal numbers of pairs
+        n_blocks = _n_blocks(how.n_workers)
         targets = np.arange(1, n_blocks) * (pairs.sum() / n_blocks)
         bounds = sorted({0, n_labels, *np.searchsorted(np.cumsum(pairs), targets).tolist()})
     blocks = list(zip(bounds[:-1], bounds[1:], strict=True))
-    steps.add(len(blocks))
+    announced = stage_steps(params, features.shape[0], Y.nnz) - 1
+    steps.add(len(blocks) - announced)
     options = {
         "loss": config.ranker_loss,
         "C": config.ranker_c,

@@ -274,12 +274,15 @@ class SLEEC(BaseEstimator):
         features, routing = prepare_features(X, params["normalize"])
         rng = check_random_state(params["random_state"])
         seeds = rng.randint(0, 2**31 - 1, size=params["n_learners"])
+        staged = RerankConfig.from_params(params).enabled
         steps = _fit.Steps(
-            callback, params["n_learners"] * (1 + _fit.plan(params, X.shape[0]).n_clusters)
+            callback,
+            params["n_learners"] * (1 + _fit.plan(params, X.shape[0]).n_clusters)
+            + (_fit.stage_steps(params, X.shape[0], Y.nnz) if staged else 0),
         )
         learners = _fit.fit_learners(features, routing, Y, params, seeds, steps)
         stage = None
-        if RerankConfig.from_params(params).enabled:
+        if staged:
             stage = _fit.fit_second_stage(
                 features, routing, Y, learners, params, int(rng.randint(0, 2**31 - 1)), steps
             )
