@@ -692,10 +692,10 @@ def _oom_chain(outer):
 def test_out_of_memory_is_one_line_whatever_raised_it(
     data, tmp_path, capsys, monkeypatch, factory, headroom, expected
 ):
-    from sleec import _memory
+    from sleec import _limits
 
     monkeypatch.setattr(cli.train, "run", _raising(factory))
-    monkeypatch.setattr(_memory, "address_space_headroom", lambda: headroom)
+    monkeypatch.setattr(_limits, "address_space_headroom", lambda: headroom)
     monkeypatch.setattr(cli, "address_space_headroom", lambda: headroom)
     code = cli.main(["train", "--train", str(data["train"]), "--model", str(tmp_path / "m.npz")])
     err = capsys.readouterr().err
@@ -703,10 +703,10 @@ def test_out_of_memory_is_one_line_whatever_raised_it(
 
 
 def test_a_system_error_far_from_any_limit_stays_a_traceback(data, tmp_path, monkeypatch):
-    from sleec import _memory
+    from sleec import _limits
 
     monkeypatch.setattr(cli.train, "run", _raising(lambda: SystemError("a real bug")))
-    monkeypatch.setattr(_memory, "address_space_headroom", lambda: None)
+    monkeypatch.setattr(_limits, "address_space_headroom", lambda: None)
     with pytest.raises(SystemError, match="a real bug"):
         cli.main(["train", "--train", str(data["train"]), "--model", str(tmp_path / "m.npz")])
 

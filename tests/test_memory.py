@@ -12,6 +12,8 @@ never a hang or an OpenBLAS exit.
 
 from __future__ import annotations
 
+import errno
+import resource
 import subprocess
 import sys
 import textwrap
@@ -20,11 +22,34 @@ import threading
 import pytest
 
 from _helpers import TINY
-from sleec import SLEEC, _memory
+from sleec import SLEEC, _limits, _memory
 from sleec.datasets import make_xmc, write_xc
 
 
 # ------------------------------------------------------------------------------- units
+@pytest.mark.slow
+def test_a_limit_below_what_the_libraries_take_is_one_line():
+    """The ``sleec`` command under 300 MB of address space (its libraries take 550-700 MB;
+    below 512 an import can hang in OpenBLAS): refused before loading them, in one line
+    with status 1."""
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (300 << 20, 300 << 20))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "sleec", "train", "--help"],
+        preexec_fn=limit,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines() == [
+        "sleec: error: out of memory: the address-space limit (ulimit -v) is 300 MB; sleec's "
+        "libraries (NumPy, SciPy, scikit-learn, numba) need at least 512 MB to load"
+    ], done.stderr
+
+
 def _chained(outer: BaseException, inner: BaseException, cause: bool) -> BaseException:
     try:
         try:
@@ -48,6 +73,10 @@ def _chained(outer: BaseException, inner: BaseException, cause: bool) -> BaseExc
         (SystemError("error return without exception set"), None, False),
         (ValueError("bad"), 10 << 20, False),
         (_chained(ValueError("bad"), KeyError("x"), cause=True), None, False),
+        (ImportError("libgomp.so.1: failed to map segment from shared object"), None, True),
+        (_chained(OSError("could not load"), OSError(errno.ENOMEM, "no"), cause=False), None, True),
+        (ImportError("No module named 'scipy'"), None, False),
+        (OSError(errno.ENOENT, "No such file or directory"), None, False),
     ],
     ids=[
         "MemoryError",
@@ -58,10 +87,14 @@ def _chained(outer: BaseException, inner: BaseException, cause: bool) -> BaseExc
         "SystemError without a limit",
         "ValueError",
         "ValueError from KeyError",
+        "a library the loader could not map",
+        "ENOMEM wrapped by a library",
+        "a missing module",
+        "another OSError",
     ],
 )
 def test_out_of_memory_recognises_failed_allocations(monkeypatch, exc, headroom, expected):
-    monkeypatch.setattr(_memory, "address_space_headroom", lambda: headroom)
+    monkeypatch.setattr(_limits, "address_space_headroom", lambda: headroom)
     assert _memory.out_of_memory(exc) is expected
 
 

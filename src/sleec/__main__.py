@@ -1,5 +1,5 @@
 """``python -m sleec``: the command-line interface (see :mod:`sleec.cli`)."""
 
-from sleec.cli import main
+from sleec._launch import main
 
 raise SystemExit(main())

@@ -18,9 +18,9 @@ failed allocation surfaces as a :class:`MemoryError` in Python code, but not alw
   kernels.
 - A C extension that fails an allocation without setting an exception raises
   ``SystemError: error return without exception set``, and some libraries wrap a
-  MemoryError in an error of their own. :func:`out_of_memory` recognises both (the second
-  by the exception chain, the first only when the process is near its address-space limit)
-  so that the command line reports one line "out of memory".
+  MemoryError in an error of their own. :func:`sleec._limits.out_of_memory` recognises
+  both (the second by the exception chain, the first only when the process is near its
+  address-space limit) so that the command line reports one line "out of memory".
 """
 
 from __future__ import annotations
@@ -31,7 +31,10 @@ import threading
 
 from numba import njit, prange
 
+from ._limits import LOW_HEADROOM, address_space_headroom, out_of_memory
+
 __all__ = [
+    "LOW_HEADROOM",
     "address_space_headroom",
     "out_of_memory",
     "reserve_blas_buffers",
@@ -40,28 +43,9 @@ __all__ = [
 
 BLAS_BUFFER = 40 << 20  # OpenBLAS's per-thread work buffer (32 MB) and a margin, per library
 THREAD_STACK = 8 << 20  # a thread's stack where RLIMIT_STACK does not say (glibc's default)
-# A SystemError with less address space than this left is taken for a failed allocation.
-LOW_HEADROOM = 256 << 20
 
 _local = threading.local()
 _libraries: list[int] = []  # the number of BLAS libraries loaded, once known
-
-
-def address_space_headroom() -> int | None:
-    """Bytes the process can still map under its address-space limit (RLIMIT_AS), or None
-    when there is no limit or it cannot tell (no /proc)."""
-    try:
-        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
-    except (AttributeError, OSError, ValueError):
-        return None
-    if soft == resource.RLIM_INFINITY:
-        return None
-    try:
-        with open("/proc/self/statm") as fh:
-            pages = int(fh.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-    return soft - pages * mmap.PAGESIZE
 
 
 def reserve_blas_buffers() -> None:
@@ -132,20 +116,3 @@ def _n_libraries() -> int:
         found = sum(info.get("user_api") == "blas" for info in threadpool_info())
         _libraries.append(max(found, 1))
     return _libraries[0]
-
-
-def out_of_memory(exc: BaseException) -> bool:
-    """Whether ``exc`` reports a failed allocation: a MemoryError, an error raised from or
-    while handling one, or a SystemError (a C extension's unset error) while the process is
-    within :data:`LOW_HEADROOM` of its address-space limit."""
-    seen: set[int] = set()
-    error: BaseException | None = exc
-    while error is not None and id(error) not in seen:
-        if isinstance(error, MemoryError):
-            return True
-        seen.add(id(error))
-        error = error.__cause__ or error.__context__
-    if isinstance(exc, SystemError):
-        headroom = address_space_headroom()
-        return headroom is not None and headroom < LOW_HEADROOM
-    return False

@@ -207,6 +207,10 @@ def route(learner: Learner, routing: sp.csr_matrix) -> Iterator[tuple[int, np.nd
     rows ``routing`` (q, d) go to (each row to its most similar centre): the one routing
     loop of prediction, ``partial_fit`` and ``explain``. ``members`` (ascending int32) are
     row indices of ``routing``."""
+    if len(learner.locals) == 1:  # one cluster: every row goes to it (no assignment to pay)
+        if routing.shape[0]:
+            yield 0, np.arange(routing.shape[0], dtype=np.int32), learner.locals[0]
+        return
     groups = cluster_members(assign_to_centers(routing, learner.routing), len(learner.locals))
     for c, (members, local) in enumerate(zip(groups, learner.locals, strict=True)):
         if members.size:
