@@ -48,7 +48,7 @@ def half_precision(values: np.ndarray) -> np.ndarray:
     """``values`` as float32 rounded to the nearest float16 (unchanged if one of them lies
     beyond float16's range). The regressors and stored embeddings are kept at this precision
     from the fit on: the model file then holds them in 2 bytes a value and reads them back bit
-    for bit (held out on five sets: within 0.04 P@k of float32; BENCHMARKS.md, "Model size")."""
+    for bit (held out on four sets: within 0.04 P@k of float32; BENCHMARKS.md, "Model size")."""
     narrow = np.asarray(values, dtype=np.float32).astype(np.float16)
     if not np.all(np.isfinite(narrow)):
         return np.asarray(values, dtype=np.float32)
@@ -258,9 +258,7 @@ class FittedState:
                 ),
                 "rows_offsets": _offsets([loc.rows.size for loc in locs]),
                 "rows": np.concatenate([loc.rows for loc in locs]).astype(np.int32),
-                "E": _narrowest(np.concatenate([loc.E for loc in locs]).astype(np.float32)).reshape(
-                    -1, r
-                ),
+                "E": _narrowest(np.vstack([loc.E for loc in locs]).astype(np.float32)),
                 # The regressors stacked: local c owns rows features_offsets[c]:[c + 1] of W.
                 "features_offsets": _offsets([loc.features.size for loc in locs]),
                 "features": np.concatenate([loc.features for loc in locs]).astype(np.int32),
