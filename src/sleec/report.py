@@ -309,28 +309,31 @@ def _png(fig: Any, plt: Any) -> bytes:
 
 
 # ---------------------------------------------------------------------------------- HTML
+def _label_section(caption: str, rows: list[dict[str, Any]], k: int) -> str:
+    """One per-label table under its heading, or a line saying the group is empty."""
+    e = html.escape
+    if not rows:
+        return f"<h3>{e(caption)}</h3><p>No label of the test set is in this group.</p>"
+    body = "".join(
+        f"<tr><td>{e(row['name'])}</td><td>{row['support']}</td><td>{row['train']}</td>"
+        f"<td>{row['predicted']}</td><td>{100 * row['precision']:.1f}</td>"
+        f"<td>{100 * row['recall']:.1f}</td></tr>"
+        for row in rows
+    )
+    return (
+        f"<h3>{e(caption)}</h3><table><tr><th>label</th><th>test points</th>"
+        f"<th>training points</th><th>predicted</th><th>precision</th>"
+        f"<th>recall@{k}</th></tr>{body}</table>"
+    )
+
+
 def _html(report: Report, figures: dict[str, bytes], title: str, compare: Report | None) -> str:
     reports = [report] if compare is None else [report, compare]
     e = html.escape
     metric_table = _metric_table(reports)
     bucket_table = _bucket_table(reports, compare)
     label_sections = "".join(
-        f"<h3>{e(caption)}</h3>"
-        + (
-            f"<table><tr><th>label</th><th>test points</th>"
-            f"<th>training points</th><th>predicted</th><th>precision</th>"
-            f"<th>recall@{report.k}</th></tr>"
-            + "".join(
-                f"<tr><td>{e(row['name'])}</td><td>{row['support']}</td><td>{row['train']}</td>"
-                f"<td>{row['predicted']}</td><td>{100 * row['precision']:.1f}</td>"
-                f"<td>{100 * row['recall']:.1f}</td></tr>"
-                for row in rows
-            )
-            + "</table>"
-            if rows
-            else "<p>No label of the test set is in this group.</p>"
-        )
-        for caption, rows in label_tables(report).items()
+        _label_section(caption, rows, report.k) for caption, rows in label_tables(report).items()
     )
     images = "".join(
         f'<figure><img alt="{name}" src="data:image/png;base64,'
