@@ -98,6 +98,18 @@ def test_union_keeps_first_positions_and_drops_repeats():
     )
 
 
+def test_complete_fills_short_rows_with_the_fallback_it_lacks():
+    rows = np.array([[3, -1, 1, -1], [2, 5, 7, -1], [-1, -1, -1, -1]])
+    fallback = np.array([1, 4, 2, 0])  # by preference
+    # row 0 holds 2 of 3: gains 4 (1 it holds); row 1 holds 3: unchanged; row 2 gains 1, 4, 2
+    np.testing.assert_array_equal(
+        rerank.complete(rows, fallback, 3), [[3, 4, 1, -1], [2, 5, 7, -1], [1, 4, 2, -1]]
+    )
+    # a floor above the slots fills every slot; an empty fallback changes nothing
+    np.testing.assert_array_equal(rerank.complete(rows[:1], fallback, 9), [[3, 4, 1, 2]])
+    np.testing.assert_array_equal(rerank.complete(rows, fallback[:0], 3), rows)
+
+
 def test_negatives_remove_own_labels():
     Y = sp.csr_matrix(np.array([[1, 0, 1, 0], [0, 0, 0, 1]], np.float32))
     candidates = np.array([[0, 1, 3, -1], [3, 2, 0, 1]])
@@ -179,6 +191,24 @@ def test_scores_mix_votes_and_rankers(staged, toy_xmc):
     proba = staged.predict_proba(Xte[:30])  # the same score for every shortlisted label
     rows, cols = np.nonzero(ids >= 0)
     np.testing.assert_allclose(proba[rows, ids[rows, cols]], scores[rows, cols], rtol=1e-5)
+
+
+def test_a_point_reaching_few_labels_still_gets_k_of_them(toy_xmc, monkeypatch):
+    Xtr, Ytr, *_ = toy_xmc
+    model = SLEEC(**{**STAGE, "n_neighbors": 1}, random_state=0).fit(Xtr, Ytr)
+    one_word = sp.identity(Xtr.shape[1], format="csr", dtype=np.float32)  # very short texts
+    full, _ = model.predict_topk(one_word, 6)
+    with monkeypatch.context() as patch:
+        patch.setattr(rerank, "complete", lambda rows, fallback, floor: rows)
+        reached, _ = model.predict_topk(one_word, 6)
+    short = np.flatnonzero((reached >= 0).sum(axis=1) < 6)
+    assert short.size  # one neighbour per learner and one word: some rows reach < 6 labels
+    assert (full >= 0).all() and all(len(set(row)) == 6 for row in full)
+    by_frequency = model.state_.labels_by_frequency.tolist()
+    for i in short:  # the shortlist is what they reached, then the most frequent they lack
+        have = set(reached[i][reached[i] >= 0].tolist())
+        added = [lab for lab in by_frequency if lab not in have][: 6 - len(have)]
+        assert set(full[i].tolist()) == have | set(added)
 
 
 def test_the_stage_is_one_parameter_away(staged, toy_xmc):

@@ -117,6 +117,12 @@ def shortlist_scores(state: FittedState, batch: Batch, config: RerankConfig) -> 
     rows = rerank.union(stage.rows_of(voted), near)  # the stage's label rows
     votes = np.zeros(rows.shape, dtype=np.float32)
     votes[:, :n_votes] = np.where(voted >= 0, shares, 0.0)
+    votes[rows < 0] = 0.0  # a voted label the stage lacks: its slot may be filled below
+    # A point reaching few labels (a short text) still gets a full shortlist: the labels
+    # training carries most fill it, for the rankers to score.
+    floor = min(max(config.shortlist_votes, config.shortlist_centroids), stage.labels.size)
+    fallback = stage.rows_of(state.labels_by_frequency[: rows.shape[1] + floor])
+    rows = rerank.complete(rows, fallback[fallback >= 0], floor)
     probs = rerank.pair_scores(stage.columns(batch.features), rows, stage)
     scores = rerank.fuse(votes, probs, config.ranker_mix)
     scores[rows < 0] = -np.inf

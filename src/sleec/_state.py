@@ -207,6 +207,14 @@ class FittedState:
         return (counts / max(self.train_labels.shape[0], 1)).astype(np.float32)
 
     @functools.cached_property
+    def labels_by_frequency(self) -> np.ndarray:
+        """(m,) int32: the ids of the labels some training point carries, most frequent
+        first (ties: smaller id); what completes a shortlist that reaches few labels."""
+        counts = np.bincount(self.train_labels.indices, minlength=self.n_labels)
+        carried = np.flatnonzero(counts)
+        return carried[np.argsort(-counts[carried], kind="stable")].astype(np.int32)
+
+    @functools.cached_property
     def known_features(self) -> np.ndarray:
         """(n_features,) bool: the feature columns some regressor reads (those present in the
         training points of its cluster); a point with no non-zero among them embeds at the

@@ -47,6 +47,7 @@ __all__ = [
     "LOSSES",
     "Rankers",
     "centroid_topk",
+    "complete",
     "fit_rankers",
     "fuse",
     "negatives",
@@ -111,6 +112,41 @@ def union(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     np.put_along_axis(duplicate, order, repeat, axis=1)
     both[duplicate] = -1
     return both
+
+
+def complete(rows: np.ndarray, fallback: np.ndarray, floor: int) -> np.ndarray:
+    """``rows`` (q, m) int32 label rows (-1 padding, distinct per row) with every row that
+    holds fewer than ``floor`` labels filled up to ``floor`` (or its m slots) from
+    ``fallback`` (f,), distinct label rows in order of preference, skipping those it holds.
+
+    The fill goes into the padding slots in order, so values aligned with the other slots
+    stay aligned. A point whose neighbours and centroids reach few labels (a short text)
+    still gets a full shortlist: the rankers then score the labels the training set
+    carries most, which is what a caller asking for ``k`` labels expects.
+    """
+    out = np.array(rows, dtype=np.int32, copy=True)
+    held = (out >= 0).sum(axis=1)
+    short = np.flatnonzero(held < floor)
+    fallback = np.asarray(fallback, dtype=np.int64)
+    if short.size == 0 or fallback.size == 0:
+        return out
+    part = out[short].astype(np.int64)
+    width = int(max(part.max(initial=-1), fallback.max(initial=-1))) + 1
+    # membership of each fallback label in each short row, by sorted (row, label) keys
+    local = np.arange(short.size, dtype=np.int64)[:, None] * width
+    keys = np.sort((local + part)[part >= 0])
+    query = local + fallback[None, :]
+    pos = np.minimum(np.searchsorted(keys, query), max(keys.size - 1, 0))
+    present = (keys[pos] == query) if keys.size else np.zeros(query.shape, dtype=bool)
+    need = np.minimum(floor, out.shape[1]) - held[short]
+    rank = np.cumsum(~present, axis=1)  # 1-based position among the labels a row lacks
+    take = ~present & (rank <= need[:, None])
+    free = np.argsort(part >= 0, axis=1, kind="stable")  # padding slots first, in order
+    slot_rank = np.cumsum(take, axis=1) - 1
+    r, c = np.nonzero(take)
+    part[r, free[r, slot_rank[r, c]]] = fallback[c]
+    out[short] = part
+    return out
 
 
 def negatives(candidates: np.ndarray, Y: sp.csr_matrix) -> np.ndarray:
