@@ -41,8 +41,8 @@ __all__ = ["SleecBackend", "SleecHPObjective", "SleecOptimizer"]
 SLEEC_NAMES = frozenset(p.name for p in PARAMS)
 # Parameters a fitted model takes at prediction time (the others need `annif train`).
 PREDICTION_NAMES = frozenset(
-    ("n_neighbors", "metric", "weighting", "shortlist_votes", "shortlist_centroids", "ranker_mix")
-    + ("n_jobs",)
+    ("n_neighbors", "n_probes", "metric", "weighting", "shortlist_votes", "shortlist_centroids")
+    + ("ranker_mix", "n_jobs")
 )
 # Kernel threads of a prediction unless the project sets n_jobs. Annif predicts batches of
 # at most 32 documents (one for a REST call) and parallelises across processes (--jobs);

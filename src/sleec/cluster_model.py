@@ -198,6 +198,7 @@ def cluster_neighbors(
         return_distance=return_distance,
         exclude=exclude,
         searched=local.searched(config.metric),
+        n_probes=config.n_probes,
     )
     return (local.rows[found[0]], *found[1:])
 

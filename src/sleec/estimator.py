@@ -80,6 +80,13 @@ class SLEEC(BaseEstimator):
         Label-graph neighbours per point, itself included (authors: ``SVP_neigh``).
     n_neighbors : int, default=25
         Neighbours voting at test time (authors: ``NNtest``).
+    n_probes : int, default=16
+        Approximate nearest neighbours: each cluster's stored embeddings are split into
+        about ``sqrt(size)`` cells (k-means, built once per model from the embeddings), and
+        a point's neighbours are searched in its ``n_probes`` nearest cells (an inverted
+        file, as FAISS's IVF). ``0``: exact search over every stored point. Clusters with
+        fewer than ``2 n_probes`` cells are always searched exactly. Also used by the
+        second stage's leave-one-out mining during ``fit``.
     top_k : int, default=5
         Labels per point of :meth:`predict_topk`, :meth:`predict`,
         :meth:`decision_function`, :meth:`predict_labels` and :meth:`score` (each also takes
@@ -181,6 +188,7 @@ class SLEEC(BaseEstimator):
         n_components: int = 100,
         n_graph_neighbors: int = 100,
         n_neighbors: int = 25,
+        n_probes: int = 16,
         top_k: int = 5,
         label_similarity: str = "cosine",
         svp_max_iter: int = 3,
@@ -209,6 +217,7 @@ class SLEEC(BaseEstimator):
         self.n_components = n_components
         self.n_graph_neighbors = n_graph_neighbors
         self.n_neighbors = n_neighbors
+        self.n_probes = n_probes
         self.top_k = top_k
         self.label_similarity = label_similarity
         self.svp_max_iter = svp_max_iter

@@ -15,11 +15,13 @@ matrix without forming it (:func:`top_k_labels`).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
+from ._cells import Cells, build_cells, n_cells_for, screen_cells
 from ._kernels import rerank_nearest, rerank_nearest_par, vote_label_topk, vote_label_topk_par
 from ._memory import start_kernel_threads
 from ._topk import row_smallest_k, row_smallest_k_par
@@ -42,6 +44,7 @@ def nearest_neighbors(
     return_distance: bool = False,
     exclude: np.ndarray | None = None,
     searched: SearchArrays | None = None,
+    n_probes: int = 0,
 ) -> tuple[np.ndarray, ...]:
     """The ``k`` stored embeddings nearest each query, with vote weights.
 
@@ -58,6 +61,10 @@ def nearest_neighbors(
     searched : ``search_arrays(E, metric)``, computed once per stored set (the model keeps
         them per cluster): without it, every call prepares them again, a cost that grows
         with ``m`` (what a one-point prediction would otherwise pay).
+    n_probes : 0 (exact search) or the cells of the stored set's inverted-file partition
+        (:mod:`sleec._cells`, about ``sqrt(m)`` cells) that the screen scans per query:
+        the approximate search. Used only where the cells outnumber ``2 n_probes``
+        (elsewhere the scan would save little and the search is exact).
 
     Returns
     -------
@@ -70,9 +77,11 @@ def nearest_neighbors(
     a float32 screen ranks every stored row by ``|e - c|^2 - 2 (z - c).(e - c)`` (``c``
     about the mean stored row: centring keeps the float32 cancellation small) and keeps the
     ``k + max(16, k / 4)`` best candidates (ties: smaller rows); their distances are then
-    recomputed in float64 as ``|z - e|^2`` (no cancellation) and the ``k`` nearest kept. The
-    screen works in query blocks of at most ``2**22 / m`` rows (16 MB), each scanned once by
-    a numba kernel, so the extra memory stays near 40 MB whatever the sizes.
+    recomputed in float64 as ``|z - e|^2`` (no cancellation) and the ``k`` nearest kept.
+    With ``n_probes``, the screen ranks only the rows of each query's nearest cells (the
+    answer is then exact among those rows). The exact screen works in query blocks of at
+    most ``2**22 / m`` rows (16 MB), each scanned once by a numba kernel, so the extra
+    memory stays near 40 MB whatever the sizes.
     """
     m = E.shape[0]
     if exclude is not None:
@@ -92,7 +101,7 @@ def nearest_neighbors(
     n_cand = min(m, wanted + max(_SCREEN_EXTRA, wanted // 4))
     cand = np.broadcast_to(np.arange(m), (q, m))  # few rows: every row is a candidate
     if n_cand < m:
-        cand = _screen(Zq, searched, n_cand)
+        cand = _screen(Zq, searched, n_cand, n_probes)
     idx = np.empty((q, wanted), dtype=np.int64)
     near = np.empty((q, wanted), dtype=np.float64)
     rerank = rerank_nearest_par if q * n_cand * r >= _PARALLEL_ENTRIES else rerank_nearest
@@ -127,37 +136,59 @@ def nearest_neighbors(
 @dataclass(frozen=True)
 class SearchArrays:
     """What the search needs of a stored set ``E`` (m, r), prepared once: ``E`` for the
-    exact re-rank (the stored float32 rows; unit float64 rows for ``"cosine"``), and for the
-    float32 screen the centre ``c`` and ``E_aug = [-2 (e - c), |e - c|^2]`` (m, r + 1):
-    the stored set once more in float32."""
+    exact re-rank (the stored float32 rows; unit float64 rows for ``"cosine"``) and the
+    centre ``c`` of the float32 screen; on first use, the screen's rows ``E_aug = [-2 (e -
+    c), |e - c|^2]`` (m, r + 1) float32 for the exact screen, or the same rows grouped by
+    cell (:attr:`cells`) for the approximate one: one extra float32 copy of the stored set
+    for the search a model uses."""
 
     E: np.ndarray
     center: np.ndarray
-    E_aug: np.ndarray
+
+    def uses_cells(self, n_probes: int) -> bool:
+        """Whether a search probing ``n_probes`` cells is approximate (scans under half)."""
+        return n_probes > 0 and n_cells_for(self.E.shape[0]) >= 2 * n_probes
+
+    @functools.cached_property
+    def E_aug(self) -> np.ndarray:
+        """(m, r + 1) float32 rows of the exact screen."""
+        return augmented(np.asarray(self.E, dtype=np.float64) - self.center)
+
+    @functools.cached_property
+    def cells(self) -> Cells:
+        """The inverted-file partition of the stored rows (built on first use, once)."""
+        return build_cells(np.asarray(self.E, dtype=np.float64) - self.center, augmented)
+
+
+def augmented(Ec: np.ndarray) -> np.ndarray:
+    """``[-2 Ec, |Ec|^2]`` (m, r + 1) float32 of centred rows ``Ec`` (m, r): ranking by
+    ``|e|^2 - 2 z.e`` (``|z|^2`` does not change a query's ranking) is then one product
+    with the augmented queries ``[z, 1]``."""
+    m, r = Ec.shape
+    out = np.empty((m, r + 1), dtype=np.float32)
+    out[:, :r] = -2.0 * Ec
+    out[:, r] = (Ec * Ec).sum(axis=1)
+    return out
 
 
 def search_arrays(E: np.ndarray, metric: str) -> SearchArrays:
     """The :class:`SearchArrays` of the stored embeddings ``E`` (m, r) under ``metric``."""
     E = _unit_rows(np.asarray(E, dtype=np.float64)) if metric == "cosine" else E
     E64 = np.asarray(E, dtype=np.float64)
-    m, r = E64.shape
-    center = _coarse_center(E64) if m else np.zeros(r)
-    # Ranking by |e|^2 - 2 z.e (|z|^2 does not change a query's ranking) is one product of
-    # augmented matrices: [z, 1] . [-2 e, |e|^2].
-    E_aug = np.empty((m, r + 1), dtype=np.float32)
-    Ec = E64 - center
-    E_aug[:, :r] = -2.0 * Ec
-    E_aug[:, r] = (Ec * Ec).sum(axis=1)
-    return SearchArrays(np.ascontiguousarray(E), center, E_aug)
+    center = _coarse_center(E64) if E64.shape[0] else np.zeros(E64.shape[1])
+    return SearchArrays(np.ascontiguousarray(E), center)
 
 
-def _screen(Zq: np.ndarray, searched: SearchArrays, n_cand: int) -> np.ndarray:
+def _screen(Zq: np.ndarray, searched: SearchArrays, n_cand: int, n_probes: int = 0) -> np.ndarray:
     """Rows (q, n_cand) of the stored set nearest each query of ``Zq`` (q, r) by float32
-    distances (see :func:`nearest_neighbors`); unordered."""
-    E_aug, center = searched.E_aug, searched.center
-    (q, r), m = Zq.shape, E_aug.shape[0]
+    distances (see :func:`nearest_neighbors`), among all rows or those of the ``n_probes``
+    nearest cells; unordered."""
+    (q, r), m = Zq.shape, searched.E.shape[0]
     Zq_aug = np.ones((q, r + 1), dtype=np.float32)
-    Zq_aug[:, :r] = Zq - center
+    Zq_aug[:, :r] = Zq - searched.center
+    if searched.uses_cells(n_probes):
+        return screen_cells(Zq_aug, searched.cells, n_probes, n_cand)
+    E_aug = searched.E_aug
     cand = np.empty((q, n_cand), dtype=np.int64)
     dist = np.empty((q, n_cand), dtype=np.float32)
     select = row_smallest_k_par if q * m >= _PARALLEL_ENTRIES else row_smallest_k

@@ -175,6 +175,16 @@ PARAMS: tuple[Param, ...] = (
         help="training neighbours voting at test time (authors: NNtest)",
     ),
     Param(
+        "n_probes",
+        16,
+        kind="int",
+        low=0,
+        high=INT32_MAX,
+        stage="prediction",
+        help="cells of a cluster's stored embeddings (about sqrt(size) of them) searched per "
+        "point: approximate nearest neighbours (inverted file); 0 = exact search",
+    ),
+    Param(
         "top_k",
         5,
         stage="prediction",
@@ -415,6 +425,7 @@ class QueryConfig:
     n_neighbors: int
     metric: str
     weighting: str
+    n_probes: int = 0  # exact search unless asked
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> QueryConfig:
