@@ -95,22 +95,24 @@ def test_prepare_features_decides_normalisation_once():
     assert feats is route
 
 
-@pytest.mark.parametrize("dense_limit", [0, 2**24])
+@pytest.mark.parametrize("parallel", [False, True])
 @pytest.mark.parametrize("n_rows", [0, 1, 40])
-def test_embed_equals_the_dense_product_on_both_paths(monkeypatch, dense_limit, n_rows):
-    # dense_limit 0 forces the sparse-times-sparse path; 2**24 lets W be expanded. The
-    # regressor covers features 3, 5, ..., 29 only: the others contribute nothing.
-    monkeypatch.setattr(cluster_model, "_DENSE_WEIGHTS", dense_limit)
+def test_embed_equals_the_dense_product_and_scipys(monkeypatch, parallel, n_rows):
+    # parallel: the row-parallel twin runs (threshold 0). The regressor covers features
+    # 3, 5, ..., 29 only: the others contribute nothing.
+    monkeypatch.setattr(cluster_model, "_PARALLEL_ENTRIES", 0 if parallel else 2**62)
     rng = np.random.default_rng(5)
     X = sp.random(n_rows, 30, density=0.2, format="csr", dtype=np.float32, random_state=1)
     features = np.arange(3, 30, 2, dtype=np.int32)
-    W = prune_weights(rng.standard_normal((features.size, 7)), 0.5)
+    W = prune_weights(rng.standard_normal((features.size, 7)), 0.5).astype(np.float32)
     local = LocalModel(np.zeros(0, np.int32), features, W, np.zeros((0, 7), np.float32))
     Z = embed(X, local)
     W_full = np.zeros((30, 7), np.float32)
     W_full[features] = W.toarray()
     assert Z.dtype == np.float32 and Z.shape == (n_rows, 7)
     np.testing.assert_allclose(Z, X.toarray() @ W_full, rtol=1e-5, atol=1e-6)
+    # SciPy's float32 sparse product sums in the same order: the same bits
+    np.testing.assert_array_equal(Z, (X @ sp.csr_matrix(W_full)).toarray())
 
 
 @pytest.mark.parametrize("seed", range(5))

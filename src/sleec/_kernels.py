@@ -73,6 +73,24 @@ def _spmm(indptr, indices, data, Q, out):
 spmm, spmm_par = twins(_spmm)  # no fastmath: both builds round alike
 
 
+def _sparse_times_sparse(xp, xi, xd, wp, wi, wd, out):
+    """``out = X @ W`` (q, r) float32, dense, for CSR ``X`` (q, m) and CSR ``W`` (m, r): each
+    entry of a row of ``X`` adds its multiple of a row of ``W``, in ``X``'s entry order (as
+    SciPy's products sum, so the result is theirs to the bit), row-parallel in the twin."""
+    q = xp.shape[0] - 1
+    for i in prange(q):
+        for t in range(out.shape[1]):
+            out[i, t] = 0.0
+        for p in range(xp[i], xp[i + 1]):
+            v = xd[p]
+            j = xi[p]
+            for s in range(wp[j], wp[j + 1]):
+                out[i, wi[s]] += v * wd[s]
+
+
+sparse_times_sparse, sparse_times_sparse_par = twins(_sparse_times_sparse)
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _first_max(values):
     """Index of the largest of ``values`` (n >= 1), the smallest such index on ties."""
