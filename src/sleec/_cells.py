@@ -2,10 +2,11 @@
 :func:`sleec.neighbors.nearest_neighbors` (the IVF index of FAISS, Jegou et al. 2011).
 
 The stored rows ``E`` (m, r) are split into about ``sqrt(m)`` cells by a few Lloyd steps of
-k-means; a query then scans only the rows of its ``n_probes`` nearest cells (and more cells
-while they hold fewer rows than the candidates it needs) instead of all m rows. Built once
-per stored set from ``E`` alone, deterministically: a model loaded from its file rebuilds
-the same cells and gives the same predictions.
+k-means (cells above twice the mean size split again); a query then scans only the rows of
+its ``n_probes`` nearest cells (and more cells while they hold fewer rows than the
+candidates it needs) instead of all m rows. Built once per stored set from ``E`` alone,
+deterministically: a model loaded from its file rebuilds the same cells and gives the same
+predictions.
 """
 
 from __future__ import annotations
