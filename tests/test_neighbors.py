@@ -310,3 +310,10 @@ def test_screen_keeps_exact_ties_in_index_order():
     )  # screen keeps 46 of the ~60 tied at the cut
     ref_idx, _ = brute_knn(Zq, E, 30, "euclidean")
     np.testing.assert_array_equal(idx, ref_idx)
+
+
+@pytest.mark.parametrize("k", [1, 2, 5, 8])
+def test_row_medians_are_numpys(k):
+    A = np.random.default_rng(k).random((7, k))
+    A[0] = 0.5  # ties
+    np.testing.assert_array_equal(neighbors._row_medians(A), np.median(A, axis=1, keepdims=True))
