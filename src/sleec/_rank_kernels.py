@@ -156,20 +156,30 @@ def _solve_squared_hinge(
 ):  # fmt: skip
     """Hsieh et al. (2008)'s dual coordinate descent for the L2-regularised squared hinge:
     alpha_e >= 0, w = sum_e y_e alpha_e x_e; stops when the projected gradients' spread is
-    at most ``eps``."""
+    at most ``eps`` over all coordinates. With LIBLINEAR's shrinking: a coordinate at
+    alpha = 0 whose gradient exceeds the last epoch's largest projected gradient leaves the
+    active set (most hard negatives, once their margin is met), and when the active set
+    meets the tolerance every coordinate is checked again."""
     order = np.arange(n)
     state = np.uint64(seed) * np.uint64(2654435761) + np.uint64(1)
     bw, b2 = 0.0, bias * bias
     alpha = np.zeros(n)
+    active = n
+    pg_max_old = np.inf
     for _ in range(max_iter):
-        state = _shuffle(order, state)
+        state = _shuffle(order[:active], state)
         pg_max, pg_min = -np.inf, np.inf
-        for s in range(n):
+        s = 0
+        while s < active:
             e = order[s]
             i = lpts[lo + e]
             y = float(lsign[lo + e])
             diag = 0.5 / (c_pos if y > 0 else c_neg)
             g = y * _margin(i, xp, xi, xd, local, w, bw, bias) - 1.0 + alpha[e] * diag
+            if alpha[e] == 0.0 and g > pg_max_old:  # shrink: swap it past the active end
+                active -= 1
+                order[s], order[active] = order[active], order[s]
+                continue
             pg = g if alpha[e] > 0 else min(g, 0.0)
             pg_max = max(pg_max, pg)
             pg_min = min(pg_min, pg)
@@ -179,8 +189,14 @@ def _solve_squared_hinge(
                 d = (alpha[e] - old) * y
                 _step(i, d, xp, xi, xd, local, w)
                 bw += d * bias
+            s += 1
         if pg_max - pg_min <= eps:
-            break
+            if active == n:
+                break
+            active = n  # the active set converged: check every coordinate once more
+            pg_max_old = np.inf
+            continue
+        pg_max_old = pg_max if pg_max > 0 else np.inf
     return bw
 
 
