@@ -20,6 +20,7 @@ from numba import njit, prange
 
 from ._memory import start_kernel_threads
 from ._topk import _sift_down, _sift_up, heap_sort
+from .clustering import cluster_members
 
 __all__ = ["Cells", "build_cells", "n_cells_for", "screen_cells"]
 
@@ -61,13 +62,13 @@ def build_cells(Ec: np.ndarray, augment: Callable[[np.ndarray], np.ndarray]) -> 
     assign, centers = _lloyd(X, n_cells_for(m))
     mean = -(-m // n_cells_for(m))
     parts, part_centers = [], []
-    for c, rows in enumerate(_members(assign, centers.shape[0])):
+    for c, rows in enumerate(cluster_members(assign, centers.shape[0])):
         if rows.size <= 2 * mean:
             parts.append(rows)
             part_centers.append(centers[c])
             continue
         sub_assign, sub_centers = _lloyd(X[rows], -(-rows.size // mean))
-        for s, sub in enumerate(_members(sub_assign, sub_centers.shape[0])):
+        for s, sub in enumerate(cluster_members(sub_assign, sub_centers.shape[0])):
             if sub.size <= 2 * mean:
                 parts.append(rows[sub])
                 part_centers.append(sub_centers[s])
@@ -108,13 +109,6 @@ def _move_to_means(X: np.ndarray, assign: np.ndarray, centers: np.ndarray) -> np
     filled = counts > 0
     centers[filled] = (member @ X)[filled] / counts[filled, None]
     return filled
-
-
-def _members(assign: np.ndarray, n: int) -> list[np.ndarray]:
-    """The rows (ascending int64) of each of the ``n`` cells of ``assign``."""
-    order = np.argsort(assign, kind="stable")
-    bounds = np.searchsorted(assign[order], np.arange(n + 1))
-    return [order[bounds[c] : bounds[c + 1]] for c in range(n)]
 
 
 def _nearest_center(X: np.ndarray, centers: np.ndarray) -> np.ndarray:

@@ -200,17 +200,21 @@ class FittedState:
         return labels, select_columns(self.train_labels, labels)
 
     @functools.cached_property
+    def label_counts(self) -> np.ndarray:
+        """(n_labels,) int64: the number of training points carrying each label."""
+        return np.bincount(self.train_labels.indices, minlength=self.n_labels)
+
+    @functools.cached_property
     def label_prior(self) -> np.ndarray:
         """(n_labels,) float32: the share of training points carrying each label, the
         scores of a point that carries no information (every training point equally near)."""
-        counts = np.bincount(self.train_labels.indices, minlength=self.n_labels)
-        return (counts / max(self.train_labels.shape[0], 1)).astype(np.float32)
+        return (self.label_counts / max(self.train_labels.shape[0], 1)).astype(np.float32)
 
     @functools.cached_property
     def labels_by_frequency(self) -> np.ndarray:
         """(m,) int32: the ids of the labels some training point carries, most frequent
         first (ties: smaller id); what completes a shortlist that reaches few labels."""
-        counts = np.bincount(self.train_labels.indices, minlength=self.n_labels)
+        counts = self.label_counts
         carried = np.flatnonzero(counts)
         return carried[np.argsort(-counts[carried], kind="stable")].astype(np.int32)
 
