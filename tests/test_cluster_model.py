@@ -50,16 +50,22 @@ def test_fit_cluster_composes_the_stages(toy_xmc):
     G = label_knn_graph(Ytr[rows], 8, similarity="cosine")
     Z = svp_embed(G, 6, max_iter=5, tol=1e-3, step=1.5, seed=4).Z
     W = prune_weights(fit_l2(Xc, Z, 1.0, tol=RIDGE_TOL, max_iter=RIDGE_MAX_ITER), 0.2)
-    W = W.astype(np.float32)
-    W.data = W.data.astype(np.float16).astype(np.float32)  # kept at the model file's precision
-    W.eliminate_zeros()
-    E = prune_embeddings(np.asarray(Xc @ W.toarray(), dtype=np.float32), 0.1)
+    # Kept on the model file's 8-bit grids: per feature (row) of W a step of max |w| / 127,
+    # per column of E 256 levels from its minimum to its maximum.
+    dense = W.toarray().astype(np.float32)
+    step = np.abs(dense).max(axis=1) / np.float32(127)
+    step[step == 0] = 1
+    dense = np.clip(np.rint(dense / step[:, None]), -127, 127) * step[:, None]
+    E = prune_embeddings(np.asarray(Xc @ dense, dtype=np.float32), 0.1)
+    low, top = E.min(axis=0), E.max(axis=0)
+    E = np.rint((E - low) / ((top - low) / 255)) * ((top - low) / 255) + low
     np.testing.assert_array_equal(local.rows, rows)
     np.testing.assert_array_equal(local.features, features)
-    np.testing.assert_array_equal(local.W.toarray(), W.toarray())
-    assert local.W.nnz == np.count_nonzero(W.toarray())  # no stored zeros
-    np.testing.assert_array_equal(local.E, local.E.astype(np.float16).astype(np.float32))
-    np.testing.assert_allclose(local.E, E.astype(np.float16).astype(np.float32), rtol=1e-6)
+    np.testing.assert_allclose(local.W.toarray(), dense, rtol=1e-6)
+    np.testing.assert_allclose(local.W_scale, step, rtol=1e-6)
+    assert local.W.nnz == np.count_nonzero(dense)  # no stored zeros
+    np.testing.assert_allclose(local.E, E, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(local.E_grid, [(top - low) / 255, low], rtol=1e-5)
 
 
 def test_tiny_cluster_pads_the_embedding(toy_xmc):

@@ -43,8 +43,8 @@ def test_a_new_label_is_predicted_for_near_duplicates(fitted, toy_xmc):
 
 
 def test_predictions_far_from_the_new_points_do_not_change(fitted, toy_xmc):
-    # A point none of whose neighbours (in any learner) is a new point keeps exactly its
-    # scores; the new topic sits apart from most toy points, so most keep them.
+    # A point none of whose neighbours (in any learner) is a new point keeps its labels and
+    # (up to rounding) its scores; the new topic sits apart from most toy points.
     *_, Xte, _, _ = toy_xmc
     before = fitted.predict_topk(Xte, 5)
     fitted.partial_fit(
@@ -62,7 +62,10 @@ def test_predictions_far_from_the_new_points_do_not_change(fitted, toy_xmc):
     far = np.asarray(votes[:, 400:].sum(axis=1)).ravel() == 0
     assert far.mean() > 0.6  # measured 0.745
     np.testing.assert_array_equal(before[0][far], after[0][far])
-    np.testing.assert_array_equal(before[1][far], after[1][far])
+    # The new topic lies beyond the clusters' 8-bit grids, so their stored embeddings are
+    # re-rounded to wider ones (sleec._quantize.extend_columns): scores move by less than
+    # the rounding (measured 6e-4).
+    np.testing.assert_allclose(before[1][far], after[1][far], atol=2e-3)
 
 
 def test_new_points_vote_like_the_training_points_they_copy(fitted, toy_xmc):

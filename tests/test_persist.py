@@ -137,7 +137,7 @@ def test_state_to_arrays_and_back(model):
 
 def test_file_layout_has_no_pickle_and_records_version(saved, model):
     payload = read_npz(saved)  # allow_pickle=False: fails if anything was pickled
-    assert int(payload["format_version"]) == FORMAT_VERSION == 3
+    assert int(payload["format_version"]) == FORMAT_VERSION == 4
     assert json.loads(str(payload["params"])) == model.get_params()
     assert payload["shape_n_d_l_r"].tolist() == [400, 100, 20, 6]  # n_train, d, L, r
     assert len(str(payload["checksum"])) == 64  # SHA-256 hex
@@ -220,22 +220,22 @@ def test_older_format_version_is_refused(saved):
     with pytest.raises(
         ModelFormatError,
         match=r"has format version 1; this sleec reads "
-        r"versions 2, 3 \(and writes 3\)\.",
+        r"versions 2, 3, 4 \(and writes 4\)\.",
     ):
         SLEEC.load(saved)
 
 
 def test_future_version_written_consistently(model, tmp_path, monkeypatch):
-    # A file written by a "version 4" sleec (its checksum is valid) is refused too.
-    monkeypatch.setattr(_persist, "FORMAT_VERSION", 4)
-    model.save(tmp_path / "v4.npz")
+    # A file written by a "version 5" sleec (its checksum is valid) is refused too.
+    monkeypatch.setattr(_persist, "FORMAT_VERSION", 5)
+    model.save(tmp_path / "v5.npz")
     monkeypatch.undo()
     with pytest.raises(
         ModelFormatError,
-        match=r"'.*v4\.npz' has format version 4; this sleec "
-        r"reads versions 2, 3",
+        match=r"'.*v5\.npz' has format version 5; this sleec "
+        r"reads versions 2, 3, 4",
     ):
-        SLEEC.load(tmp_path / "v4.npz")
+        SLEEC.load(tmp_path / "v5.npz")
 
 
 def test_missing_entries(saved):
@@ -594,9 +594,9 @@ def test_modelfile_altered_params_old_checksum(model_file, tmp_path):
 @pytest.mark.parametrize(
     "version, match",
     [
-        (np.array(4, np.int64), r"has format version 4; this sleec reads versions 2, 3"),
-        (np.array(1, np.int64), r"has format version 1; this sleec reads versions 2, 3"),
-        (np.array(-1, np.int64), r"has format version -1; this sleec reads versions 2, 3"),
+        (np.array(5, np.int64), r"has format version 5; this sleec reads versions 2, 3, 4"),
+        (np.array(1, np.int64), r"has format version 1; this sleec reads versions 2, 3, 4"),
+        (np.array(-1, np.int64), r"has format version -1; this sleec reads versions 2, 3, 4"),
         (np.array("one"), r"has an unreadable format version"),
     ],
 )
@@ -737,15 +737,51 @@ def test_modelfile_valid_checksum_bad_params(model_file, tmp_path, change, match
             lambda p: {
                 "E": np.where(
                     np.arange(p["E"].size).reshape(p["E"].shape) == 3, np.nan, p["E"]
-                ).astype(np.float32)
+                ).astype(np.float32),
+                "E_grid": None,  # the float layout of older files
             },
             "array 'E' holds NaN or infinite values",
             id="NaN embedding",
         ),
         pytest.param(
-            lambda p: {"W_dense": np.full_like(p["W_dense"], np.inf)},
+            lambda p: {"E": p["E"].astype(np.float32)},
+            "array 'E' has dtype float32; expected uint8",
+            id="float embeddings beside a grid",
+        ),
+        pytest.param(
+            lambda p: {"E": p["E"].astype(np.uint16)},
+            "array 'E' has dtype uint16; expected uint8",
+            id="wide embedding codes",
+        ),
+        pytest.param(
+            lambda p: {"E_grid": np.where(p["E_grid"] > 0, np.nan, p["E_grid"])},
+            "bad embedding grid 'E_grid'",
+            id="NaN embedding grid",
+        ),
+        pytest.param(
+            lambda p: {"E_grid": p["E_grid"][:, :1]},
+            "bad embedding grid 'E_grid'",
+            id="embedding grid without offsets",
+        ),
+        pytest.param(
+            lambda p: {"W_dense": np.full(p["W_dense"].shape, np.inf), "W_scale": None},
             "array 'W_dense' holds NaN or infinite values",
             id="infinite weights",
+        ),
+        pytest.param(
+            lambda p: {"W_scale": np.zeros_like(p["W_scale"])},
+            "bad regressor steps 'W_scale'",
+            id="zero regressor steps",
+        ),
+        pytest.param(
+            lambda p: {"W_dense": np.full_like(p["W_dense"], -128)},
+            "bad regressor steps 'W_scale'",
+            id="regressor code off the grid",
+        ),
+        pytest.param(
+            lambda p: {"W_scale": p["W_scale"][:-1]},
+            "bad regressor steps 'W_scale'",
+            id="regressor steps of the wrong length",
         ),
         pytest.param(
             lambda p: {"centers_data": p["centers_data"] * np.nan},
@@ -767,7 +803,8 @@ def test_modelfile_valid_checksum_bad_params(model_file, tmp_path, change, match
 def test_modelfile_valid_checksum_inconsistent_arrays(model_file, tmp_path, change, match):
     payload = read_npz(model_file)
     path = tmp_path / "bad.npz"
-    write_npz(path, resign({**payload, **change(payload)}))
+    payload = {**payload, **change(payload)}  # None: the member is left out
+    write_npz(path, resign({k: v for k, v in payload.items() if v is not None}))
     with pytest.raises(ModelFormatError, match=f"holds an inconsistent model: .*{match}"):
         SLEEC.load(path)
 
@@ -784,15 +821,15 @@ def test_modelfile_valid_checksum_inconsistent_arrays(model_file, tmp_path, chan
             r"array 'shape_n_d_l_r' has dtype "
             r"float64; expected integers",
         ),
-        ("E", None, r"array 'E' holds NaN or infinite values"),
+        ("E_grid", None, r"bad embedding grid 'E_grid'"),
     ],
-    ids=["version 1.5", "version True", "version [2]", "fractional sizes", "inf embedding"],
+    ids=["version 1.5", "version True", "version [2]", "fractional sizes", "inf grid"],
 )
 def test_model_contents_with_a_valid_checksum(trained_files, tmp_path, key, value, match):
     payload = dict(np.load(trained_files / "model.npz", allow_pickle=False))
     if value is None:
         value = payload[key].copy()
-        value[0, 0] = np.inf
+        value[0, 0, 0] = np.inf
     payload[key] = value
     path = tmp_path / "m.npz"
     with open(path, "wb") as fh:
@@ -810,13 +847,47 @@ def sparse_model(tiny_data):
 
 
 @pytest.mark.parametrize("which", ["tiny_model", "sparse_model"])
+def test_a_version_3_file_with_float_values_loads_and_predicts_the_same(
+    request, which, tiny_data, tmp_path, monkeypatch
+):
+    # Version 3 stored E and W as float values (no grids): such a file reads back as the
+    # same model, and saving it again keeps its float layout.
+    model = request.getfixturevalue(which)
+    model.save(tmp_path / "m.npz")
+    params, arrays = load_model(tmp_path / "m.npz")
+    back = FittedState.from_arrays(arrays)
+    locs = [loc for lr in back.learners for loc in lr.locals]
+    arrays["E"] = np.vstack([loc.E for loc in locs])
+    name = "W_dense" if "W_dense" in arrays else "W_data"
+    W = sp.vstack([loc.W for loc in locs], format="csr")
+    arrays[name] = W.toarray() if name == "W_dense" else W.data
+    del arrays["E_grid"], arrays["W_scale"]
+    monkeypatch.setattr(_persist, "FORMAT_VERSION", 3)
+    _persist.save_model(tmp_path / "v3.npz", params, arrays)
+    monkeypatch.undo()
+    v3 = SLEEC.load(tmp_path / "v3.npz")
+    assert all(loc.E_grid is None for lr in v3.state_.learners for loc in lr.locals)
+    X, _ = tiny_data
+    for got, expected in zip(v3.predict_topk(X), model.predict_topk(X), strict=True):
+        np.testing.assert_array_equal(got, expected)
+    v3.save(tmp_path / "again.npz")
+    again = read_npz(tmp_path / "again.npz")
+    assert "E_grid" not in again and again["E"].dtype == np.float32
+    for got, expected in zip(
+        SLEEC.load(tmp_path / "again.npz").predict_topk(X), model.predict_topk(X), strict=True
+    ):
+        np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("which", ["tiny_model", "sparse_model"])
 def test_regressor_layout_is_the_smaller_and_round_trips(request, which, tiny_data, tmp_path):
     model = request.getfixturevalue(which)
     arrays = model.state_.to_arrays()
     dense = which == "tiny_model"
     assert ("W_dense" in arrays) == dense and ("W_data" in arrays) == (not dense)
     weights = arrays["W_dense"] if dense else arrays["W_data"]
-    assert weights.dtype == np.float16 and arrays["E"].dtype == np.float16  # 2 bytes a value
+    assert weights.dtype == np.int8 and arrays["E"].dtype == np.uint8  # 1 byte a value
+    assert arrays["W_scale"].shape == (arrays["features"].size,)
     model.save(tmp_path / "m.npz")
     back = SLEEC.load(tmp_path / "m.npz")
     for ours, theirs in zip(model.state_.learners, back.state_.learners, strict=True):
@@ -873,7 +944,7 @@ def test_ids_are_stored_in_the_narrowest_type_and_read_back_as_int32(tiny_model,
             id="regressor columns beyond r",
         ),
         pytest.param(
-            lambda p: {"W_data": np.full_like(p["W_data"], np.inf)},
+            lambda p: {"W_data": np.full(p["W_data"].shape, np.inf), "W_scale": None},
             "array 'W_data' holds NaN or infinite values",
             id="infinite weights",
         ),

@@ -21,7 +21,7 @@ from . import rerank
 from ._dask import send_if_dask
 from ._memory import reserve_blas_buffers, start_kernel_threads
 from ._sparse import positions, select_columns
-from ._state import Learner, SecondStage, unit_centroids_T
+from ._state import Learner, SecondStage, half_precision_csr, unit_centroids_T
 from .cluster_model import ensemble_votes, fit_cluster
 from .clustering import cluster_members, partition
 from .neighbors import top_k_labels
@@ -228,7 +228,12 @@ def train_stage(mined: Mined, params: dict, seed: int, steps: Steps) -> SecondSt
     config = RerankConfig.from_params(params)
     rankers = _fit_rankers(mined.X, mined.Y, mined.negatives, params, config, seed, steps)
     return SecondStage(
-        mined.labels, mined.columns, mined.sums, rankers.W, rankers.bias, rankers.trained
+        mined.labels,
+        mined.columns,
+        half_precision_csr(mined.sums),
+        half_precision_csr(rankers.W),
+        rankers.bias,
+        rankers.trained,
     )
 
 

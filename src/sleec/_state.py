@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._labels import INDICATOR, LISTS, MULTICLASS
+from ._quantize import decode_columns, decode_rows, encode_columns, encode_rows
 from ._sparse import positions, select_columns
 from ._vectorizer import vectorizer_from_arrays, vectorizer_to_arrays, vectorizer_width
 
@@ -34,30 +35,45 @@ __all__ = [
     "LocalModel",
     "SecondStage",
     "half_precision",
+    "half_precision_csr",
     "unit_centroids_T",
 ]
 
 KINDS = (INDICATOR, LISTS, MULTICLASS)
 _NAME_KINDS = "iufbU"  # label names a model file can hold: numbers, booleans, strings
 
-FORMAT_VERSION = 3  # 3: the optional second stage (centroids, rankers); see CHANGELOG.md
-READABLE_VERSIONS = (2, 3)  # a version-2 file is a model without a second stage
+FORMAT_VERSION = 4  # 4: E and W as 8-bit codes on stored grids; see docs/model-file.md
+READABLE_VERSIONS = (2, 3, 4)  # a version-2 file is a model without a second stage
 
 
 def half_precision(values: np.ndarray) -> np.ndarray:
     """``values`` as float32 rounded to the nearest float16 (unchanged if one of them lies
-    beyond float16's range). The regressors and stored embeddings are kept at this precision
-    from the fit on: the model file then holds them in 2 bytes a value and reads them back bit
-    for bit (held out on four sets: within 0.04 P@k of float32; BENCHMARKS.md, "Model size")."""
-    narrow = np.asarray(values, dtype=np.float32).astype(np.float16)
+    beyond float16's range). The second stage's values are kept at this precision from the
+    fit on (:func:`half_precision_csr`): the model file then holds them in 2 bytes a value
+    and reads them back bit for bit (``E`` and ``W`` are kept on 8-bit grids instead,
+    :mod:`sleec._quantize`)."""
+    with np.errstate(over="ignore"):  # beyond float16's range: kept in float32
+        narrow = np.asarray(values, dtype=np.float32).astype(np.float16)
     if not np.all(np.isfinite(narrow)):
         return np.asarray(values, dtype=np.float32)
     return narrow.astype(np.float32)
 
 
+def half_precision_csr(M: sp.csr_matrix) -> sp.csr_matrix:
+    """A float32 copy of ``M`` with its values rounded to float16 (:func:`half_precision`)
+    and the entries that round to zero dropped. The second stage's centroid sums and
+    rankers are kept at this precision from the fit on (held out on four sets: no P@k
+    change; BENCHMARKS.md, "Model size")."""
+    M = sp.csr_matrix(M, dtype=np.float32, copy=True)
+    M.data = half_precision(M.data)
+    M.eliminate_zeros()
+    return M
+
+
 def _narrowest(values: np.ndarray) -> np.ndarray:
     """float16 if it holds ``values`` (float32) exactly, else the float32 values."""
-    narrow = values.astype(np.float16)
+    with np.errstate(over="ignore", invalid="ignore"):
+        narrow = values.astype(np.float16)
     return narrow if np.array_equal(narrow, values) else values
 
 
@@ -71,13 +87,19 @@ class LocalModel:
     W : csr_matrix (d_c, r) float32, the (pruned) regressor ``V^T`` from those features to
         embeddings (row j is feature ``features[j]``).
     E : (n_c, r) float32, the stored (pruned) training embeddings ``X_c V^T``.
-    ``W`` and ``E`` hold float16 values (:func:`half_precision`) unless they exceed its range.
+    E_grid : (2, r) float32 or None, the 8-bit grid ``E`` lies on (:mod:`sleec._quantize`:
+        per column, scale and offset); W_scale : (d_c,) float32 or None, the step of the
+        symmetric 8-bit grid of each row of ``W``. The fit sets both, so that the model file
+        holds ``E`` and ``W`` in one byte a value; a model read from an older file, whose
+        values are float16, has None.
     """
 
     rows: np.ndarray
     features: np.ndarray
     W: sp.csr_matrix
     E: np.ndarray
+    E_grid: np.ndarray | None = None
+    W_scale: np.ndarray | None = None
     _searched: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def searched(self, metric: str):
@@ -270,11 +292,11 @@ class FittedState:
                 ),
                 "rows_offsets": _offsets([loc.rows.size for loc in locs]),
                 "rows": np.concatenate([loc.rows for loc in locs]).astype(np.int32),
-                "E": _narrowest(np.vstack([loc.E for loc in locs]).astype(np.float32)),
+                **_embedding_arrays(locs),
                 # The regressors stacked: local c owns rows features_offsets[c]:[c + 1] of W.
                 "features_offsets": _offsets([loc.features.size for loc in locs]),
                 "features": np.concatenate([loc.features for loc in locs]).astype(np.int32),
-                **_regressor_arrays([loc.W for loc in locs], r),
+                **_regressor_arrays(locs, r),
             }
         )
 
@@ -295,6 +317,7 @@ class FittedState:
         Y.check_format(full_check=True)
         f_off, rows_off = a["features_offsets"], a["rows_offsets"]
         W_all = _regressor_matrix(a, int(f_off[-1]), r)
+        E_grid, W_scale = a.get("E_grid"), a.get("W_scale")
         centers = sp.csr_matrix(
             (a["centers_data"], a["centers_indices"], a["centers_indptr"]),
             shape=(int(f_off.size - 1), d),
@@ -306,8 +329,14 @@ class FittedState:
                 f0, f1 = f_off[c], f_off[c + 1]
                 r0, r1 = rows_off[c], rows_off[c + 1]
                 W = W_all[f0:f1]
-                E = a["E"][r0:r1].astype(np.float32)
-                locs.append(LocalModel(a["rows"][r0:r1], a["features"][f0:f1], W, E))
+                grid = None if E_grid is None else E_grid[c]
+                E = (
+                    a["E"][r0:r1].astype(np.float32)
+                    if grid is None
+                    else decode_columns(a["E"][r0:r1], grid)
+                )
+                scale = None if W_scale is None else W_scale[f0:f1]
+                locs.append(LocalModel(a["rows"][r0:r1], a["features"][f0:f1], W, E, grid, scale))
             learners.append(Learner(centers[c0 : c0 + int(n_c)], tuple(locs)))
             c0 += int(n_c)
         vectorizer = vectorizer_from_arrays(a)
@@ -346,9 +375,16 @@ _DTYPES = {  # the exact dtype kind of every array: "i" integers, "f" floats
 }
 # The regressors' two layouts (exactly one is stored): CSR, or dense when at least half of
 # the weights are non-zero (W is usually 99% dense). Their values, and E's, are stored as
-# float16 when that holds them exactly (they are kept at that precision from the fit on).
+# 8-bit codes on the grids the fit rounded them to (``E_grid``: per cluster and column,
+# scale and offset of uint8 codes; ``W_scale``: per stacked row, the step of int8 codes),
+# or, for a model read from an older file, as float16 when that holds them exactly.
 _W_CSR = {"W_indptr": "i", "W_indices": "i", "W_data": "f"}
 _W_DENSE = {"W_dense": "f"}
+_CODES = {  # member -> (its grid's member, the codes' dtype when that grid is stored)
+    "E": ("E_grid", np.dtype(np.uint8)),
+    "W_dense": ("W_scale", np.dtype(np.int8)),
+    "W_data": ("W_scale", np.dtype(np.int8)),
+}
 
 
 # Arrays of non-negative ids (rows, columns, labels), stored in the narrowest of uint8 /
@@ -388,28 +424,60 @@ def _widen_ids(a: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return wide
 
 
-def _regressor_arrays(blocks: list[sp.csr_matrix], r: int) -> dict[str, np.ndarray]:
-    """The stacked regressors (blocks of shape (d_c, r)) in the smaller of the two layouts."""
+def _embedding_arrays(locs: list[LocalModel]) -> dict[str, np.ndarray]:
+    """The stored embeddings stacked: uint8 codes and each cluster's grid when every
+    cluster's ``E`` lies on its grid, else the float values (float16 when exact)."""
+    grids = [loc.E_grid for loc in locs if loc.E_grid is not None]
+    if len(grids) == len(locs):
+        codes = [encode_columns(loc.E, grid) for loc, grid in zip(locs, grids, strict=True)]
+        on_grid = [c for c in codes if c is not None]
+        if len(on_grid) == len(locs):
+            return {"E": np.vstack(on_grid), "E_grid": np.stack(grids)}
+    return {"E": _narrowest(np.vstack([loc.E for loc in locs]).astype(np.float32))}
+
+
+def _regressor_arrays(locs: list[LocalModel], r: int) -> dict[str, np.ndarray]:
+    """The stacked regressors (blocks of shape (d_c, r)) in the smaller of the two layouts,
+    as int8 codes with each row's step when every block lies on its grid."""
+    blocks = [loc.W for loc in locs]
     n_rows = sum(W.shape[0] for W in blocks)
+    scale = None
+    if all(loc.W_scale is not None for loc in locs):
+        scale = np.concatenate([loc.W_scale for loc in locs]).astype(np.float32)
     if 2 * sum(W.nnz for W in blocks) >= n_rows * r:
         dense = np.zeros((n_rows, r), dtype=np.float32)
         start = 0
         for W in blocks:
             dense[start : start + W.shape[0]] = W.toarray()
             start += W.shape[0]
-        return {"W_dense": _narrowest(dense)}
-    return {
-        "W_indptr": _stack_indptr([W.indptr for W in blocks]),
-        "W_indices": np.concatenate([W.indices for W in blocks]).astype(np.int32),
-        "W_data": _narrowest(np.concatenate([W.data for W in blocks]).astype(np.float32)),
-    }
+        arrays, name, values = {}, "W_dense", dense
+        steps = None if scale is None else scale[:, None]
+    else:
+        indptr = _stack_indptr([W.indptr for W in blocks])
+        arrays = {
+            "W_indptr": indptr,
+            "W_indices": np.concatenate([W.indices for W in blocks]).astype(np.int32),
+        }
+        name, values = "W_data", np.concatenate([W.data for W in blocks]).astype(np.float32)
+        steps = None if scale is None else np.repeat(scale, np.diff(indptr))
+    codes = None if steps is None else encode_rows(values, steps)
+    if codes is None or scale is None:  # a block off its grid (or none): the float values
+        return {**arrays, name: _narrowest(values)}
+    return {**arrays, name: codes, "W_scale": scale}
 
 
 def _regressor_matrix(a: Mapping[str, np.ndarray], n_rows: int, r: int) -> sp.csr_matrix:
     """The stacked regressors as one (n_rows, r) CSR matrix, from either layout (checked)."""
+    scale = a.get("W_scale")
     if "W_dense" in a:
-        return sp.csr_matrix(a["W_dense"].astype(np.float32))  # zeros are not stored
-    data = a["W_data"].astype(np.float32)
+        dense = a["W_dense"]
+        values = dense.astype(np.float32) if scale is None else decode_rows(dense, scale[:, None])
+        return sp.csr_matrix(values)  # zeros are not stored
+    data = a["W_data"]
+    if scale is None:
+        data = data.astype(np.float32)
+    else:
+        data = decode_rows(data, np.repeat(scale, np.diff(a["W_indptr"])))
     return sp.csr_matrix((data, a["W_indices"], a["W_indptr"]), shape=(n_rows, r))
 
 
@@ -434,10 +502,10 @@ def _stage_arrays(stage: SecondStage) -> dict[str, np.ndarray]:
         "stage_features": np.asarray(stage.features, dtype=np.int32),
         "centroid_indptr": C.indptr.astype(np.int64),
         "centroid_indices": C.indices.astype(np.int32),
-        "centroid_data": C.data.astype(np.float32),
+        "centroid_data": _narrowest(C.data.astype(np.float32)),
         "rank_indptr": W.indptr.astype(np.int64),
         "rank_indices": W.indices.astype(np.int32),
-        "rank_data": W.data.astype(np.float32),
+        "rank_data": _narrowest(W.data.astype(np.float32)),
         "rank_bias": np.asarray(stage.bias, dtype=np.float32),
         "rank_trained": np.asarray(stage.trained, dtype=bool),
     }
@@ -470,7 +538,7 @@ def _stage_from_arrays(a: Mapping[str, np.ndarray], n_labels: int, d: int) -> Se
             raise ValueError(f"bad second-stage matrix '{prefix}'")
         if not np.all(np.isfinite(data)):
             raise ValueError(f"non-finite values in the second-stage matrix '{prefix}'")
-        M = sp.csr_matrix((data, indices, indptr), shape=(m, f))
+        M = sp.csr_matrix((data.astype(np.float32), indices, indptr), shape=(m, f))
         M.check_format(full_check=True)
         matrices.append(M)
     bias, trained = a["rank_bias"], a["rank_trained"]
@@ -505,7 +573,11 @@ def _check_arrays(a: Mapping[str, np.ndarray]) -> None:
         raise ValueError("the regressors are stored in neither or in both layouts")
     layout = _W_DENSE if "W_dense" in a else _W_CSR
     for name, kind in {**_DTYPES, **layout}.items():
-        if a[name].dtype.kind != kind:
+        grid, expected = _CODES.get(name, ("", None))
+        if grid in a:  # 8-bit codes on a stored grid
+            if a[name].dtype != expected:
+                raise ValueError(f"array '{name}' has dtype {a[name].dtype}; expected {expected}")
+        elif a[name].dtype.kind != kind:
             raise ValueError(
                 f"array '{name}' has dtype {a[name].dtype}; expected "
                 f"{'integers' if kind == 'i' else 'floats'}"
@@ -568,7 +640,7 @@ def _check_arrays(a: Mapping[str, np.ndarray]) -> None:
             "bad regressor matrix",
         ),
     ]
-    for ok, problem in checks:
+    for ok, problem in checks + _grid_checks(a, n_locals, features.size, r):
         if not ok:
             raise ValueError(problem)
     within = np.ones(max(features.size - 1, 0), dtype=bool)  # pairs inside one cluster
@@ -579,6 +651,27 @@ def _check_arrays(a: Mapping[str, np.ndarray]) -> None:
     for name in ("centers_data", "E", "W_dense" if "W_dense" in a else "W_data"):
         if not np.all(np.isfinite(a[name])):
             raise ValueError(f"array '{name}' holds NaN or infinite values")
+
+
+def _grid_checks(
+    a: Mapping[str, np.ndarray], n_locals: int, n_rows: int, r: int
+) -> list[tuple[bool, str]]:
+    """(ok, problem) for the 8-bit grids, where stored: float32 of the right shapes, finite
+    positive steps; int8 codes within -127..127."""
+    checks = []
+    if "E_grid" in a:
+        grid = a["E_grid"]
+        shaped = grid.dtype == np.float32 and grid.shape == (n_locals, 2, r)
+        ok = shaped and bool(np.all(np.isfinite(grid)) and np.all(grid[:, 0] > 0))
+        checks.append((ok, "bad embedding grid 'E_grid'"))
+    if "W_scale" in a:
+        scale = a["W_scale"]
+        ok = scale.dtype == np.float32 and scale.shape == (n_rows,)
+        ok = ok and bool(np.all(np.isfinite(scale)) and np.all(scale > 0))
+        codes = a["W_dense"] if "W_dense" in a else a["W_data"]
+        ok = ok and (codes.size == 0 or int(codes.min()) >= -127)
+        checks.append((ok, "bad regressor steps 'W_scale'"))
+    return checks
 
 
 def _offsets_ok(offsets: np.ndarray, n_parts: int, total: int) -> bool:

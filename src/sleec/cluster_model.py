@@ -33,8 +33,9 @@ import scipy.sparse as sp
 
 from ._kernels import sparse_times_sparse, sparse_times_sparse_par
 from ._memory import start_kernel_threads
+from ._quantize import extend_columns, quantize_columns, quantize_rows
 from ._sparse import select_columns
-from ._state import Learner, LocalModel, half_precision
+from ._state import Learner, LocalModel
 from .clustering import assign_to_centers, cluster_members, unit_rows
 from .graph import label_knn_graph
 from .neighbors import nearest_neighbors, vote_matrix
@@ -127,14 +128,13 @@ def fit_cluster(
     del G, Z
     if W.shape[1] < config.n_components:  # tiny cluster: rank <= its size; pad with zeros
         W = np.hstack([W, np.zeros((W.shape[0], config.n_components - W.shape[1]))])
-    W = prune_weights(W, config.weight_threshold).astype(np.float32)
-    W.data = half_precision(W.data)  # the model file's precision (2 bytes a weight)
-    W.eliminate_zeros()
-    E = half_precision(
+    # Both kept on the model file's 8-bit grids (one byte a value; sleec._quantize).
+    W, W_scale = quantize_rows(prune_weights(W, config.weight_threshold))
+    E, E_grid = quantize_columns(
         prune_embeddings(_product(Xc, W, parallel=parallel), config.embedding_threshold)
     )
     logger.debug("cluster of %d points fitted in %.2f s", rows.size, time.perf_counter() - start)
-    return LocalModel(rows=rows, features=features, W=W, E=E)
+    return LocalModel(rows=rows, features=features, W=W, E=E, E_grid=E_grid, W_scale=W_scale)
 
 
 def ridge_penalty(X: sp.csr_matrix, l2_reg: float | str) -> float:
@@ -238,17 +238,23 @@ def append_points(
 ) -> tuple[Learner, ...]:
     """The learners with new training points added: each prepared row ``i`` (rows of
     ``features`` / ``routing``) joins its cluster in every learner as training row
-    ``first_row + i``, embedded by the cluster's regressor (not pruned); the regressors and
-    the other stored embeddings are unchanged."""
+    ``first_row + i``, embedded by the cluster's regressor (not pruned) and rounded onto
+    the cluster's 8-bit grid; the regressors are unchanged, and so are the other stored
+    embeddings unless a new one lies outside the grid's range (then the cluster's
+    embeddings are re-rounded to a wider grid: :func:`sleec._quantize.extend_columns`)."""
     grown = []
     for learner in learners:
         locals_ = list(learner.locals)
         for c, members, local in route(learner, routing):
+            added = embed(_rows(features, members), local)
+            E, E_grid = extend_columns(local.E, local.E_grid, added)
             locals_[c] = LocalModel(
                 rows=np.concatenate([local.rows, (first_row + members).astype(np.int32)]),
                 features=local.features,
                 W=local.W,
-                E=np.vstack([local.E, half_precision(embed(_rows(features, members), local))]),
+                E=E,
+                E_grid=E_grid,
+                W_scale=local.W_scale,
             )
         grown.append(Learner(learner.centers, tuple(locals_)))
     return tuple(grown)

@@ -30,7 +30,7 @@ from ._labels import MULTICLASS, name_problem
 from ._memory import reserve_blas_buffers
 from ._persist import load_model, save_model
 from ._sparse import select_columns
-from ._state import FittedState, Learner, SecondStage
+from ._state import FittedState, Learner, SecondStage, half_precision_csr
 from ._version import __version__
 from .cluster_model import append_points, prepare_features
 from .exceptions import ModelFormatError
@@ -744,7 +744,7 @@ def _grow_stage(
     return SecondStage(
         labels,
         stage.features,
-        sp.csr_matrix(sums, dtype=np.float32),
+        half_precision_csr(sums),  # the model file's precision, as at fit
         sp.csr_matrix(place @ stage.W, dtype=np.float32),
         bias,
         trained,
