@@ -8,7 +8,9 @@ import scipy.sparse as sp
 
 from conftest import TOY_ENSEMBLE, TOY_N_FEATURES, TOY_N_LABELS
 from sleec import SLEEC
+from sleec._state import FittedState, SecondStage, half_precision
 from sleec.cluster_model import ensemble_votes, prepare_features
+from sleec.estimator import _grow_stage
 from sleec.params import QueryConfig
 
 
@@ -92,6 +94,53 @@ def test_partial_fit_then_save_and_load_equals_the_model_in_memory(fitted, toy_x
     assert loaded.n_labels_ == TOY_N_LABELS + 2
     for a, b in zip(fitted.predict_topk(Xte, 7), loaded.predict_topk(Xte, 7), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_partial_fit_of_a_version_3_model_keeps_its_float16_embeddings(fitted, toy_xmc):
+    # A model read from a version-3 file (float16 E and W, no grids) adds float16
+    # embeddings: its old values stay as they are and the file keeps 2 bytes a value.
+    a = fitted.state_.to_arrays()
+    v3 = FittedState.from_arrays(a)
+    locs = [loc for lr in v3.learners for loc in lr.locals]
+    a["E"] = half_precision(np.vstack([loc.E for loc in locs])).astype(np.float16)
+    W = sp.vstack([loc.W for loc in locs], format="csr")
+    if "W_dense" in a:
+        a["W_dense"] = half_precision(W.toarray()).astype(np.float16)
+    else:
+        a["W_data"] = half_precision(W.data).astype(np.float16)
+    del a["E_grid"], a["W_scale"]
+    fitted.state_ = FittedState.from_arrays(a)
+    old = [loc.E.copy() for lr in fitted.state_.learners for loc in lr.locals]
+    fitted.partial_fit(
+        new_group(20, seed=1),
+        sp.csr_matrix(
+            (np.ones(20, np.float32), (np.arange(20), np.full(20, TOY_N_LABELS))),
+            shape=(20, TOY_N_LABELS + 1),
+        ),
+    )
+    grown = [loc for lr in fitted.state_.learners for loc in lr.locals]
+    for before, loc in zip(old, grown, strict=True):
+        assert loc.E_grid is None
+        np.testing.assert_array_equal(loc.E[: before.shape[0]], before)
+    saved = fitted.state_.to_arrays()
+    assert saved["E"].dtype == np.float16 and "E_grid" not in saved
+
+
+def test_partial_fit_keeps_the_centroid_sums_in_float32():
+    # float16 would drop 0.1 added to a sum of 700.5 (its step there is 0.5)
+    stage = SecondStage(
+        np.array([0], np.int32),
+        np.array([0], np.int32),
+        sp.csr_matrix(np.array([[700.5]], np.float32)),
+        sp.csr_matrix(np.array([[0.3]], np.float32)),
+        np.zeros(1, np.float32),
+        np.ones(1, bool),
+    )
+    grown = _grow_stage(
+        stage, sp.csr_matrix(np.array([[0.1]], np.float32)), sp.csr_matrix(np.ones((1, 1))), 1
+    )
+    assert grown.centroid_sums.dtype == np.float32
+    assert grown.centroid_sums[0, 0] == np.float32(700.5) + np.float32(0.1)
 
 
 def test_partial_fit_with_names_appends_new_names(toy_xmc):

@@ -755,12 +755,17 @@ def test_modelfile_valid_checksum_bad_params(model_file, tmp_path, change, match
         ),
         pytest.param(
             lambda p: {"E_grid": np.where(p["E_grid"] > 0, np.nan, p["E_grid"])},
-            "bad embedding grid 'E_grid'",
+            "embedding grid 'E_grid' without finite positive steps",
             id="NaN embedding grid",
         ),
         pytest.param(
+            lambda p: {"E_grid": np.where(p["E_grid"] > 0, np.float32(3e38), p["E_grid"])},
+            "embedding grid 'E_grid' without finite positive steps",
+            id="embedding steps that decode to infinity",
+        ),
+        pytest.param(
             lambda p: {"E_grid": p["E_grid"][:, :1]},
-            "bad embedding grid 'E_grid'",
+            r"embedding grid 'E_grid' not float32 of shape \(\d+, 2, \d+\)",
             id="embedding grid without offsets",
         ),
         pytest.param(
@@ -770,17 +775,22 @@ def test_modelfile_valid_checksum_bad_params(model_file, tmp_path, change, match
         ),
         pytest.param(
             lambda p: {"W_scale": np.zeros_like(p["W_scale"])},
-            "bad regressor steps 'W_scale'",
+            "regressor steps 'W_scale' not finite and positive",
             id="zero regressor steps",
         ),
         pytest.param(
+            lambda p: {"W_scale": np.full_like(p["W_scale"], 3e38)},
+            "regressor steps 'W_scale' not finite and positive",
+            id="regressor steps that decode to infinity",
+        ),
+        pytest.param(
             lambda p: {"W_dense": np.full_like(p["W_dense"], -128)},
-            "bad regressor steps 'W_scale'",
+            "regressor codes outside -127..127",
             id="regressor code off the grid",
         ),
         pytest.param(
             lambda p: {"W_scale": p["W_scale"][:-1]},
-            "bad regressor steps 'W_scale'",
+            r"regressor steps 'W_scale' not float32 of shape",
             id="regressor steps of the wrong length",
         ),
         pytest.param(
@@ -821,7 +831,7 @@ def test_modelfile_valid_checksum_inconsistent_arrays(model_file, tmp_path, chan
             r"array 'shape_n_d_l_r' has dtype "
             r"float64; expected integers",
         ),
-        ("E_grid", None, r"bad embedding grid 'E_grid'"),
+        ("E_grid", None, r"embedding grid 'E_grid' without finite positive steps"),
     ],
     ids=["version 1.5", "version True", "version [2]", "fractional sizes", "inf grid"],
 )

@@ -44,21 +44,40 @@ def test_empty_cluster_gets_a_grid():
 def test_extend_within_the_range_keeps_the_grid_and_old_values():
     E, grid = quantize_columns(np.array([[0.0, -1.0], [1.0, 1.0]], np.float32))
     grown, same = extend_columns(E, grid, np.array([[0.5, 0.0]], np.float32))
-    assert same is grid
+    np.testing.assert_array_equal(same, grid)
     np.testing.assert_array_equal(grown[:2], E)
     assert encode_columns(grown, grid) is not None
     np.testing.assert_allclose(grown[2], [0.5, 0.0], atol=grid[0].max() / 2)
 
 
-def test_extend_beyond_the_range_widens_the_grid():
+def test_extend_beyond_the_range_widens_only_that_column():
     E, grid = quantize_columns(np.array([[0.0, -1.0], [1.0, 1.0]], np.float32))
     grown, wider = extend_columns(E, grid, np.array([[3.0, 0.0]], np.float32))
     np.testing.assert_allclose(wider[:, 0], [3 / 255, 0.0], rtol=1e-6)
     np.testing.assert_allclose(grown, [[0, -1], [1, 1], [3, 0]], atol=wider[0].max() / 2)
     assert encode_columns(grown, wider) is not None
-    # no grid yet (a model read from an older file): the stack gets one
-    values, new = extend_columns(E, None, np.zeros((1, 2), np.float32))
-    assert encode_columns(values, new) is not None
+    np.testing.assert_array_equal(wider[:, 1], grid[:, 1])  # column 1: in range, unchanged
+    np.testing.assert_array_equal(grown[:2, 1], E[:, 1])
+
+
+def test_extend_a_constant_column_gets_a_real_grid():
+    # a one-point cluster: every column constant, its step 1 a placeholder
+    E, grid = quantize_columns(np.array([[0.5, 1.0]], np.float32))
+    new = np.array([[0.9, 1.3], [0.6, 1.49]], np.float32)
+    grown, wider = extend_columns(E, grid, new)
+    step = wider[0]
+    assert np.all(step < 0.01)
+    np.testing.assert_allclose(grown, [[0.5, 1.0], *new], atol=float(step.max()) / 2 + 1e-7)
+    assert encode_columns(grown, wider) is not None
+
+
+def test_extend_empty_cases():
+    E, grid = quantize_columns(np.zeros((0, 2), np.float32))
+    grown, new_grid = extend_columns(E, grid, np.array([[1.0, 2.0], [3.0, 2.0]], np.float32))
+    np.testing.assert_allclose(grown, [[1, 2], [3, 2]])
+    E, grid = quantize_columns(np.array([[0.0, 1.0], [1.0, 2.0]], np.float32))
+    same, same_grid = extend_columns(E, grid, np.zeros((0, 2), np.float32))
+    assert same is E and same_grid is grid
 
 
 def test_rows_symmetric_per_feature():

@@ -661,17 +661,31 @@ def _grid_checks(
     checks = []
     if "E_grid" in a:
         grid = a["E_grid"]
-        shaped = grid.dtype == np.float32 and grid.shape == (n_locals, 2, r)
-        ok = shaped and bool(np.all(np.isfinite(grid)) and np.all(grid[:, 0] > 0))
-        checks.append((ok, "bad embedding grid 'E_grid'"))
+        ok = grid.dtype == np.float32 and grid.shape == (n_locals, 2, r)
+        checks.append((ok, f"embedding grid 'E_grid' not float32 of shape ({n_locals}, 2, {r})"))
+        ok = ok and bool(np.all(grid[:, 0] > 0) and np.all(_decodes_finite(grid[:, 0], 255)))
+        ok = ok and bool(np.all(_decodes_finite(grid[:, 0], 255, grid[:, 1])))
+        checks.append((ok, "embedding grid 'E_grid' without finite positive steps and offsets"))
     if "W_scale" in a:
         scale = a["W_scale"]
         ok = scale.dtype == np.float32 and scale.shape == (n_rows,)
-        ok = ok and bool(np.all(np.isfinite(scale)) and np.all(scale > 0))
+        checks.append((ok, f"regressor steps 'W_scale' not float32 of shape ({n_rows},)"))
+        ok = ok and bool(np.all(scale > 0) and np.all(_decodes_finite(scale, 127)))
+        checks.append((ok, "regressor steps 'W_scale' not finite and positive"))
         codes = a["W_dense"] if "W_dense" in a else a["W_data"]
-        ok = ok and (codes.size == 0 or int(codes.min()) >= -127)
-        checks.append((ok, "bad regressor steps 'W_scale'"))
+        ok = codes.size == 0 or int(codes.min()) >= -127
+        checks.append((ok, "regressor codes outside -127..127"))
     return checks
+
+
+def _decodes_finite(step: np.ndarray, top: int, offset: np.ndarray | None = None) -> np.ndarray:
+    """Whether the largest code ``top`` times ``step`` (plus ``offset``) is finite in float32,
+    as decoding computes it (a finite but huge step would decode to infinity)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        value = np.float32(top) * step.astype(np.float32)
+        if offset is not None:
+            value = value + offset.astype(np.float32)
+    return np.isfinite(value)
 
 
 def _offsets_ok(offsets: np.ndarray, n_parts: int, total: int) -> bool:

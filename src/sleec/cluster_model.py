@@ -35,7 +35,7 @@ from ._kernels import sparse_times_sparse, sparse_times_sparse_par
 from ._memory import start_kernel_threads
 from ._quantize import extend_columns, quantize_columns, quantize_rows
 from ._sparse import select_columns
-from ._state import Learner, LocalModel
+from ._state import Learner, LocalModel, half_precision
 from .clustering import assign_to_centers, cluster_members, unit_rows
 from .graph import label_knn_graph
 from .neighbors import nearest_neighbors, vote_matrix
@@ -240,14 +240,18 @@ def append_points(
     ``features`` / ``routing``) joins its cluster in every learner as training row
     ``first_row + i``, embedded by the cluster's regressor (not pruned) and rounded onto
     the cluster's 8-bit grid; the regressors are unchanged, and so are the other stored
-    embeddings unless a new one lies outside the grid's range (then the cluster's
-    embeddings are re-rounded to a wider grid: :func:`sleec._quantize.extend_columns`)."""
+    embeddings but in a column the new ones leave the range of (that column is re-rounded
+    to a wider grid: :func:`sleec._quantize.extend_columns`). A model read from a
+    version-3 file keeps its float16 embeddings and adds float16 ones."""
     grown = []
     for learner in learners:
         locals_ = list(learner.locals)
         for c, members, local in route(learner, routing):
             added = embed(_rows(features, members), local)
-            E, E_grid = extend_columns(local.E, local.E_grid, added)
+            if local.E_grid is None:  # read from a version-3 file: float16, as it was written
+                E, E_grid = np.vstack([local.E, half_precision(added)]), None
+            else:
+                E, E_grid = extend_columns(local.E, local.E_grid, added)
             locals_[c] = LocalModel(
                 rows=np.concatenate([local.rows, (first_row + members).astype(np.int32)]),
                 features=local.features,

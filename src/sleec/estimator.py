@@ -30,7 +30,7 @@ from ._labels import MULTICLASS, name_problem
 from ._memory import reserve_blas_buffers
 from ._persist import load_model, save_model
 from ._sparse import select_columns
-from ._state import FittedState, Learner, SecondStage, half_precision_csr
+from ._state import FittedState, Learner, SecondStage
 from ._version import __version__
 from .cluster_model import append_points, prepare_features
 from .exceptions import ModelFormatError
@@ -744,7 +744,8 @@ def _grow_stage(
     return SecondStage(
         labels,
         stage.features,
-        half_precision_csr(sums),  # the model file's precision, as at fit
+        # float32 from here on: float16 would drop small additions to large running sums
+        sp.csr_matrix(sums, dtype=np.float32),
         sp.csr_matrix(place @ stage.W, dtype=np.float32),
         bias,
         trained,
