@@ -20,7 +20,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from . import rerank
 from ._dask import send_if_dask
 from ._memory import reserve_blas_buffers, start_kernel_threads
-from ._sparse import positions, select_columns
+from ._sparse import select_columns
 from ._state import Learner, SecondStage, half_precision_csr, unit_centroids_T
 from .cluster_model import ensemble_votes, fit_cluster
 from .clustering import cluster_members, partition
@@ -202,24 +202,39 @@ def mine_negatives(
     """Each training point's shortlist as prediction builds it, its own labels removed: its
     leave-one-out neighbour votes (it is not its own neighbour) and the centroids nearest
     it (it is part of its own labels' centroids, so their cosines are inflated: the
-    ``shortlist_centroids`` best of the other labels are kept)."""
+    ``shortlist_centroids`` best of the other labels are kept).
+
+    Points are mined in batches of ``_MINING_BATCH``: beyond the result (n, votes +
+    centroids) int32, memory follows the batch, not the training set."""
     config = RerankConfig.from_params(params)
     labels = np.unique(Y.indices).astype(np.int32)
     columns = np.unique(features.indices).astype(np.int32)
     Yc = select_columns(Y, labels)  # (n, m): the stage's own label rows
     Xc, unit = select_columns(features, columns), select_columns(routing, columns)
     sums = (sp.csr_matrix(Yc, dtype=np.float32).T @ unit).tocsr()
-    voted = mined_vote_shortlist(features, routing, Y, learners, params, config.shortlist_votes)
-    near = np.zeros((Y.shape[0], 0), dtype=np.int32)
-    if config.shortlist_centroids:
-        most = int(np.diff(Y.indptr).max())  # own labels may take that many of the top slots
-        found, _ = rerank.centroid_topk(
-            unit, unit_centroids_T(sums), config.shortlist_centroids + most
-        )
-        found = rerank.negatives(found, Yc)
-        first = np.argsort(found < 0, axis=1, kind="stable")[:, : config.shortlist_centroids]
-        near = np.take_along_axis(found, first, axis=1)
-    negatives = rerank.negatives(rerank.union(positions(labels, voted), near), Yc)
+    centroids_T = unit_centroids_T(sums) if config.shortlist_centroids else None
+    most = int(np.diff(Y.indptr).max())  # own labels may take that many of the top slots
+    query = QueryConfig.from_params(params)
+    n = features.shape[0]
+    negatives = np.full((n, config.shortlist_votes + config.shortlist_centroids), -1, np.int32)
+    for a in range(0, n, _MINING_BATCH):
+        b = min(n, a + _MINING_BATCH)
+        own = Yc[a:b]
+        voted = np.full((b - a, config.shortlist_votes), -1, dtype=np.int32)
+        if config.shortlist_votes:
+            votes = ensemble_votes(
+                features[a:b], routing[a:b], learners, query, n, self_rows=np.arange(a, b)
+            )
+            voted = top_k_labels(votes, Yc, config.shortlist_votes)[0]  # rows of Yc
+        near = np.zeros((b - a, 0), dtype=np.int32)
+        if centroids_T is not None:
+            found, _ = rerank.centroid_topk(
+                unit[a:b], centroids_T, config.shortlist_centroids + most
+            )
+            found = rerank.negatives(found, own)
+            first = np.argsort(found < 0, axis=1, kind="stable")[:, : config.shortlist_centroids]
+            near = np.take_along_axis(found, first, axis=1)
+        negatives[a:b] = rerank.negatives(rerank.union(voted, near), own)
     return Mined(labels, columns, Xc, Yc, sums, negatives)
 
 
@@ -235,33 +250,6 @@ def train_stage(mined: Mined, params: dict, seed: int, steps: Steps) -> SecondSt
         rankers.bias,
         rankers.trained,
     )
-
-
-def mined_vote_shortlist(
-    features: sp.csr_matrix,
-    routing: sp.csr_matrix,
-    Y: sp.csr_matrix,
-    learners: tuple[Learner, ...],
-    params: dict,
-    k: int,
-) -> np.ndarray:
-    """(n, k) int32: the ``k`` labels each training point's leave-one-out neighbour votes
-    score best (-1 padding), the votes' part of its shortlist."""
-    n = features.shape[0]
-    out = np.full((n, k), -1, dtype=np.int32)
-    if k == 0:
-        return out
-    query = QueryConfig.from_params(params)
-    labels = np.unique(Y.indices).astype(np.int32)
-    Y_support = select_columns(Y, labels)
-    for a in range(0, n, _MINING_BATCH):
-        b = min(n, a + _MINING_BATCH)
-        votes = ensemble_votes(
-            features[a:b], routing[a:b], learners, query, n, self_rows=np.arange(a, b)
-        )
-        top, _ = top_k_labels(votes, Y_support, k)
-        out[a:b] = np.where(top >= 0, labels[np.maximum(top, 0)], -1)
-    return out
 
 
 def _fit_rankers(features, Y, negatives, params, config, seed, steps) -> rerank.Rankers:

@@ -203,13 +203,17 @@ def fit_rankers(
     n_labels = hi - lo
     pos = sp.csr_matrix(Y, dtype=np.float32)[:, lo:hi]
     pos.data[:] = 1.0
-    rows = np.repeat(np.arange(n, dtype=np.int64), hard_negatives.shape[1])
-    cols = hard_negatives.ravel().astype(np.int64)
-    keep = (cols >= lo) & (cols < hi)
+    # Only this block's (point, label) pairs are materialised: a task's memory follows
+    # its share of the pairs, not every point's whole row of negatives.
+    rows, slots = np.nonzero((hard_negatives >= lo) & (hard_negatives < hi))
     neg = sp.csr_matrix(
-        (np.full(int(keep.sum()), -1.0, np.float32), (rows[keep], cols[keep] - lo)),
+        (
+            np.full(rows.size, -1.0, np.float32),
+            (rows, hard_negatives[rows, slots].astype(np.int64) - lo),
+        ),
         shape=(n, n_labels),
     )
+    del slots
     pairs = (pos + neg).T.tocsr()  # (L, n): +1 positive, -1 negative, sorted by point
     pairs.sum_duplicates()
     pairs.sort_indices()
@@ -232,7 +236,7 @@ def fit_rankers(
         lsign,
         X.indptr,
         X.indices,
-        X.data.astype(np.float64),
+        X.data,  # float32: the kernels multiply it by float64 weights (exact promotion)
         sq_norms,
         d,
         float(C),
