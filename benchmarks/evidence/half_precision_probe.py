@@ -3,9 +3,10 @@
 Ran on commit 165403f with the dense regressor layout of the commit after it, before the fit
 rounded ``W`` and ``E``: fit library defaults on 80% of a
 training set (held-out split ``SPLIT``), then score the other 20% with the model as fitted
-and with ``E``, ``W`` or both rounded to float16 (the same model otherwise). Since the fit
-now rounds them itself, a later run compares float16 with float16; it is kept to show how
-the figures were made.
+and with ``E``, ``W`` or both rounded to float16 (the same model otherwise). Later commits
+round them at fit (to float16, then from db142c6 to 8-bit codes, which this rounding would
+corrupt), so it reproduces its figures only on the commit named; it is kept to show how the
+figures were made.
 
     python benchmarks/evidence/half_precision_probe.py bibtex 0
 """

@@ -12,8 +12,10 @@ and with some of its arrays rounded (the same model otherwise), P@1 / P@3 / P@5,
   (one feature; the layout adopted);
 - ``R16`` / ``C16``: the rankers' weights / the centroid sums in float16 (adopted).
 
-Since the fit now rounds them itself, a later run compares rounded with rounded; it is kept
-to show how the figures were made.
+It reads the float layout of format 3: from commit db142c6 on, the file holds ``E`` and
+``W`` as 8-bit codes and the rounding here is refused at load, so it runs only in a checkout
+of 9076363 with ``sleec/_quantize.py`` copied in; it is kept to show how the figures were
+made.
 
     python benchmarks/evidence/quantize_probe.py bibtex 0
     python benchmarks/evidence/quantize_probe.py wordnet 1 W8r,E8+W8r+R16+C16
